@@ -1,0 +1,33 @@
+"""tfstyle: neural image style transfer on TensorFlow 2 / Keras 3.
+
+Image optimisation (Gatys et al.)::
+
+    import tfstyle
+    result = tfstyle.stylize("photo.jpg", "painting.jpg", config=tfstyle.StylizeConfig(size=512))
+    tfstyle.save_image(result.image, "out.png")
+
+Modules import TensorFlow lazily where they can, so that ``import tfstyle`` stays cheap.
+"""
+
+from .config import ConfigError, StylizeConfig
+from .image import ImageError, load_image, save_image
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # TensorFlow-backed parts load on first use.
+    if name in ("stylize", "Stylizer", "StylizeResult", "Progress", "RunState"):
+        from . import optimize
+
+        return getattr(optimize, name)
+    if name in ("BackboneError", "resolve_weights", "FeatureExtractor"):
+        from . import features
+
+        return getattr(features, name)
+    raise AttributeError(f"module 'tfstyle' has no attribute {name!r}")
+
+
+__all__ = ["ConfigError", "ImageError", "StylizeConfig", "load_image", "save_image", "stylize",
+           "Stylizer", "StylizeResult", "Progress", "RunState", "BackboneError", "resolve_weights",
+           "FeatureExtractor", "__version__"]

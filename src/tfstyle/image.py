@@ -1,0 +1,188 @@
+"""Image loading, resizing and atomic saving.
+
+The API boundary is a float32 RGB array in [0, 1] of shape (H, W, 3). Any Pillow mode loads
+(L, LA, P with transparency, RGBA, CMYK, I;16, I, F) and EXIF orientation is applied.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Refuse images declaring more pixels than this before decoding them (a small file can declare a
+# huge image: a decompression bomb). 16k x 16k is beyond anything the optimiser can use.
+MAX_PIXELS = 16384 * 16384
+# VGG's deepest default style layer (block5_conv1) sits behind four 2x poolings.
+MIN_SIDE = 16
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+class ImageError(ValueError):
+    """An image cannot be read or written. The message is one line naming the file."""
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file.
+
+    Args:
+        path: any format Pillow reads. Animated images give their first frame.
+
+    Returns:
+        float32 array (H, W, 3), RGB in [0, 1]. Transparent areas are composited on white.
+
+    Raises:
+        ImageError: missing, a directory, not an image, truncated, too large or too small.
+    """
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise ImageError(f"{p}: is a directory, not an image")
+        if not p.exists():
+            raise ImageError(f"{p}: no such file")
+        if p.stat().st_size == 0:
+            raise ImageError(f"{p}: file is empty (0 bytes)")
+    except OSError as e:  # symlink loops, permission problems
+        raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise ImageError(f"{p}: declares {w}x{h} pixels, more than the {MAX_PIXELS} allowed")
+                im.seek(0)
+                im = ImageOps.exif_transpose(im)
+                arr = _to_rgb_float(im)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{p}: declares an image too large to decode safely") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{p}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ImageError(f"{p}: cannot decode image ({msg})") from None
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageError(f"{p}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+    return arr
+
+
+def _to_rgb_float(im: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to float32 RGB in [0, 1], keeping 16-bit and float precision."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        a = np.clip(a / top, 0, 1)
+        return np.repeat(a[..., None], 3, axis=2).astype(np.float32)
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        a = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=0.0)
+        if a.max() > 1.0:  # float images in 0..255 or 0..65535 conventions
+            a = a / (65535.0 if a.max() > 255 else 255.0)
+        return np.repeat(np.clip(a, 0, 1)[..., None], 3, axis=2).astype(np.float32)
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("LA", "La", "PA", "RGBa"):
+        im = im.convert("RGBA")
+    elif mode not in ("RGB", "RGBA"):
+        im = im.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    a = np.asarray(im, dtype=np.float32) / 255.0
+    if a.shape[-1] == 4:  # composite on white
+        alpha = a[..., 3:4]
+        a = a[..., :3] * alpha + (1.0 - alpha)
+    return np.ascontiguousarray(a[..., :3], dtype=np.float32)
+
+
+def fit_size(hw: tuple[int, int], longest: int) -> tuple[int, int]:
+    """(H, W) scaled so that the longest side is ``longest``, keeping the aspect ratio."""
+    h, w = hw
+    s = longest / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def resize(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize a float RGB image to (H, W) with a high-quality filter (Lanczos down, bicubic up)."""
+    h, w = hw
+    if image.shape[:2] == (h, w):
+        return image.astype(np.float32, copy=False)
+    down = h * w < image.shape[0] * image.shape[1]
+    flt = Image.Resampling.LANCZOS if down else Image.Resampling.BICUBIC
+    # Resize each channel as a 32-bit float image: no 8-bit round trip.
+    chans = [np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((w, h), flt))
+             for c in range(image.shape[2])]
+    return np.clip(np.stack(chans, axis=-1), 0, 1).astype(np.float32)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Fail early (before minutes of work) if ``path`` cannot be written as an image."""
+    p = Path(path)
+    if p.suffix.lower() not in SAVE_FORMATS:
+        raise ImageError(f"{p}: unknown output format {p.suffix or '(none)'}; use one of "
+                         f"{', '.join(sorted(SAVE_FORMATS))}")
+    if p.is_dir():
+        raise ImageError(f"{p}: is a directory")
+    if p.exists() and not overwrite:
+        raise ImageError(f"{p}: already exists (pass --overwrite to replace it)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ImageError(f"{p}: folder {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tfstyle-", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ImageError(f"{p}: folder {parent} is not writable ({e.strerror})") from None
+    return p
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write float RGB [0, 1] (H, W, 3) atomically: a temporary file in the same folder, then a rename.
+
+    A reader never sees a half-written file, and an interrupted save leaves the old file intact.
+    """
+    p = Path(path)
+    fmt = SAVE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{p}: unknown output format {p.suffix or '(none)'}")
+    pil = Image.fromarray(to_uint8(image), mode="RGB")
+    kwargs = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(p, lambda f: pil.save(f, format=fmt, **kwargs))
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename over ``path``."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot write ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise ImageError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise
+    return path

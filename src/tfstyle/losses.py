@@ -1,0 +1,94 @@
+"""Loss functions: plain TensorFlow functions, float32 throughout.
+
+Normalisation (stated here once, used everywhere):
+
+* Gram: ``G = F^T F / (H*W)`` for features F reshaped to (B, H*W, C). Dividing by H*W makes the Gram
+  a per-pixel average, so it does not grow with resolution.
+* Style layer loss: ``mean_{C x C}((G - A)^2) / mean(A^2)``. The first factor equals Gatys et al.'s
+  ``E_l = sum((G-A)^2) / (4 N_l^2 M_l^2)`` up to the constant 4 (N_l = C, M_l = H*W), which keeps
+  the paper's balance between layers. Dividing by the target's own magnitude ``mean(A^2)`` is a
+  departure from the paper (as in crowsonkb's scaled MSE): it makes each layer's loss a relative
+  error, so style weights mean the same at any resolution, layer choice, pooling or backbone
+  (random-weight VGG activations are orders of magnitude off ImageNet ones).
+* Content loss: ``mean((F - P)^2) / mean(P^2)``, a relative error for the same reason.
+* Total variation: mean squared difference of neighbouring pixels of the [0, 1] image, times
+  (H*W)^0.5 / 256 so that it does not vanish as resolution grows (smooth images' neighbour
+  differences shrink like 1/side).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+_EPS = 1e-8
+
+
+def gram(features: tf.Tensor) -> tf.Tensor:
+    """Normalised Gram matrix.
+
+    Args:
+        features: (B, H, W, C) activations.
+
+    Returns:
+        (B, C, C) float32, ``F^T F / (H*W)``.
+    """
+    f = tf.cast(features, tf.float32)
+    shape = tf.shape(f)
+    flat = tf.reshape(f, (shape[0], shape[1] * shape[2], shape[3]))  # (B, H*W, C)
+    hw = tf.cast(shape[1] * shape[2], tf.float32)
+    return tf.linalg.matmul(flat, flat, transpose_a=True) / hw  # (B, C, C)
+
+
+def style_layer_loss(g: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Relative Gram error ``mean((G - A)^2) / mean(A^2)`` (scalar; see module docstring)."""
+    return tf.reduce_mean(tf.square(g - target)) / (tf.reduce_mean(tf.square(target)) + _EPS)
+
+
+def content_layer_loss(f: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Relative feature error ``mean((F - P)^2) / mean(P^2)`` (scalar)."""
+    return tf.reduce_mean(tf.square(f - target)) / (tf.reduce_mean(tf.square(target)) + _EPS)
+
+
+def total_variation(image: tf.Tensor) -> tf.Tensor:
+    """Resolution-compensated squared total variation of (B, H, W, C) images in [0, 1] (scalar)."""
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    shape = tf.shape(image)
+    side = tf.sqrt(tf.cast(shape[1] * shape[2], tf.float32))
+    return (tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))) * side / 256.0
+
+
+class StyleContentLoss:
+    """Weights and precomputed targets of the Gatys objective.
+
+    Args:
+        content_targets: ``{layer: (1, h, w, C)}`` content features.
+        style_targets: ``{layer: (1, C, C)}`` Gram matrices of the style image(s).
+        style_layer_weights: ``{layer: w}``; normalised to sum to 1.
+        content_weight, style_weight, tv_weight: scalar weights.
+
+    Calling it with the current features and image returns ``(total, parts)`` where parts is
+    ``{"content/<layer>": ..., "style/<layer>": ..., "tv": ...}``, each already weighted.
+    """
+
+    def __init__(self, content_targets, style_targets, style_layer_weights, content_weight,
+                 style_weight, tv_weight):
+        self.content_targets = {k: tf.constant(v, tf.float32) for k, v in content_targets.items()}
+        self.style_targets = {k: tf.constant(v, tf.float32) for k, v in style_targets.items()}
+        total = sum(style_layer_weights.values())
+        self.style_layer_weights = {k: float(w) / total for k, w in style_layer_weights.items()}
+        self.content_weight = float(content_weight)
+        self.style_weight = float(style_weight)
+        self.tv_weight = float(tv_weight)
+
+    def __call__(self, features, image):
+        parts = {}
+        n_content = len(self.content_targets)
+        for name, target in self.content_targets.items():
+            parts[f"content/{name}"] = self.content_weight / n_content * content_layer_loss(features[name], target)
+        for name, target in self.style_targets.items():
+            w = self.style_weight * self.style_layer_weights[name]
+            parts[f"style/{name}"] = w * style_layer_loss(gram(features[name]), target)
+        parts["tv"] = self.tv_weight * total_variation(image)
+        total = tf.add_n(list(parts.values()))
+        return total, parts
