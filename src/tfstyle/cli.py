@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, StylizeConfig, parse_layers, parse_style_layers
+from .config import INITS, PRESETS, ConfigError, StylizeConfig, parse_layers, parse_style_layers
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -35,7 +35,11 @@ def _add_config_flags(p: argparse.ArgumentParser, cls) -> None:
               f"{_show(f.default)})"}
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
-        if f.name == "style_layers":
+        if "metavar" in f.metadata:
+            kw["metavar"] = f.metadata["metavar"]
+        if "parse" in f.metadata:
+            kw["type"] = _wrap(f.metadata["parse"])
+        elif f.name == "style_layers":
             kw["type"] = _wrap(parse_style_layers)
         elif f.name == "content_layers":
             kw["type"] = _wrap(parse_layers)
@@ -69,6 +73,9 @@ def _wrap(fn):
 
 def _config_from(args, cls):
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name) is not None}
+    preset = getattr(args, "preset", None)
+    if preset is not None:  # explicit flags override the preset's values
+        return cls.from_preset(preset, **given).validate()
     return cls(**given).validate()
 
 
@@ -80,8 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stylize", help="optimise an image to match a content photo and a style image",
                        description="Gatys et al. image optimisation on VGG19 features.")
     s.add_argument("content", help="content image (any format Pillow reads)")
-    s.add_argument("style", help="style image")
+    s.add_argument("styles", nargs="+", metavar="style",
+                   help="style image(s); several are blended (see --style-blend, --style-masks)")
     s.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif, .bmp)")
+    s.add_argument("--preset", choices=tuple(PRESETS),
+                   help="starting values of size, steps and optimizer: "
+                        + "; ".join(f"{k}: {' '.join(f'{n}={v}' for n, v in d.items())}" for k, d in PRESETS.items())
+                        + " (explicit flags override)")
     _add_config_flags(s, StylizeConfig)
     s.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="write an intermediate image (and the resumable state) every N steps")
@@ -124,10 +136,18 @@ def _cmd_stylize(args) -> int:
     out = check_output_path(args.output, overwrite=args.overwrite or args.resume)
     # Read the inputs before loading TensorFlow: bad files fail in a fraction of a second.
     content = load_image(args.content)
-    style = load_image(args.style)
+    styles = [load_image(p) for p in args.styles]
+    config.blend_weights(len(styles))  # one --style-blend weight per style, else a one-line error
+    if config.style_masks and len(config.style_masks) != len(styles):
+        raise ConfigError(f"--style-masks has {len(config.style_masks)} masks for {len(styles)} style "
+                          f"images; give one mask per style")
+    init_image = None if config.init in INITS else load_image(config.init)
+    for mask in ([config.content_mask] if config.content_mask else []) + list(config.style_masks):
+        load_image(mask)  # unreadable mask files fail here; the Stylizer reads and checks them again
     spath = state_path(out)
-    fp = fingerprint(Path(args.content).read_bytes(), Path(args.style).read_bytes(),
-                     repr(dataclasses.replace(config, steps=0)))
+    inputs = [args.content, *args.styles, *([config.init] if init_image is not None else []),
+              *([config.content_mask] if config.content_mask else []), *config.style_masks]
+    fp = fingerprint(*(Path(p).read_bytes() for p in inputs), repr(dataclasses.replace(config, steps=0)))
     resume = load_state(spath, expect_fingerprint=fp) if args.resume else None
     if resume is not None and resume.step >= config.steps:
         raise ConfigError(f"saved state is already at step {resume.step} of {config.steps}; raise --steps")
@@ -137,10 +157,10 @@ def _cmd_stylize(args) -> int:
     from .features import resolve_weights
     from .optimize import Stylizer
 
-    weights = resolve_weights(config.backbone, config.weights)
+    weights = resolve_weights(config.backbone, config.weights, config.network)
     if weights.is_random:
         _say(f"NOTE: {weights.notice}")
-    stylizer = Stylizer(content, style, config, weights)
+    stylizer = Stylizer(content, styles, config, weights, init_image=init_image)
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
     render.close()

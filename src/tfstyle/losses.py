@@ -39,6 +39,29 @@ def gram(features: tf.Tensor) -> tf.Tensor:
     return tf.linalg.matmul(flat, flat, transpose_a=True) / hw  # (B, C, C)
 
 
+def masked_gram(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Gram matrix over a weighted region: ``sum_p m_p f_p f_p^T / sum_p m_p``.
+
+    With ``m = 1`` everywhere this is :func:`gram`; a binary mask gives the Gram of the masked pixels
+    alone, normalised by their count (the region's per-pixel average), so it does not depend on the
+    region's size.
+
+    Args:
+        features: (B, H, W, C) activations.
+        mask: (B or 1, H, W, 1) weights in [0, 1] at the features' resolution.
+
+    Returns:
+        (B, C, C) float32.
+    """
+    f = tf.cast(features, tf.float32)
+    shape = tf.shape(f)
+    flat = tf.reshape(f, (shape[0], shape[1] * shape[2], shape[3]))  # (B, H*W, C)
+    m = tf.cast(mask, tf.float32)
+    m = tf.reshape(m, (tf.shape(m)[0], shape[1] * shape[2], 1))  # (B or 1, H*W, 1)
+    area = tf.reduce_sum(m, axis=1, keepdims=True)  # (B or 1, 1, 1)
+    return tf.linalg.matmul(flat * m, flat, transpose_a=True) / (area + _EPS)  # (B, C, C)
+
+
 def style_layer_loss(g: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     """Relative Gram error ``mean((G - A)^2) / mean(A^2)`` (scalar; see module docstring)."""
     return tf.reduce_mean(tf.square(g - target)) / (tf.reduce_mean(tf.square(target)) + _EPS)

@@ -112,6 +112,15 @@ def _as_image(x, what: str) -> np.ndarray:
     return imageio.load_image(x)
 
 
+def _style_shape(hw: tuple[int, int], side: int, index: int, count: int) -> tuple[int, int]:
+    out = imageio.fit_size(hw, side)
+    if min(out) < imageio.MIN_SIDE:
+        which = "style image" if count == 1 else f"style image {index + 1}"
+        raise ConfigError(f"at --size x --style-scale = {side} px the {which} ({hw[1]}x{hw[0]}) becomes "
+                          f"{out[1]}x{out[0]}; each side must be at least {imageio.MIN_SIDE} px")
+    return out
+
+
 def output_shape(content_hw: tuple[int, int], size: int) -> tuple[int, int]:
     """Output (H, W) for a content image and the longest side; errors if a side falls under 16 px."""
     hw = imageio.fit_size(content_hw, size)
@@ -122,59 +131,157 @@ def output_shape(content_hw: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 class Stylizer:
-    """A loaded backbone plus precomputed targets for one content/style pair at one size.
+    """A loaded backbone plus precomputed targets for one content and one or more style images at
+    one size.
 
     Build it once, then :meth:`run` it (possibly several times, e.g. benchmarks).
+
+    Args:
+        content: (H, W, 3) float RGB in [0, 1].
+        style: one (H, W, 3) style image, or a sequence of them (blended by ``config.style_blend``,
+            or placed by ``config.style_masks``).
+        config: settings.
+        weights: pre-resolved backbone weights (else resolved from ``config``).
+        init_image, content_mask, style_masks: arrays that take the place of the files named by
+            ``config.init``, ``config.content_mask`` and ``config.style_masks`` (callers that
+            already read them, e.g. the CLI).
     """
 
-    def __init__(self, content: np.ndarray, style: np.ndarray, config: StylizeConfig,
-                 weights: WeightsInfo | None = None):
+    def __init__(self, content: np.ndarray, style, config: StylizeConfig,
+                 weights: WeightsInfo | None = None, *, init_image: np.ndarray | None = None,
+                 content_mask: np.ndarray | None = None, style_masks=None):
         import tensorflow as tf
 
+        from . import color, masks
         from .losses import StyleContentLoss, gram
 
         self.config = config.validate()
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        blend = config.blend_weights(len(styles))
+        if config.style_masks and len(config.style_masks) != len(styles) and style_masks is None:
+            raise ConfigError(f"style_masks has {len(config.style_masks)} masks for {len(styles)} style "
+                              f"images; give one mask per style")
         t0 = time.perf_counter()
-        self.weights = weights or resolve_weights(config.backbone, config.weights)
+        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
+        if self.weights.network != config.network:
+            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
+                              f"{config.network}")
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
         style_layers = {n: w for n, w in config.style_layers if w > 0}
         self.extractor = FeatureExtractor(list(config.content_layers) + list(style_layers),
-                                          self.weights, self.policy)
+                                          self.weights, self.policy, pooling=config.pooling)
         self.content = imageio.resize(content, self.shape)
-        # The style image keeps its own aspect ratio (never stretched to the content's); Grams are
-        # per-pixel averages, so its size need not match the output's.
-        self.style = imageio.resize(style, output_shape(style.shape[:2], config.size))
+        # Each style image keeps its own aspect ratio (never stretched to the content's); Grams are
+        # per-pixel averages, so its size need not match the output's. Its longest side is
+        # size * style_scale: a larger style image has larger brush strokes in pixels, and the
+        # output (at ``size``) reproduces them at that pixel size, so style_scale 2 doubles them.
+        side = round(config.size * config.style_scale)
+        self.styles = [imageio.resize(s, _style_shape(s.shape[:2], side, i, len(styles)))
+                       for i, s in enumerate(styles)]
+        self.style = self.styles[0]
+        self.blend = blend
+        # Colour control: the images the targets come from (grey for luminance, the style's colours
+        # matched to the content's for histogram).
+        content_in, styles_in = color.prepare(config.preserve_color, self.content, self.styles)
+        self._style_init = styles_in[0]
+        self._init_image = init_image
         # Targets are computed once, here, never inside the loop.
-        cf = self.extractor(self.content[None])
-        sf = self.extractor(self.style[None])
-        self.loss = StyleContentLoss(
-            content_targets={n: cf[n] for n in config.content_layers},
-            style_targets={n: gram(sf[n]) for n in style_layers},
-            style_layer_weights=style_layers,
-            content_weight=config.content_weight,
-            style_weight=config.style_weight,
-            tv_weight=config.tv_weight,
-        )
+        cf = self.extractor(content_in[None])
+        grams = [{n: gram(f[n]) for n in style_layers} for f in (self.extractor(s[None]) for s in styles_in)]
+        common = dict(content_targets={n: cf[n] for n in config.content_layers},
+                      style_layer_weights=style_layers, content_weight=config.content_weight,
+                      style_weight=config.style_weight, tv_weight=config.tv_weight)
+        # Mask of the stylised area (None: everywhere) and one region mask per style (None: no masks).
+        self.mask = None
+        if content_mask is not None or config.content_mask:
+            self.mask = masks.load_mask(content_mask if content_mask is not None else config.content_mask,
+                                        self.shape, "content mask")
+        region_masks = None
+        if style_masks is not None or config.style_masks:
+            sources = list(style_masks) if style_masks is not None else list(config.style_masks)
+            if len(sources) != len(styles):
+                raise ConfigError(f"style_masks has {len(sources)} masks for {len(styles)} style images; "
+                                  f"give one mask per style")
+            region_masks = [masks.load_mask(m, self.shape, f"style mask {i + 1}") for i, m in enumerate(sources)]
+        if region_masks is None and self.mask is None:
+            # Several styles: the target is the blend of their Grams, sum_i w_i G_i (as
+            # jcjohnson/neural-style's -style_blend_weights), rather than a weighted sum of per-style
+            # losses. The blended Gram is the Gram of a mosaic of the styles in which style i covers
+            # a fraction w_i of the area, a texture that can exist; and since each loss is divided by
+            # its own target's magnitude, summing per-style losses would tilt the blend towards the
+            # style with the weaker activations, whereas w_i here means what it says.
+            target = {n: tf.add_n([w * g[n] for w, g in zip(blend, grams)]) for n in style_layers}
+            self.loss = StyleContentLoss(style_targets=target, **common)
+        else:
+            shapes = {n: tuple(cf[n].shape[1:3]) for n in style_layers}
+            if region_masks is None:  # one region, the content mask, with the blended target
+                target = {n: tf.add_n([w * g[n] for w, g in zip(blend, grams)]) for n in style_layers}
+                regions = [(1.0, target, masks.layer_masks(self.mask, shapes))]
+            else:  # style i over its own region (within the content mask, if any)
+                regions = []
+                for i, (w, g, m) in enumerate(zip(blend, grams, region_masks)):
+                    if self.mask is not None:
+                        m = m * self.mask
+                        if m.mean() < masks.MIN_AREA:
+                            raise ConfigError(f"style mask {i + 1} does not overlap the content mask")
+                    regions.append((w, g, masks.layer_masks(m, shapes)))
+            self.loss = masks.RegionStyleContentLoss(regions=regions, **common)
+        self._keep = None
+        if self.mask is not None:
+            self._keep = (tf.constant(self.mask[None, :, :, None], tf.float32),
+                          tf.constant(content_in[None], tf.float32))
+        self._luminance = config.preserve_color == "luminance"
         self.setup_seconds = time.perf_counter() - t0
         self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
+
+    def view(self, x):
+        """What the losses see of the optimised (B, H, W, 3) image ``x``: outside the content mask
+        the content itself (so those pixels get no gradient), and its luminance only when colours are
+        preserved by luminance."""
+        from .color import luminance_tf
+
+        if self._keep is not None:
+            m, c = self._keep
+            x = m * x + (1.0 - m) * c
+        if self._luminance:
+            x = luminance_tf(x)
+        return x
+
+    def finish(self, image: np.ndarray) -> np.ndarray:
+        """The output image for an optimised (H, W, 3) image: the content outside the content mask,
+        and the content's chrominance under luminance-only transfer. Identity otherwise."""
+        from .color import with_chrominance
+
+        if self.mask is not None:
+            m = self.mask[..., None]
+            image = m * image + (1.0 - m) * self.content
+        if self._luminance:
+            image = with_chrominance(image, self.content)
+        return np.clip(image, 0, 1).astype(np.float32)
 
     def _value_and_grad_impl(self, x):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            total, parts = self.loss(self.extractor(x), x)
+            v = self.view(x)
+            total, parts = self.loss(self.extractor(v), v)
         return total, parts, tape.gradient(total, x)
 
     def initial_image(self) -> np.ndarray:
+        """The starting image: the content, seeded uniform noise, the style (stretched to the output
+        shape; colour-matched under histogram colour preservation) or an image file (resized)."""
         c = self.config
         if c.init == "content":
             return self.content.copy()
         if c.init == "style":
-            return imageio.resize(self.style, self.shape)
-        rng = np.random.default_rng(c.seed)
-        return rng.uniform(0.0, 1.0, size=(*self.shape, 3)).astype(np.float32)
+            return imageio.resize(self._style_init, self.shape)
+        if c.init == "noise":
+            rng = np.random.default_rng(c.seed)
+            return rng.uniform(0.0, 1.0, size=(*self.shape, 3)).astype(np.float32)
+        init = self._init_image if self._init_image is not None else imageio.load_image(c.init)
+        return imageio.resize(_as_image(init, "init"), self.shape)
 
     def run(self, callback: Callable[[Progress], None] | None = None, resume: RunState | None = None,
             fingerprint: str = "") -> StylizeResult:
@@ -195,7 +302,9 @@ class Stylizer:
             first_step = 0
         run = _LBFGSRun if c.optimizer == "lbfgs" else _AdamRun
         loop = run(self, start, first_step, history, callback, resume, fingerprint)
-        return loop.execute()
+        result = loop.execute()
+        result.image = self.finish(result.image)  # result.state keeps the optimised image itself
+        return result
 
 
 class _Run:
@@ -373,7 +482,8 @@ def stylize(content, style, config: StylizeConfig | None = None,
 
     Args:
         content: path or (H, W, 3) float RGB array in [0, 1].
-        style: path or (H, W, 3) float RGB array in [0, 1].
+        style: path or (H, W, 3) float RGB array in [0, 1], or a list of them (several styles,
+            blended by ``config.style_blend`` or placed by ``config.style_masks``).
         config: settings; defaults to ``StylizeConfig()``.
         callback: called with a :class:`Progress` after every step.
         resume: a :class:`RunState` from an earlier, unfinished run of the same inputs and settings.
@@ -388,7 +498,10 @@ def stylize(content, style, config: StylizeConfig | None = None,
     """
     config = (config or StylizeConfig()).validate()
     c = _as_image(content, "content")
-    s = _as_image(style, "style")
+    if isinstance(style, (list, tuple)):
+        s = [_as_image(x, f"style {i + 1}") for i, x in enumerate(style)]
+    else:
+        s = _as_image(style, "style")
     return Stylizer(c, s, config, weights).run(callback=callback, resume=resume,
                                                fingerprint=resume.fingerprint if resume else "")
 
