@@ -53,6 +53,8 @@ def _add_config_flags(p: argparse.ArgumentParser, cls) -> None:
 
 
 def _show(v) -> str:
+    if v == ():
+        return "none"
     if isinstance(v, tuple) and v and isinstance(v[0], tuple):
         return ",".join(f"{n}:{w:g}" for n, w in v)
     if isinstance(v, tuple):
@@ -218,14 +220,14 @@ class _Renderer:
         every = self.args.save_every
         if every and p.step % every == 0:
             state = p.state()
-            save_image(state.image, _intermediate_path(self.out, p.step))
+            save_image(p.image, _intermediate_path(self.out, p.step))
             state.fingerprint = self.fingerprint
             save_state(state, state_path(self.out))
             if self.writer is not None:
                 import tensorflow as tf
 
                 with self.writer.as_default(step=p.step):
-                    tf.summary.image("image", state.image[None], max_outputs=1)
+                    tf.summary.image("image", p.image[None], max_outputs=1)
 
     def close(self) -> None:
         if self.bar is not None:

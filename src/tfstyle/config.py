@@ -117,7 +117,7 @@ class StylizeConfig:
     )
     style_blend: tuple[float, ...] = field(
         default=(),
-        metadata=_h("comma-separated weight of each style image (0.7,0.3); default: equal",
+        metadata=_h("comma-separated weight of each style image, e.g. 0.7,0.3; none: equal weights",
                     parse=lambda text: parse_floats(text, "style_blend")),
     )
     style_scale: float = field(

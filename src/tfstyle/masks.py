@@ -17,6 +17,7 @@ the mask's area, so it is the region's per-pixel average just as the plain Gram 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from . import image as imageio
 from .losses import StyleContentLoss, masked_gram, style_layer_loss
@@ -53,7 +54,12 @@ def load_mask(source, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
     if abs((w / h) / (shape[1] / shape[0]) - 1) > 0.02:
         raise imageio.ImageError(f"{name}: is {w}x{h}, its aspect ratio differs from the content's "
                                  f"({shape[1]}x{shape[0]} output)")
-    m = imageio.resize(np.repeat(np.clip(a, 0, 1)[..., None], 3, axis=-1), shape)[..., 0]
+    # Box (area) filter down, bilinear up: no ringing, so pure black stays exactly 0 away from edges
+    # (Lanczos would leak a little style into areas meant to stay the content).
+    down = shape[0] * shape[1] < h * w
+    pil = Image.fromarray(np.clip(a, 0, 1).astype(np.float32), mode="F")
+    m = np.asarray(pil.resize((shape[1], shape[0]), Image.Resampling.BOX if down else Image.Resampling.BILINEAR))
+    m = np.clip(m, 0, 1)
     if m.mean() < MIN_AREA:
         raise imageio.ImageError(f"{name}: is (almost) all black, so it selects nothing to stylise")
     return m.astype(np.float32)

@@ -59,6 +59,7 @@ class Progress:
     parts: dict[str, float]
     elapsed: float
     _state: Callable[[], RunState] = field(repr=False, default=None)
+    _finish: Callable[[np.ndarray], np.ndarray] | None = field(repr=False, default=None)
 
     def state(self) -> RunState:
         """The run's state now (copies the image from the device)."""
@@ -66,7 +67,10 @@ class Progress:
 
     @property
     def image(self) -> np.ndarray:
-        return self._state().image
+        """The best output image so far (as :attr:`StylizeResult.image`; ``state().image`` is the
+        optimised image itself, which differs under a content mask or luminance-only transfer)."""
+        image = self._state().image
+        return self._finish(image) if self._finish is not None else image
 
 
 @dataclass
@@ -301,6 +305,13 @@ class Stylizer:
             history = {}
             first_step = 0
         run = _LBFGSRun if c.optimizer == "lbfgs" else _AdamRun
+        if callback is not None:
+            user_callback = callback
+
+            def callback(p: Progress) -> None:
+                p._finish = self.finish  # so that p.image is an output image
+                user_callback(p)
+
         loop = run(self, start, first_step, history, callback, resume, fingerprint)
         result = loop.execute()
         result.image = self.finish(result.image)  # result.state keeps the optimised image itself
