@@ -464,3 +464,16 @@ def test_presets_set_size_steps_optimizer_and_flags_override():
 def test_cli_unknown_preset_is_a_usage_error(tmp_path, content_path, style_path):
     r = run_cli(content_path, style_path, "-o", tmp_path / "o.png", "--preset", "ultra")
     assert_usage_error(r, "--preset", "ultra")
+
+
+def test_python_api_takes_a_list_of_styles_and_mask_arrays(content_path, shared_images, weights):
+    import tfstyle
+
+    styles = [shared_images / "style" / "munch_the_scream.jpg", shared_images / "style" / "hokusai_great_wave.jpg"]
+    c = load_image(content_path)
+    left, _ = _halves(c.shape[:2])
+    r = tfstyle.stylize(content_path, styles, StylizeConfig(size=48, steps=2, style_blend=(0.7, 0.3)),
+                        weights=weights, content_mask=left)
+    ref = resize(c, r.image.shape[:2])
+    np.testing.assert_array_equal(r.image[:, 26:], ref[:, 26:])
+    assert np.abs(r.image[:, :22] - ref[:, :22]).mean() > 0.001

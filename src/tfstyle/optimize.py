@@ -162,9 +162,6 @@ class Stylizer:
         self.config = config.validate()
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = config.blend_weights(len(styles))
-        if config.style_masks and len(config.style_masks) != len(styles) and style_masks is None:
-            raise ConfigError(f"style_masks has {len(config.style_masks)} masks for {len(styles)} style "
-                              f"images; give one mask per style")
         t0 = time.perf_counter()
         self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
         if self.weights.network != config.network:
@@ -488,7 +485,8 @@ class _NonFinite(Exception):
 
 def stylize(content, style, config: StylizeConfig | None = None,
             callback: Callable[[Progress], None] | None = None,
-            resume: RunState | None = None, weights: WeightsInfo | None = None) -> StylizeResult:
+            resume: RunState | None = None, weights: WeightsInfo | None = None,
+            **arrays) -> StylizeResult:
     """Stylise ``content`` with ``style`` by optimising the image's pixels (Gatys et al.).
 
     Args:
@@ -499,6 +497,8 @@ def stylize(content, style, config: StylizeConfig | None = None,
         callback: called with a :class:`Progress` after every step.
         resume: a :class:`RunState` from an earlier, unfinished run of the same inputs and settings.
         weights: pre-resolved backbone weights (else resolved from ``config``).
+        **arrays: ``init_image``, ``content_mask``, ``style_masks``: arrays in place of the files
+            that ``config`` names (see :class:`Stylizer`).
 
     Returns:
         A :class:`StylizeResult`; ``result.image`` is (H, W, 3) float32 RGB in [0, 1] with the longest
@@ -513,7 +513,7 @@ def stylize(content, style, config: StylizeConfig | None = None,
         s = [_as_image(x, f"style {i + 1}") for i, x in enumerate(style)]
     else:
         s = _as_image(style, "style")
-    return Stylizer(c, s, config, weights).run(callback=callback, resume=resume,
+    return Stylizer(c, s, config, weights, **arrays).run(callback=callback, resume=resume,
                                                fingerprint=resume.fingerprint if resume else "")
 
 
