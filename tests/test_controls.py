@@ -127,6 +127,8 @@ def test_style_scale_resizes_style_relative_to_output_keeping_its_aspect(content
         assert abs(w / h - scream.shape[1] / scream.shape[0]) < 0.05  # never stretched to the content's
     with pytest.raises(ConfigError, match="style-scale"):
         Stylizer(content, scream, StylizeConfig(size=SIZE, style_scale=0.1), weights)
+    with pytest.raises(ConfigError, match="style_scale must be at most 8"):
+        StylizeConfig(style_scale=9).validate()
 
 
 def _spectral_centroid(img):

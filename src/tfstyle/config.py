@@ -31,6 +31,7 @@ BACKBONES = ("auto", "imagenet", "vgg19", "random")
 NETWORKS = ("vgg19", "vgg16")
 POOLINGS = ("max", "avg")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
+MAX_STYLE_SCALE = 8.0
 
 # Environment variable naming a VGG19 "notop" weight file (Keras h5 layout).
 WEIGHTS_ENV = "TFSTYLE_VGG19_WEIGHTS"
@@ -155,6 +156,8 @@ class StylizeConfig:
             raise ConfigError(f"backbone vgg19 means VGG19 weights but network is {self.network}; "
                               f"use backbone imagenet")
         _finite("style_scale", self.style_scale, positive=True)
+        if self.style_scale > MAX_STYLE_SCALE:  # the style image's one forward pass grows as scale^2
+            raise ConfigError(f"style_scale must be at most {MAX_STYLE_SCALE:g}, got {self.style_scale}")
         for w in self.style_blend:
             _finite("style_blend weight", w, positive=False)
         if self.style_blend and sum(self.style_blend) <= 0:
