@@ -426,8 +426,15 @@ def test_style_masks_put_each_style_in_its_region(content, scream, wave, weights
 
 
 def test_mask_errors(tmp_path, content, scream, weights, content_path, style_path):
-    from tfstyle.masks import load_mask
+    from tfstyle.masks import load_mask, load_masks
 
+    left, right = _halves((40, 60))
+    with pytest.raises(ConfigError, match="style mask 1 does not overlap the content mask"):
+        load_masks((40, 60), 1, left, [right])
+    with pytest.raises(ConfigError, match="2 masks for 1 style images"):
+        load_masks((40, 60), 1, None, [left, right])
+    mask, regions = load_masks((40, 60), 2, left, [np.ones((40, 60), np.float32), left])
+    np.testing.assert_array_equal(regions[0], mask)  # regions are cut to the content mask
     with pytest.raises(ImageError, match="aspect ratio"):
         load_mask(np.ones((50, 50), np.float32), (40, 60))
     with pytest.raises(ImageError, match="all black"):

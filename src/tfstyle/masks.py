@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from . import image as imageio
+from .config import ConfigError
 from .losses import StyleContentLoss, masked_gram, style_layer_loss
 
 # A mask whose mean is below this (a handful of pixels) cannot carry a style loss.
@@ -63,6 +64,40 @@ def load_mask(source, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
     if m.mean() < MIN_AREA:
         raise imageio.ImageError(f"{name}: is (almost) all black, so it selects nothing to stylise")
     return m.astype(np.float32)
+
+
+def load_masks(shape: tuple[int, int], n_styles: int, content_mask=None, style_masks=None):
+    """The content mask and the per-style region masks of a run, at the output size.
+
+    Args:
+        shape: output (H, W).
+        n_styles: number of style images.
+        content_mask: path or array (see :func:`load_mask`), or None (stylise everywhere).
+        style_masks: sequence of paths or arrays, one per style, or None.
+
+    Returns:
+        ``(mask, regions)``: the (H, W) content mask or None, and a list of (H, W) region masks (each
+        already multiplied by the content mask) or None.
+
+    Raises:
+        tfstyle.config.ConfigError: not one style mask per style, or a region outside the content mask.
+        tfstyle.image.ImageError: an unreadable or unusable mask (see :func:`load_mask`).
+    """
+    mask = None if content_mask is None else load_mask(content_mask, shape, "content mask")
+    if style_masks is None:
+        return mask, None
+    if len(style_masks) != n_styles:
+        raise ConfigError(f"style_masks has {len(style_masks)} masks for {n_styles} style images; "
+                          f"give one mask per style")
+    regions = []
+    for i, source in enumerate(style_masks):
+        m = load_mask(source, shape, f"style mask {i + 1}")
+        if mask is not None:
+            m = m * mask
+            if m.mean() < MIN_AREA:
+                raise ConfigError(f"style mask {i + 1} does not overlap the content mask")
+        regions.append(m)
+    return mask, regions
 
 
 def layer_masks(mask: np.ndarray, shapes: dict[str, tuple[int, int]]):

@@ -194,18 +194,11 @@ class Stylizer:
                       style_layer_weights=style_layers, content_weight=config.content_weight,
                       style_weight=config.style_weight, tv_weight=config.tv_weight)
         # Mask of the stylised area (None: everywhere) and one region mask per style (None: no masks).
-        self.mask = None
-        if content_mask is not None or config.content_mask:
-            self.mask = masks.load_mask(content_mask if content_mask is not None else config.content_mask,
-                                        self.shape, "content mask")
-        region_masks = None
-        if style_masks is not None or config.style_masks:
-            sources = list(style_masks) if style_masks is not None else list(config.style_masks)
-            if len(sources) != len(styles):
-                raise ConfigError(f"style_masks has {len(sources)} masks for {len(styles)} style images; "
-                                  f"give one mask per style")
-            region_masks = [masks.load_mask(m, self.shape, f"style mask {i + 1}") for i, m in enumerate(sources)]
-        if region_masks is None and self.mask is None:
+        self.mask, region_masks = masks.load_masks(
+            self.shape, len(styles),
+            content_mask if content_mask is not None else config.content_mask,
+            style_masks if style_masks is not None else (config.style_masks or None))
+        if region_masks is None:
             # Several styles: the target is the blend of their Grams, sum_i w_i G_i (as
             # jcjohnson/neural-style's -style_blend_weights), rather than a weighted sum of per-style
             # losses. The blended Gram is the Gram of a mosaic of the styles in which style i covers
@@ -213,20 +206,15 @@ class Stylizer:
             # its own target's magnitude, summing per-style losses would tilt the blend towards the
             # style with the weaker activations, whereas w_i here means what it says.
             target = {n: tf.add_n([w * g[n] for w, g in zip(blend, grams)]) for n in style_layers}
-            self.loss = StyleContentLoss(style_targets=target, **common)
-        else:
+            if self.mask is None:
+                self.loss = StyleContentLoss(style_targets=target, **common)
+            else:  # one region, the content mask, with the blended target
+                shapes = {n: tuple(cf[n].shape[1:3]) for n in style_layers}
+                self.loss = masks.RegionStyleContentLoss(
+                    regions=[(1.0, target, masks.layer_masks(self.mask, shapes))], **common)
+        else:  # style i over its own region
             shapes = {n: tuple(cf[n].shape[1:3]) for n in style_layers}
-            if region_masks is None:  # one region, the content mask, with the blended target
-                target = {n: tf.add_n([w * g[n] for w, g in zip(blend, grams)]) for n in style_layers}
-                regions = [(1.0, target, masks.layer_masks(self.mask, shapes))]
-            else:  # style i over its own region (within the content mask, if any)
-                regions = []
-                for i, (w, g, m) in enumerate(zip(blend, grams, region_masks)):
-                    if self.mask is not None:
-                        m = m * self.mask
-                        if m.mean() < masks.MIN_AREA:
-                            raise ConfigError(f"style mask {i + 1} does not overlap the content mask")
-                    regions.append((w, g, masks.layer_masks(m, shapes)))
+            regions = [(w, g, masks.layer_masks(m, shapes)) for w, g, m in zip(blend, grams, region_masks)]
             self.loss = masks.RegionStyleContentLoss(regions=regions, **common)
         self._keep = None
         if self.mask is not None:
