@@ -182,10 +182,11 @@ def test_yiq_round_trip_and_with_chrominance(content, scream):
 def test_preserve_color_keeps_the_content_chrominance(content, scream, weights):
     from tfstyle.optimize import Stylizer
 
-    chroma_err, mean_err = {}, {}
+    chroma_err, mean_err, luma_change = {}, {}, {}
     for mode in ("none", "luminance", "histogram"):
         st = Stylizer(content, scream, StylizeConfig(size=SIZE, steps=15, preserve_color=mode), weights)
         out = st.run().image
+        luma_change[mode] = float(np.abs(color.luminance(out) - color.luminance(st.content)).mean())
         iq_out, iq_c = color.rgb_to_yiq(out)[..., 1:], color.rgb_to_yiq(st.content)[..., 1:]
         chroma_err[mode] = float(np.abs(iq_out - iq_c).mean())  # per pixel
         mean_err[mode] = float(np.abs(iq_out.mean((0, 1)) - iq_c.mean((0, 1))).max())  # global colour cast
@@ -193,6 +194,7 @@ def test_preserve_color_keeps_the_content_chrominance(content, scream, weights):
     assert chroma_err["none"] > 0.03, chroma_err
     # Luminance-only transfer: the output's chrominance is the content's (up to clipping).
     assert chroma_err["luminance"] < 0.005, chroma_err
+    assert luma_change["luminance"] > 0.02, luma_change  # ... while the style did change the luminance
     # Histogram matching: the overall colour stays the content's.
     assert mean_err["histogram"] < 0.5 * mean_err["none"], mean_err
 
