@@ -202,6 +202,7 @@ def test_preserve_color_keeps_the_content_chrominance(content, scream, weights):
 # --- init --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_init_from_file_noise_and_style(tmp_path, content, scream, weights):
     from tfstyle.image import save_image
     from tfstyle.optimize import Stylizer
