@@ -8,6 +8,7 @@ unexpected internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(msg: str) -> None:
+    # One line, whatever a file name holds.
+    msg = msg.replace("\r", "\\r").replace("\n", "\\n")
     print(f"tfstyle: {msg}", file=sys.stderr, flush=True)
 
 
@@ -103,11 +106,33 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
 
 
-def _sigterm_as_interrupt() -> None:
+def _sigterm_as_interrupt():
+    """SIGTERM behaves like Ctrl-C (exit 130, best image and state written); returns the old handler."""
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a worker thread): leave it
+        return None
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Finish writing the final files even if Ctrl-C or SIGTERM arrives meanwhile (the run is over)."""
+    try:
+        old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        old = {}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _note(msg: str) -> None:
+    _say(f"NOTE: {msg}")
 
 
 def _intermediate_path(out: Path, step: int) -> Path:
@@ -123,8 +148,11 @@ def _cmd_stylize(args) -> int:
         raise ConfigError(f"--save-every must be >= 0, got {args.save_every}")
     out = check_output_path(args.output, overwrite=args.overwrite or args.resume)
     # Read the inputs before loading TensorFlow: bad files fail in a fraction of a second.
-    content = load_image(args.content)
-    style = load_image(args.style)
+    content = load_image(args.content, notice=_note)
+    style = load_image(args.style, notice=_note)
+    from .features import check_layers
+
+    check_layers(list(config.content_layers) + [n for n, _ in config.style_layers])
     spath = state_path(out)
     fp = fingerprint(Path(args.content).read_bytes(), Path(args.style).read_bytes(),
                      repr(dataclasses.replace(config, steps=0)))
@@ -133,7 +161,6 @@ def _cmd_stylize(args) -> int:
         raise ConfigError(f"saved state is already at step {resume.step} of {config.steps}; raise --steps")
 
     _quiet_tensorflow()
-    _sigterm_as_interrupt()
     from .features import resolve_weights
     from .optimize import Stylizer
 
@@ -143,6 +170,14 @@ def _cmd_stylize(args) -> int:
     stylizer = Stylizer(content, style, config, weights)
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
+    with _signals_deferred():
+        return _finish(args, result, render, out, spath, fp, weights)
+
+
+def _finish(args, result, render, out, spath, fp, weights) -> int:
+    from .image import save_image
+    from .state import save_state
+
     render.close()
     result.state.fingerprint = fp
     if result.stop_reason == "interrupted":
@@ -235,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         from .features import BackboneError
     except ImportError:  # pragma: no cover
         BackboneError = ConfigError
+    old_sigterm = _sigterm_as_interrupt()
     try:
         return args.func(args)
     except (ImageError, ConfigError, BackboneError, StateError) as e:
@@ -249,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(e).splitlines()[0][:300] if str(e) else ""
         _say(f"internal error: {type(e).__name__}: {msg} (set TFSTYLE_DEBUG=1 for the traceback)")
         return EXIT_INTERNAL
+    finally:
+        if old_sigterm is not None:
+            signal.signal(signal.SIGTERM, old_sigterm)
 
 
 if __name__ == "__main__":

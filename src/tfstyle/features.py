@@ -164,6 +164,19 @@ VGG_LAYERS = (
 )
 
 
+def check_layers(layers) -> tuple[str, ...]:
+    """The names, deduplicated in order; ConfigError (one line) for a name VGG19 does not have.
+
+    Cheap (no TensorFlow): the CLI calls it before loading the model.
+    """
+    names = tuple(dict.fromkeys(layers))
+    unknown = [n for n in names if n not in VGG_LAYERS]
+    if unknown:
+        raise ConfigError(f"unknown layer name {unknown[0]!r}; VGG19 layers are "
+                          f"{', '.join(n for n in VGG_LAYERS if 'conv' in n)}")
+    return names
+
+
 def build_vgg19(info: WeightsInfo, policy: str = "float32"):
     """keras.applications.VGG19(include_top=False) with the resolved weights under ``policy``.
 
@@ -204,11 +217,7 @@ class FeatureExtractor:
         import keras
         import tensorflow as tf
 
-        self.layers = tuple(dict.fromkeys(layers))
-        unknown = [n for n in self.layers if n not in VGG_LAYERS]
-        if unknown:
-            raise ConfigError(f"unknown layer name {unknown[0]!r}; VGG19 layers are "
-                              f"{', '.join(n for n in VGG_LAYERS if 'conv' in n)}")
+        self.layers = check_layers(layers)
         self.info = info
         self.policy = policy
         base = build_vgg19(info, policy)
