@@ -248,13 +248,14 @@ class _Run:
     def slots(self) -> list[np.ndarray]:
         return []
 
-    def nonfinite(self, loss: float, grad_finite: bool = True) -> bool:
-        if math.isfinite(loss) and grad_finite:
-            return False
-        what = f"loss became {loss}" if not math.isfinite(loss) else "the gradient became NaN or Inf"
+    def nonfinite(self, loss: float, grad_finite: bool = True, what: str = "") -> bool:
+        if not what:
+            if math.isfinite(loss) and grad_finite:
+                return False
+            what = f"loss became {loss}" if not math.isfinite(loss) else "the gradient became NaN or Inf"
+            what += f" at step {self.step + 1}"
         self.stop_reason = "nonfinite"
-        self.message = (f"{what} at step {self.step + 1}; stopped and kept the last "
-                        f"finite image (try a lower --lr or other weights)")
+        self.message = f"{what}; stopped and kept the last finite image (try a lower --lr or other weights)"
         return True
 
     def execute(self) -> StylizeResult:
@@ -306,10 +307,17 @@ class _AdamRun(_Run):
         self._apply_fn = tf.function(self._apply_impl)
 
     def _apply_impl(self, grad):
+        """One Adam update; undone (returns False) if it overflows, so the state stays resumable."""
         import tensorflow as tf
 
+        keep = [self.var, *self.opt.variables]
+        saved = [tf.identity(v) for v in keep]
         self.opt.apply_gradients([(grad, self.var)])
         self.var.assign(tf.clip_by_value(self.var, 0.0, 1.0))
+        ok = tf.reduce_all([tf.reduce_all(tf.math.is_finite(tf.cast(v, tf.float32))) for v in keep])
+        for v, old in zip(keep, saved):
+            v.assign(tf.where(ok, v, old))
+        return ok
 
     def done(self) -> int:
         # Adam's own update counter is the truth: an interrupt may land after the step was
@@ -338,7 +346,9 @@ class _AdamRun(_Run):
                 self.best_image = self.var.numpy()[0]
             floats = _to_floats(parts)
             self.record(loss, floats, notify=False)
-            self._apply_fn(grad)
+            if not bool(self._apply_fn(grad)):  # the step's loss stays in the history, trimmed by state()
+                self.nonfinite(loss, what=f"the Adam update overflowed to NaN or Inf at step {self.step}")
+                return
             self.notify(loss, floats)
         # The final update has no loss of its own yet; keep it if it is at least as good.
         total, _, _ = self.st._value_and_grad(self.var)
