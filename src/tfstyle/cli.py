@@ -106,15 +106,26 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
 
 
-def _sigterm_as_interrupt():
-    """SIGTERM behaves like Ctrl-C (exit 130, best image and state written); returns the old handler."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+_SIGNALLED: list[int] = []
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (main() called from a worker thread): leave it
-        return None
+
+def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupts_as_keyboard_interrupt() -> dict:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (exit 130, best image and state written) and are
+    remembered: an interrupt landing inside an import can surface as another exception (Keras
+    turns it into an ImportError), which then still means "interrupted". Returns the old handlers."""
+    _SIGNALLED.clear()
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, _interrupt)
+        except ValueError:  # not the main thread (main() called from a worker thread): leave it
+            pass
+    return old
 
 
 @contextlib.contextmanager
@@ -168,6 +179,8 @@ def _cmd_stylize(args) -> int:
     if weights.is_random:
         _say(f"NOTE: {weights.notice}")
     stylizer = Stylizer(content, style, config, weights)
+    if _SIGNALLED:  # an interrupt during setup that a library swallowed
+        raise KeyboardInterrupt
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
     with _signals_deferred():
@@ -258,36 +271,50 @@ def _short_parts(loss: float, parts: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfstyle`` command. Returns the exit code."""
-    from .image import ImageError
-    from .state import StateError
-
-    parser = build_parser()
+    old_handlers = _interrupts_as_keyboard_interrupt()  # first: imports below take a while
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
+        return _main(argv)
+    finally:
+        if argv is None:
+            # The process exits with this code next; a late signal during interpreter shutdown
+            # (seconds with TensorFlow loaded) must not turn it into a kill.
+            for s in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError):
+                    signal.signal(s, signal.SIG_IGN)
+        else:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+
+
+def _main(argv) -> int:
+    known: tuple = (ConfigError,)  # grows once the modules defining the others are imported
     try:
         from .features import BackboneError
-    except ImportError:  # pragma: no cover
-        BackboneError = ConfigError
-    old_sigterm = _sigterm_as_interrupt()
-    try:
+        from .image import ImageError
+        from .state import StateError
+
+        known = (ImageError, ConfigError, BackboneError, StateError)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:
+            return int(e.code or 0)
         return args.func(args)
-    except (ImageError, ConfigError, BackboneError, StateError) as e:
-        _say(f"error: {e}")
-        return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted before the run started; nothing written")
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if _SIGNALLED:
+            _say("interrupted before the run started; nothing written")
+            return EXIT_INTERRUPTED
+        if isinstance(e, known):
+            _say(f"error: {e}")
+            return EXIT_USAGE
         if os.environ.get("TFSTYLE_DEBUG"):
             raise
         msg = str(e).splitlines()[0][:300] if str(e) else ""
         _say(f"internal error: {type(e).__name__}: {msg} (set TFSTYLE_DEBUG=1 for the traceback)")
         return EXIT_INTERNAL
-    finally:
-        if old_sigterm is not None:
-            signal.signal(signal.SIGTERM, old_sigterm)
 
 
 if __name__ == "__main__":
