@@ -321,3 +321,31 @@ def test_fuzz_option_parser(argv, tmp_path, monkeypatch, capsys):
         one_line(err)
     # No run can start (no valid image among the inputs), so nothing is written.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["BAD_DIR", "BAD_TXT", "TINY_PNG"]
+
+
+# ---- inputs that load, with a word from the command ---------------------------------------------
+
+@pytest.mark.slow
+def test_animated_input_says_first_frame(tmp_path, capsys, style_path):
+    frames = [Image.fromarray(np.full((40, 48, 3), c, np.uint8)) for c in ((200, 0, 0), (0, 0, 200))]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = tmp_path / "o.png"
+    code, err = run_main(["stylize", gif, style_path, "-o", out, "--size", "32", "--steps", "1",
+                          "--optimizer", "adam", "-q"], capsys)
+    assert code == 0, err
+    notes = [ln for ln in err.splitlines() if str(gif) in ln]
+    assert len(notes) == 1 and notes[0].startswith("tfstyle: NOTE: ") and "2 frames; using the first" in notes[0]
+    assert out.is_file()
+
+
+def test_strip_too_thin_at_this_size(tmp_path, capsys, style_path):
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (20000, 16), (9, 9, 9)).save(strip)
+    out = tmp_path / "o.png"
+    for argv, what in (([strip, style_path], "content image"), ([style_path, strip], "style image")):
+        code, err = run_main(["stylize", *argv, "-o", out, "--size", "64"], capsys)
+        assert code == 2
+        line = one_line(err)
+        assert f"{what} (20000x16)" in line and "at least 16" in line, line
+        assert not out.exists()

@@ -162,8 +162,11 @@ def _cmd_stylize(args) -> int:
     content = load_image(args.content, notice=_note)
     style = load_image(args.style, notice=_note)
     from .features import check_layers
+    from .optimize import output_shape
 
     check_layers(list(config.content_layers) + [n for n, _ in config.style_layers])
+    output_shape(content.shape[:2], config.size)  # a strip too thin at this --size
+    output_shape(style.shape[:2], config.size, "style image")
     spath = state_path(out)
     fp = fingerprint(Path(args.content).read_bytes(), Path(args.style).read_bytes(),
                      repr(dataclasses.replace(config, steps=0)))

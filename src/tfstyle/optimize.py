@@ -114,11 +114,11 @@ def _as_image(x, what: str) -> np.ndarray:
     return imageio.load_image(x)
 
 
-def output_shape(content_hw: tuple[int, int], size: int) -> tuple[int, int]:
+def output_shape(content_hw: tuple[int, int], size: int, what: str = "content image") -> tuple[int, int]:
     """Output (H, W) for a content image and the longest side; errors if a side falls under 16 px."""
     hw = imageio.fit_size(content_hw, size)
     if min(hw) < imageio.MIN_SIDE:
-        raise ConfigError(f"at --size {size} the content image ({content_hw[1]}x{content_hw[0]}) becomes "
+        raise ConfigError(f"at --size {size} the {what} ({content_hw[1]}x{content_hw[0]}) becomes "
                           f"{hw[1]}x{hw[0]}; each side must be at least {imageio.MIN_SIDE} px")
     return hw
 
@@ -146,7 +146,7 @@ class Stylizer:
         self.content = imageio.resize(content, self.shape)
         # The style image keeps its own aspect ratio (never stretched to the content's); Grams are
         # per-pixel averages, so its size need not match the output's.
-        self.style = imageio.resize(style, output_shape(style.shape[:2], config.size))
+        self.style = imageio.resize(style, output_shape(style.shape[:2], config.size, "style image"))
         # Targets are computed once, here, never inside the loop.
         cf = self.extractor(self.content[None])
         sf = self.extractor(self.style[None])
