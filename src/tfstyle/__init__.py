@@ -10,13 +10,17 @@ Modules import TensorFlow lazily where they can, so that ``import tfstyle`` stay
 """
 
 from .config import ConfigError, StylizeConfig
-from .image import ImageError, load_image, save_image
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # TensorFlow-backed parts load on first use.
+    # NumPy/Pillow and TensorFlow-backed parts load on first use: `python -m tfstyle` installs its
+    # signal handlers before anything slow is imported.
+    if name in ("ImageError", "load_image", "save_image"):
+        from . import image
+
+        return getattr(image, name)
     if name in ("stylize", "Stylizer", "StylizeResult", "Progress", "RunState"):
         from . import optimize
 

@@ -8,6 +8,7 @@ unexpected internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(msg: str) -> None:
+    # One line, whatever a file name holds.
+    msg = msg.replace("\r", "\\r").replace("\n", "\\n")
     print(f"tfstyle: {msg}", file=sys.stderr, flush=True)
 
 
@@ -117,11 +120,54 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
 
 
-def _sigterm_as_interrupt() -> None:
-    def handler(signum, frame):
+_SIGNALLED: list[int] = []
+# While True, a signal only sets _SIGNALLED and the code polls it (between optimisation steps, after
+# setup): a KeyboardInterrupt raised inside TensorFlow's C++ calls or imports can surface as a
+# SystemError with a traceback instead.
+_POLLED = [False]
+
+
+def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    if not _POLLED[0]:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+
+def _check_interrupt() -> None:
+    if _SIGNALLED:
+        raise KeyboardInterrupt
+
+
+def _interrupts_as_keyboard_interrupt() -> dict:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (exit 130, best image and state written) and are
+    remembered: an interrupt landing inside an import can surface as another exception (Keras
+    turns it into an ImportError), which then still means "interrupted". Returns the old handlers."""
+    _SIGNALLED.clear()
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, _interrupt)
+        except ValueError:  # not the main thread (main() called from a worker thread): leave it
+            pass
+    return old
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Finish writing the final files even if Ctrl-C or SIGTERM arrives meanwhile (the run is over)."""
+    try:
+        old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        old = {}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _note(msg: str) -> None:
+    _say(f"NOTE: {msg}")
 
 
 def _intermediate_path(out: Path, step: int) -> Path:
@@ -137,15 +183,22 @@ def _cmd_stylize(args) -> int:
         raise ConfigError(f"--save-every must be >= 0, got {args.save_every}")
     out = check_output_path(args.output, overwrite=args.overwrite or args.resume)
     # Read the inputs before loading TensorFlow: bad files fail in a fraction of a second.
-    content = load_image(args.content)
-    styles = [load_image(p) for p in args.styles]
+    content = load_image(args.content, notice=_note)
+    styles = [load_image(p, notice=_note) for p in args.styles]
     config.blend_weights(len(styles))  # one --style-blend weight per style, else a one-line error
     if config.style_masks and len(config.style_masks) != len(styles):
         raise ConfigError(f"--style-masks has {len(config.style_masks)} masks for {len(styles)} style "
                           f"images; give one mask per style")
-    init_image = None if config.init in INITS else load_image(config.init)
+    init_image = None if config.init in INITS else _init_image(config.init)
     for mask in ([config.content_mask] if config.content_mask else []) + list(config.style_masks):
-        load_image(mask)  # unreadable mask files fail here; the Stylizer reads and checks them again
+        load_image(mask, notice=_note)  # unreadable mask files fail here; the Stylizer checks them again
+    from .features import check_layers
+    from .optimize import output_shape, style_shape
+
+    check_layers(list(config.content_layers) + [n for n, _ in config.style_layers], config.network)
+    output_shape(content.shape[:2], config.size)  # a strip too thin at this --size
+    for i, st in enumerate(styles):
+        style_shape(st.shape[:2], round(config.size * config.style_scale), i, len(styles))
     spath = state_path(out)
     inputs = [args.content, *args.styles, *([config.init] if init_image is not None else []),
               *([config.content_mask] if config.content_mask else []), *config.style_masks]
@@ -155,7 +208,7 @@ def _cmd_stylize(args) -> int:
         raise ConfigError(f"saved state is already at step {resume.step} of {config.steps}; raise --steps")
 
     _quiet_tensorflow()
-    _sigterm_as_interrupt()
+    _POLLED[0] = True  # from here on TensorFlow runs: poll for signals instead of raising anywhere
     from .features import resolve_weights
     from .optimize import Stylizer
 
@@ -163,8 +216,17 @@ def _cmd_stylize(args) -> int:
     if weights.is_random:
         _say(f"NOTE: {weights.notice}")
     stylizer = Stylizer(content, styles, config, weights, init_image=init_image)
+    _check_interrupt()  # an interrupt during setup: nothing written
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
+    with _signals_deferred():
+        return _finish(args, result, render, out, spath, fp, weights)
+
+
+def _finish(args, result, render, out, spath, fp, weights) -> int:
+    from .image import save_image
+    from .state import save_state
+
     render.close()
     result.state.fingerprint = fp
     if result.stop_reason == "interrupted":
@@ -187,6 +249,15 @@ def _cmd_stylize(args) -> int:
     return EXIT_OK
 
 
+def _init_image(path: str):
+    from .image import ImageError, load_image
+
+    try:
+        return load_image(path, notice=_note)
+    except ImageError as e:
+        raise ConfigError(f"--init takes content, noise, style or an image file; {e}") from None
+
+
 class _Renderer:
     """The CLI's progress callback: tqdm bar, intermediate images + state, TensorBoard."""
 
@@ -206,6 +277,8 @@ class _Renderer:
     def __call__(self, p) -> None:
         from .image import save_image
         from .state import save_state, state_path
+
+        _check_interrupt()  # ends the loop between steps; the library returns the best image so far
 
         if self.bar is not None:
             self.bar.set_postfix_str(_short_parts(p.loss, p.parts), refresh=False)
@@ -245,27 +318,46 @@ def _short_parts(loss: float, parts: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfstyle`` command. Returns the exit code."""
-    from .image import ImageError
-    from .state import StateError
-
-    parser = build_parser()
+    _POLLED[0] = False
+    old_handlers = _interrupts_as_keyboard_interrupt()  # first: imports below take a while
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
+        return _main(argv)
+    finally:
+        if argv is None:
+            # The process exits with this code next; a late signal during interpreter shutdown
+            # (seconds with TensorFlow loaded) must not turn it into a kill.
+            for s in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError):
+                    signal.signal(s, signal.SIG_IGN)
+        else:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+
+
+def _main(argv) -> int:
+    known: tuple = (ConfigError,)  # grows once the modules defining the others are imported
     try:
         from .features import BackboneError
-    except ImportError:  # pragma: no cover
-        BackboneError = ConfigError
-    try:
+        from .image import ImageError
+        from .state import StateError
+
+        known = (ImageError, ConfigError, BackboneError, StateError)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:
+            return int(e.code or 0)
         return args.func(args)
-    except (ImageError, ConfigError, BackboneError, StateError) as e:
-        _say(f"error: {e}")
-        return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted before the run started; nothing written")
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if _SIGNALLED:
+            _say("interrupted before the run started; nothing written")
+            return EXIT_INTERRUPTED
+        if isinstance(e, known):
+            _say(f"error: {e}")
+            return EXIT_USAGE
         if os.environ.get("TFSTYLE_DEBUG"):
             raise
         msg = str(e).splitlines()[0][:300] if str(e) else ""

@@ -41,6 +41,11 @@ WEIGHTS_ENVS = {"vgg19": WEIGHTS_ENV, "vgg16": "TFSTYLE_VGG16_WEIGHTS"}
 OFFLINE_ENV = "TFSTYLE_OFFLINE"
 
 
+MAX_SIZE = 16384
+MAX_STEPS = 1_000_000
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 class ConfigError(ValueError):
     """A configuration value is out of range or inconsistent. Message is one line."""
 
@@ -146,6 +151,12 @@ class StylizeConfig:
         """Raise ConfigError (one line) for any value out of range; return self."""
         _positive_int("size", self.size, minimum=16)
         _positive_int("steps", self.steps, minimum=1)
+        # Upper bounds so that a typo fails at once instead of exhausting memory (a 10^6 px side) or
+        # overflowing SciPy's 32-bit iteration counters.
+        if self.size > MAX_SIZE:
+            raise ConfigError(f"size must be at most {MAX_SIZE}, got {self.size}")
+        if self.steps > MAX_STEPS:
+            raise ConfigError(f"steps must be at most {MAX_STEPS}, got {self.steps}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if not isinstance(self.init, str) or not self.init.strip():
             raise ConfigError(f"init must be content, noise, style or an image path, got {self.init!r}")
@@ -238,6 +249,8 @@ def _finite(name: str, value, positive: bool) -> None:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(v):
         raise ConfigError(f"{name} must be finite, got {value!r}")
+    if abs(v) > _FLOAT32_MAX:  # the math runs in float32: this would become inf
+        raise ConfigError(f"{name} must be at most {_FLOAT32_MAX:.3g} in size (float32), got {value!r}")
     if positive and v <= 0:
         raise ConfigError(f"{name} must be > 0, got {value!r}")
     if not positive and v < 0:

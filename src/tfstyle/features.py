@@ -192,6 +192,20 @@ VGG16_LAYERS = tuple(n for n in VGG_LAYERS if not n.endswith("_conv4"))
 NETWORK_LAYERS = {"vgg19": VGG_LAYERS, "vgg16": VGG16_LAYERS}
 
 
+def check_layers(layers, network: str = "vgg19") -> tuple[str, ...]:
+    """The names, deduplicated in order; ConfigError (one line) for a name the network does not have.
+
+    Cheap (no TensorFlow): the CLI calls it before loading the model.
+    """
+    names = tuple(dict.fromkeys(layers))
+    known = NETWORK_LAYERS[network]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown layer name {unknown[0]!r}; {network.upper()} layers are "
+                          f"{', '.join(n for n in known if 'conv' in n)}")
+    return names
+
+
 def backbone_taps(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):
     """keras.applications.VGG19 / VGG16 (include_top=False, per ``info.network``) with the resolved
     weights under ``policy``, as a graph whose every layer can be tapped.
@@ -274,12 +288,8 @@ class FeatureExtractor:
         import keras
         import tensorflow as tf
 
-        self.layers = tuple(dict.fromkeys(layers))
+        self.layers = check_layers(layers, info.network)
         names = NETWORK_LAYERS[info.network]
-        unknown = [n for n in self.layers if n not in names]
-        if unknown:
-            raise ConfigError(f"unknown layer name {unknown[0]!r}; {info.network.upper()} layers are "
-                              f"{', '.join(n for n in names if 'conv' in n)}")
         self.info = info
         self.policy = policy
         self.pooling = pooling

@@ -6,17 +6,21 @@ The API boundary is a float32 RGB array in [0, 1] of shape (H, W, 3). Any Pillow
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps
 
 # Refuse images declaring more pixels than this before decoding them (a small file can declare a
-# huge image: a decompression bomb). 16k x 16k is beyond anything the optimiser can use.
-MAX_PIXELS = 16384 * 16384
+# huge image: a decompression bomb; a 1 kB GIF can declare 16k x 16k). 2**27 = 134 M pixels covers
+# any camera photo (102 MP medium format); its float32 RGB array alone is 1.6 GB.
+MAX_PIXELS = 1 << 27
 # VGG's deepest default style layer (block5_conv1) sits behind four 2x poolings.
 MIN_SIDE = 16
 
@@ -28,39 +32,60 @@ class ImageError(ValueError):
     """An image cannot be read or written. The message is one line naming the file."""
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike, notice: Callable[[str], None] | None = None) -> np.ndarray:
     """Read an image file.
 
     Args:
         path: any format Pillow reads. Animated images give their first frame.
+        notice: called with a one-line message when the file is read in a way the user may not
+            expect (e.g. only the first frame of an animation is used).
 
     Returns:
         float32 array (H, W, 3), RGB in [0, 1]. Transparent areas are composited on white.
 
     Raises:
-        ImageError: missing, a directory, not an image, truncated, too large or too small.
+        ImageError: missing, a directory, not a regular file, not an image, truncated, too large or
+            too small. Nothing else: any failure of a decoder on a malformed file becomes ImageError.
     """
-    p = Path(path)
+    p = _check_name(Path(path))
     try:
-        if p.is_dir():
-            raise ImageError(f"{p}: is a directory, not an image")
-        if not p.exists():
-            raise ImageError(f"{p}: no such file")
-        if p.stat().st_size == 0:
-            raise ImageError(f"{p}: file is empty (0 bytes)")
-    except OSError as e:  # symlink loops, permission problems
+        st = os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            what = "broken symbolic link" if os.path.islink(p) else "no such file"
+        elif e.errno == errno.ELOOP:
+            what = "symbolic link loop"
+        else:
+            what = e.strerror or str(e)
+        raise ImageError(f"{p}: cannot read ({what})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(f"{p}: is a directory, not an image")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+        raise ImageError(f"{p}: not a regular file")
+    if st.st_size == 0:
+        raise ImageError(f"{p}: file is empty (0 bytes)")
+    try:
+        fh = open(p, "rb")
+    except OSError as e:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
+        # Pillow warns above MAX_IMAGE_PIXELS (turned into an error here) and refuses above twice it.
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        with warnings.catch_warnings():
+        with fh, warnings.catch_warnings():
+            # Decoders warn on harmless oddities (corrupt EXIF, odd chunks): the library stays quiet.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
+            with Image.open(fh) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ImageError(f"{p}: declares {w}x{h} pixels, more than the {MAX_PIXELS} allowed")
+                frames = getattr(im, "n_frames", 1)
                 im.seek(0)
-                im = ImageOps.exif_transpose(im)
+                try:
+                    im = ImageOps.exif_transpose(im)
+                except Exception:  # noqa: BLE001 - a broken EXIF block: use the pixels as stored
+                    pass
                 arr = _to_rgb_float(im)
     except ImageError:
         raise
@@ -68,13 +93,29 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{p}: declares an image too large to decode safely") from None
     except Image.UnidentifiedImageError:
         raise ImageError(f"{p}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    except MemoryError:
+        raise ImageError(f"{p}: not enough memory to decode this image") from None
+    except Exception as e:  # noqa: BLE001 - decoders raise many types on malformed files
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise ImageError(f"{p}: cannot decode image ({msg})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
     h, w = arr.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise ImageError(f"{p}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+    if frames > 1 and notice is not None:
+        notice(f"{p}: has {frames} frames; using the first")
     return arr
+
+
+def _check_name(p: Path) -> Path:
+    """Refuse names no file can have (an embedded NUL, characters the file system cannot encode)."""
+    try:
+        if b"\0" in os.fsencode(p):
+            raise ValueError
+    except ValueError:
+        raise ImageError(f"{os.fspath(p)!r}: not a valid file name") from None
+    return p
 
 
 def _to_rgb_float(im: Image.Image) -> np.ndarray:
@@ -97,10 +138,12 @@ def _to_rgb_float(im: Image.Image) -> np.ndarray:
         im = im.convert("RGBA")
     elif mode not in ("RGB", "RGBA"):
         im = im.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-    a = np.asarray(im, dtype=np.float32) / 255.0
+    a = np.array(im, dtype=np.float32)
+    a /= 255.0  # in place: at the pixel limit every full-size temporary costs gigabytes
     if a.shape[-1] == 4:  # composite on white
         alpha = a[..., 3:4]
-        a = a[..., :3] * alpha + (1.0 - alpha)
+        a[..., :3] *= alpha
+        a[..., :3] += 1.0 - alpha
     return np.ascontiguousarray(a[..., :3], dtype=np.float32)
 
 
@@ -130,19 +173,23 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
     if p.suffix.lower() not in SAVE_FORMATS:
         raise ImageError(f"{p}: unknown output format {p.suffix or '(none)'}; use one of "
                          f"{', '.join(sorted(SAVE_FORMATS))}")
-    if p.is_dir():
-        raise ImageError(f"{p}: is a directory")
-    if p.exists() and not overwrite:
-        raise ImageError(f"{p}: already exists (pass --overwrite to replace it)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ImageError(f"{p}: folder {parent} does not exist")
+    _check_name(p)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tfstyle-", dir=parent)
+        if p.is_dir():
+            raise ImageError(f"{p}: is a directory")
+        if (p.exists() or p.is_symlink()) and not overwrite:
+            raise ImageError(f"{p}: already exists (pass --overwrite to replace it)")
+        parent = p.parent if str(p.parent) else Path(".")
+        if not parent.is_dir():
+            raise ImageError(f"{p}: folder {parent} does not exist")
+    except OSError as e:  # e.g. name too long, permission denied on the way
+        raise ImageError(f"{p}: cannot write ({e.strerror or e})") from None
+    try:  # the same temporary name save_image will use (catches names too long to write, too)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise ImageError(f"{p}: folder {parent} is not writable ({e.strerror})") from None
+        raise ImageError(f"{p}: cannot write in folder {parent} ({e.strerror})") from None
     return p
 
 
@@ -167,11 +214,9 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
 def atomic_write(path: Path, write) -> Path:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename over ``path``."""
     parent = path.parent if str(path.parent) else Path(".")
-    try:
+    tmp = None
+    try:  # mkstemp inside the try: an interrupt right after it must not leave the file behind
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise ImageError(f"{path}: cannot write ({e.strerror})") from None
-    try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -179,7 +224,8 @@ def atomic_write(path: Path, write) -> Path:
         os.replace(tmp, path)
     except BaseException as e:
         try:
-            os.unlink(tmp)
+            if tmp is not None:
+                os.unlink(tmp)
         except OSError:
             pass
         if isinstance(e, OSError):

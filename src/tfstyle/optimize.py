@@ -24,8 +24,10 @@ class RunState:
     """Everything needed to continue a run: the image, the step reached, the optimiser's slots.
 
     Attributes:
-        image: (H, W, 3) float32 RGB in [0, 1], the best image so far.
-        step: optimisation steps completed.
+        image: (H, W, 3) float32 RGB in [0, 1], the image to continue from: Adam's current
+            iterate (so that a resumed run continues exactly), L-BFGS's best image so far.
+        step: optimisation steps completed; ``history`` holds exactly this many entries per key
+            and Adam's slots exactly this many updates, wherever an interrupt landed.
         optimizer: "adam" or "lbfgs".
         slots: Adam's variables (iteration, momentum, velocity ...) as arrays; empty for L-BFGS,
             which restarts its curvature history on resume.
@@ -116,7 +118,7 @@ def _as_image(x, what: str) -> np.ndarray:
     return imageio.load_image(x)
 
 
-def _style_shape(hw: tuple[int, int], side: int, index: int, count: int) -> tuple[int, int]:
+def style_shape(hw: tuple[int, int], side: int, index: int, count: int) -> tuple[int, int]:
     out = imageio.fit_size(hw, side)
     if min(out) < imageio.MIN_SIDE:
         which = "style image" if count == 1 else f"style image {index + 1}"
@@ -125,11 +127,11 @@ def _style_shape(hw: tuple[int, int], side: int, index: int, count: int) -> tupl
     return out
 
 
-def output_shape(content_hw: tuple[int, int], size: int) -> tuple[int, int]:
+def output_shape(content_hw: tuple[int, int], size: int, what: str = "content image") -> tuple[int, int]:
     """Output (H, W) for a content image and the longest side; errors if a side falls under 16 px."""
     hw = imageio.fit_size(content_hw, size)
     if min(hw) < imageio.MIN_SIDE:
-        raise ConfigError(f"at --size {size} the content image ({content_hw[1]}x{content_hw[0]}) becomes "
+        raise ConfigError(f"at --size {size} the {what} ({content_hw[1]}x{content_hw[0]}) becomes "
                           f"{hw[1]}x{hw[0]}; each side must be at least {imageio.MIN_SIDE} px")
     return hw
 
@@ -178,7 +180,7 @@ class Stylizer:
         # size * style_scale: a larger style image has larger brush strokes in pixels, and the
         # output (at ``size``) reproduces them at that pixel size, so style_scale 2 doubles them.
         side = round(config.size * config.style_scale)
-        self.styles = [imageio.resize(s, _style_shape(s.shape[:2], side, i, len(styles)))
+        self.styles = [imageio.resize(s, style_shape(s.shape[:2], side, i, len(styles)))
                        for i, s in enumerate(styles)]
         self.style = self.styles[0]
         self.blend = blend
@@ -321,29 +323,44 @@ class _Run:
         self.message = ""
         self.t0 = time.perf_counter()
 
-    def record(self, loss: float, parts: dict[str, float]) -> None:
-        self.step += 1
+    def record(self, loss: float, parts: dict[str, float], notify: bool = True) -> None:
+        # History first, then the step: an interrupt between the two leaves extra entries, which
+        # state() trims, never a step without its history.
         self.history.setdefault("total", []).append(loss)
         for k, v in parts.items():
             self.history.setdefault(k, []).append(v)
+        self.step += 1
+        if notify:
+            self.notify(loss, parts)
+
+    def notify(self, loss: float, parts: dict[str, float]) -> None:
         if self.callback is not None:
             self.callback(Progress(self.step, self.steps, loss, parts, time.perf_counter() - self.t0,
                                    self.state))
 
     def state(self) -> RunState:
-        return RunState(image=self.best_image.copy(), step=self.step, optimizer=self.st.config.optimizer,
-                        slots=self.slots(), history={k: list(v) for k, v in self.history.items()},
+        step = self.done()
+        return RunState(image=self.resume_image(), step=step, optimizer=self.st.config.optimizer,
+                        slots=self.slots(), history={k: list(v[:step]) for k, v in self.history.items()},
                         fingerprint=self.fingerprint)
+
+    def done(self) -> int:
+        return self.step
+
+    def resume_image(self) -> np.ndarray:
+        return self.best_image.copy()
 
     def slots(self) -> list[np.ndarray]:
         return []
 
-    def nonfinite(self, loss: float) -> bool:
-        if math.isfinite(loss):
-            return False
+    def nonfinite(self, loss: float, grad_finite: bool = True, what: str = "") -> bool:
+        if not what:
+            if math.isfinite(loss) and grad_finite:
+                return False
+            what = f"loss became {loss}" if not math.isfinite(loss) else "the gradient became NaN or Inf"
+            what += f" at step {self.step + 1}"
         self.stop_reason = "nonfinite"
-        self.message = (f"loss became {loss} at step {self.step + 1}; stopped and kept the last "
-                        f"finite image (try a lower --lr or other weights)")
+        self.message = f"{what}; stopped and kept the last finite image (try a lower --lr or other weights)"
         return True
 
     def execute(self) -> StylizeResult:
@@ -354,12 +371,13 @@ class _Run:
             self.stop_reason = "interrupted"
             self.message = f"interrupted at step {self.step} of {self.steps}"
         elapsed = time.perf_counter() - self.t0
-        done = max(1, self.step - (self.resume.step if self.resume else 0))
+        state = self.state()
+        done = max(1, state.step - (self.resume.step if self.resume else 0))
         return StylizeResult(
-            image=self.best_image, history=self.history,
+            image=self.best_image, history=state.history,
             timings={"setup": self.st.setup_seconds, "optimize": elapsed, "per_step": elapsed / done},
-            steps=self.step, stop_reason=self.stop_reason, message=self.message, weights=self.st.weights,
-            policy=self.st.policy, evaluations=self.evaluations, state=self.state(),
+            steps=state.step, stop_reason=self.stop_reason, message=self.message, weights=self.st.weights,
+            policy=self.st.policy, evaluations=self.evaluations, state=state,
         )
 
 
@@ -383,36 +401,60 @@ class _AdamRun(_Run):
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=1e-10)
         self.opt.build([self.var])
         if self.resume is not None and self.resume.slots:
-            if len(self.resume.slots) != len(self.opt.variables):
+            shapes = [tuple(v.shape) for v in self.opt.variables]
+            if [tuple(np.shape(a)) for a in self.resume.slots] != shapes:
                 raise ConfigError("saved optimiser state does not match Adam's variables")
             for v, a in zip(self.opt.variables, self.resume.slots):
                 v.assign(a)
-        self._step_fn = tf.function(self._step_impl)
+            if int(self.opt.iterations.numpy()) != self.step:
+                raise ConfigError(f"saved optimiser state has {int(self.opt.iterations.numpy())} updates, "
+                                  f"the saved step is {self.step}")
+        self._apply_fn = tf.function(self._apply_impl)
 
-    def _step_impl(self):
+    def _apply_impl(self, grad):
+        """One Adam update; undone (returns False) if it overflows, so the state stays resumable."""
         import tensorflow as tf
 
-        total, parts, grad = self.st._value_and_grad_impl(self.var)
-        before = tf.identity(self.var)
+        keep = [self.var, *self.opt.variables]
+        saved = [tf.identity(v) for v in keep]
         self.opt.apply_gradients([(grad, self.var)])
         self.var.assign(tf.clip_by_value(self.var, 0.0, 1.0))
-        return total, parts, before
+        ok = tf.reduce_all([tf.reduce_all(tf.math.is_finite(tf.cast(v, tf.float32))) for v in keep])
+        for v, old in zip(keep, saved):
+            v.assign(tf.where(ok, v, old))
+        return ok
+
+    def done(self) -> int:
+        # Adam's own update counter is the truth: an interrupt may land after the step was
+        # recorded but before its update was applied.
+        return int(self.opt.iterations.numpy())
+
+    def resume_image(self) -> np.ndarray:
+        return self.var.numpy()[0]
 
     def slots(self) -> list[np.ndarray]:
         return [np.array(v.numpy()) for v in self.opt.variables]
 
     def loop(self) -> None:
+        import tensorflow as tf
+
         while self.step < self.steps:
-            total, parts, before = self._step_fn()
+            # Measure, record, then update: the loss belongs to the image before the update, and a
+            # non-finite loss or gradient never reaches the optimiser's state.
+            total, parts, grad = self.st._value_and_grad(self.var)
             self.evaluations += 1
             loss = float(total)
-            if self.nonfinite(loss):
+            if self.nonfinite(loss, bool(tf.reduce_all(tf.math.is_finite(grad)))):
                 return
-            # ``before`` is the image this loss was measured on.
             if loss < self.best_loss:
                 self.best_loss = loss
-                self.best_image = before.numpy()[0]
-            self.record(loss, _to_floats(parts))
+                self.best_image = self.var.numpy()[0]
+            floats = _to_floats(parts)
+            self.record(loss, floats, notify=False)
+            if not bool(self._apply_fn(grad)):  # the step's loss stays in the history, trimmed by state()
+                self.nonfinite(loss, what=f"the Adam update overflowed to NaN or Inf at step {self.step}")
+                return
+            self.notify(loss, floats)
         # The final update has no loss of its own yet; keep it if it is at least as good.
         total, _, _ = self.st._value_and_grad(self.var)
         if math.isfinite(float(total)) and float(total) <= self.best_loss:
@@ -436,13 +478,14 @@ class _LBFGSRun(_Run):
             total, parts, grad = self.st._value_and_grad(t)
             self.evaluations += 1
             loss = float(total)
-            if not math.isfinite(loss):
+            g = grad.numpy().astype(np.float64).ravel()
+            if not (math.isfinite(loss) and np.isfinite(g).all()):
                 raise _NonFinite(loss)
             last["parts"] = parts
             if loss < self.best_loss:
                 self.best_loss = loss
                 self.best_image = x.reshape(shape[1:]).astype(np.float32)
-            return loss, grad.numpy().astype(np.float64).ravel()
+            return loss, g
 
         def on_iter(intermediate_result):
             self.record(float(intermediate_result.fun), _to_floats(last["parts"]))
@@ -458,7 +501,7 @@ class _LBFGSRun(_Run):
                          "maxcor": 20},
             )
         except _NonFinite as e:
-            self.nonfinite(e.loss)
+            self.nonfinite(e.loss, grad_finite=False)
             return
         if self.step < self.steps:
             self.stop_reason = "converged"

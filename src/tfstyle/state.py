@@ -61,11 +61,14 @@ def load_state(path: str | os.PathLike, expect_fingerprint: str | None = None) -
     if not p.is_file():
         raise StateError(f"{p}: no saved state to resume from")
     try:
-        with np.load(p, allow_pickle=False) as z:
+        with np.load(p, allow_pickle=False) as z, np.errstate(all="ignore"):
             meta = json.loads(bytes(z["meta"]).decode())
             if meta.get("version") != FORMAT_VERSION:
                 raise StateError(f"{p}: state format {meta.get('version')!r} is not {FORMAT_VERSION}")
-            image = np.array(z["image"], np.float32)
+            raw = z["image"]
+            if raw.dtype.kind not in "biuf":  # complex or text would convert with a warning or not at all
+                raise StateError(f"{p}: saved state holds no valid image")
+            image = np.array(raw, np.float32)
             slots = [np.array(z[f"slot{i}"]) for i in range(int(meta["n_slots"]))]
             state = RunState(image=image, step=int(meta["step"]), optimizer=str(meta["optimizer"]),
                              slots=slots, history={k: [float(x) for x in v] for k, v in meta["history"].items()},
@@ -74,8 +77,16 @@ def load_state(path: str | os.PathLike, expect_fingerprint: str | None = None) -
         raise
     except Exception as e:  # noqa: BLE001 - zip/json/key errors all mean "corrupt"
         raise StateError(f"{p}: saved state is corrupt ({type(e).__name__})") from None
-    if state.image.ndim != 3 or state.image.shape[2] != 3 or not np.isfinite(state.image).all():
+    img = state.image
+    if img.ndim != 3 or img.shape[2] != 3 or not np.isfinite(img).all() or img.min() < 0 or img.max() > 1:
         raise StateError(f"{p}: saved state holds no valid image")
+    # A hand-edited or foreign file can be a valid npz and still make no sense as a run.
+    if state.step < 0 or any(len(v) != state.step for v in state.history.values()):
+        raise StateError(f"{p}: saved state is inconsistent (step {state.step} vs. its loss history)")
+    if state.optimizer not in ("adam", "lbfgs"):
+        raise StateError(f"{p}: saved state names an unknown optimizer {state.optimizer!r}")
+    if any(s.dtype.kind not in "biuf" or not np.isfinite(s).all() for s in state.slots):
+        raise StateError(f"{p}: saved optimiser state holds non-numeric, NaN or Inf values")
     if expect_fingerprint is not None and state.fingerprint != expect_fingerprint:
         raise StateError(f"{p}: saved state is from a run with other images or settings")
     return state
