@@ -134,14 +134,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--only", help="comma-separated variant names")
+    p.add_argument("--only", help="semicolon-separated variant names")
     p.add_argument("--timeout", type=float, default=600, help="seconds per variant before giving up")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         print(json.dumps(worker(a.worker, a.size, a.repeats)))
         return 0
-    names = [n for n in VARIANTS if not a.only or n in a.only.split(",")]
+    names = [n for n in VARIANTS if not a.only or n in a.only.split(";")]
     rows = []
     for n in names:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFSTYLE_OFFLINE": "1", **VARIANTS[n][0]}
@@ -150,9 +150,10 @@ def main(argv=None) -> int:
                                 "--repeats", str(a.repeats)], env=env, capture_output=True, text=True,
                                timeout=a.timeout)
         except subprocess.TimeoutExpired:
+            r = None
+        if r is None:
             rows.append((n, None, f"over {a.timeout:g} s"))
-            continue
-        if r.returncode != 0:
+        elif r.returncode != 0:
             err = (r.stderr.strip().splitlines() or ["?"])[-1][:100]
             rows.append((n, None, err))
         else:
