@@ -302,17 +302,22 @@ def plot(results: dict, target: float | None, a, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
+    # Scale the y axis to the baselines' curves; a row far above them is drawn clipped and says so.
+    base = [v for n in (BASELINE_TUTORIAL, BASELINE_ARTICLE) for _, _, v in results.get(n, {}).get("trace", [])]
+    top = 1.15 * max(base) if base else None
     for name, r in results.items():
         if r.get("trace"):
             t = [p[1] for p in r["trace"]]
             v = [p[2] for p in r["trace"]]
-            ax.plot(t, v, label=name, marker="." if len(t) < 40 else None)
+            label = name if top is None or max(v) <= top else f"{name} (off scale: up to {max(v):.3g})"
+            ax.plot(t, v, label=label, marker="." if len(t) < 40 else None)
+    if top is not None:
+        ax.set_ylim(0.97 * min(min(base), target if target is not None else min(base)), top)
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=0.8,
                    label=f"target: tutorial after {a.ref_steps} steps")
     ax.set_xlabel("wall time (s), excluding reference evaluations")
     ax.set_ylabel("reference objective (tutorial style + content loss)")
-    ax.set_yscale("log")
     ax.set_title(f"time to quality at {a.quality_size} px")
     ax.legend(fontsize=8)
     fig.tight_layout()
