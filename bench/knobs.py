@@ -102,7 +102,9 @@ def worker(name: str, size: int, repeats: int) -> dict:
         times = _time(fn, repeats)
         return {"median": statistics.median(times), "steps_per_call": 1}
     c, s = _images(size)
-    cfg = StylizeConfig(size=size, precision=opt.get("precision", "float32"), optimizer="adam")
+    # inter_op_threads=0: leave TensorFlow's pools as this variant set them (default: TF's own).
+    cfg = StylizeConfig(size=size, precision=opt.get("precision", "float32"), optimizer="adam",
+                        inter_op_threads=0)
     st = Stylizer(c, s, cfg, resolve_weights("random"))
     x = tf.constant(st.initial_image()[None])
     if "adam_k" in opt:

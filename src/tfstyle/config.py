@@ -92,11 +92,17 @@ class StylizeConfig:
         ),
     )
     weights: str | None = field(default=None, metadata=_h(f"VGG19 notop weight file (.h5); else ${WEIGHTS_ENV}"))
+    inter_op_threads: int = field(
+        default=1,
+        metadata=_h("TensorFlow inter-op threads (0: TensorFlow's default, one per core); fixed when "
+                    "TensorFlow starts, so only the first run in a process sets it"),
+    )
 
     def validate(self) -> "StylizeConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
         _positive_int("size", self.size, minimum=16)
         _positive_int("steps", self.steps, minimum=1)
+        _positive_int("inter_op_threads", self.inter_op_threads, minimum=0)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("init", self.init, INITS)
         _choice("precision", self.precision, PRECISIONS)
