@@ -146,6 +146,11 @@ class StylizeConfig:
         metadata=_h("comma-separated greyscale images, one per style: where each style goes",
                     parse=lambda text: parse_paths(text, "style_masks")),
     )
+    inter_op_threads: int = field(
+        default=1,
+        metadata=_h("TensorFlow inter-op threads (0: TensorFlow's default, one per core); fixed when "
+                    "TensorFlow starts, so only the first run in a process sets it"),
+    )
 
     def validate(self) -> "StylizeConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
@@ -157,6 +162,7 @@ class StylizeConfig:
             raise ConfigError(f"size must be at most {MAX_SIZE}, got {self.size}")
         if self.steps > MAX_STEPS:
             raise ConfigError(f"steps must be at most {MAX_STEPS}, got {self.steps}")
+        _positive_int("inter_op_threads", self.inter_op_threads, minimum=0)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if not isinstance(self.init, str) or not self.init.strip():
             raise ConfigError(f"init must be content, noise, style or an image path, got {self.init!r}")

@@ -136,6 +136,24 @@ def output_shape(content_hw: tuple[int, int], size: int, what: str = "content im
     return hw
 
 
+def _set_inter_op_threads(n: int) -> None:
+    """Size TensorFlow's inter-op pool (0 leaves TensorFlow's default, one thread per core).
+
+    Why 1 by default: a VGG step is a chain of large ops that oneDNN already spreads over the
+    cores; a second inter-op thread only competes with them. bench/knobs.py at 512 px on 2 cores:
+    inter-op 1 was 1.02-1.40x faster per step (median 1.09x) in 5 of 5 runs. TensorFlow fixes its
+    pools when it runs its first op; after that this is a no-op.
+    """
+    import tensorflow as tf
+
+    if n <= 0 or tf.config.threading.get_inter_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:  # TensorFlow already started in this process: its pools are fixed
+        pass
+
+
 class Stylizer:
     """A loaded backbone plus precomputed targets for one content and one or more style images at
     one size.
@@ -162,6 +180,7 @@ class Stylizer:
         from .losses import StyleContentLoss, gram
 
         self.config = config.validate()
+        _set_inter_op_threads(config.inter_op_threads)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = config.blend_weights(len(styles))
         t0 = time.perf_counter()

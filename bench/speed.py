@@ -1,0 +1,439 @@
+"""Speed benchmark: tfstyle against the article's loop and the TensorFlow tutorial's loop, in one run.
+
+    PYTHONPATH=src python bench/speed.py            # full: 256/512/1024 px, quality at 256 px
+    PYTHONPATH=src python bench/speed.py --quick    # a few minutes
+    PYTHONPATH=src python bench/speed.py --smoke    # seconds; what the test suite runs
+
+Prints a Markdown table and writes ``speed.json`` and ``speed.png`` (reference objective against
+wall time) to ``--out``.
+
+What is measured, per method (one fresh process each, so thread/oneDNN settings and peak memory
+are the method's own):
+
+* **s/step** at each size: median wall time of a step after ``--warmup`` steps (which include
+  tracing). For L-BFGS a step is one iteration (possibly more than one loss evaluation).
+* **peak RSS** at each size: the process's high-water mark (VmHWM, reset before each size).
+* **time to quality** at ``--quality-size``: the tutorial loop runs ``--ref-steps`` steps; the value
+  of the reference objective (``baselines.ReferenceObjective``: the tutorial's style + content loss)
+  on its image is the target. Every method then runs until its image's reference objective is at or
+  below that target, or ``--budget`` times the tutorial's time has passed. The clock starts before
+  the model is built (setup, targets, tracing and steps all count) and excludes the time spent
+  evaluating the reference objective at checkpoints.
+
+Methods are the rows of ``METHODS``: add a row to benchmark another configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+IMAGES = HERE.parent.parent / "shared" / "images"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the benchmark.
+
+    Attributes:
+        kind: "article", "tutorial" or "tfstyle".
+        config: StylizeConfig fields that differ from the defaults (tfstyle rows).
+        env: environment variables set before TensorFlow starts (e.g. oneDNN switches).
+        entry: "module:function" with ``tfstyle.stylize``'s signature, for tfstyle rows.
+        same_objective: give tfstyle the reference objective's layers, with weights that make its
+            normalised loss a constant multiple of the reference (``baselines.reference_config``).
+        max_size: measure s/step only up to this size (keeps slow variants' runs short).
+        quality: run the time-to-quality phase too. Rows that only change how fast a step runs
+            (threads, oneDNN, precision) follow the same path per step, so their time to quality
+            is their s/step ratio times the default's; skipping them keeps the run short.
+    """
+
+    kind: str
+    config: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    entry: str = "tfstyle.optimize:stylize"
+    quality: bool = True
+    same_objective: bool = False
+    max_size: int | None = None
+
+
+METHODS: dict[str, Method] = {
+    "article loop": Method("article"),
+    "tutorial loop": Method("tutorial"),
+    "tfstyle default": Method("tfstyle"),
+    "tfstyle adam": Method("tfstyle", {"optimizer": "adam"}, quality=False),
+    # tfstyle's own loss is normalised and weighs content and style its own way, so its defaults
+    # need not lower the reference objective at all; these rows minimise the reference itself.
+    "tfstyle same objective": Method("tfstyle", same_objective=True),
+    "tfstyle adam same objective": Method("tfstyle", {"optimizer": "adam"}, same_objective=True),
+    "tfstyle mixed bf16": Method("tfstyle", {"precision": "mixed"}, quality=False, max_size=512),
+    # TensorFlow reads these before it starts its thread pools (default: one per core for both).
+    "tfstyle 1 thread": Method("tfstyle", env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
+                               quality=False, max_size=512),
+    # tfstyle's default is one inter-op thread (inter_op_threads=1); this row is TensorFlow's own.
+    "tfstyle inter-op per core": Method("tfstyle", {"inter_op_threads": 0}, quality=False, max_size=512),
+    "tfstyle oneDNN off": Method("tfstyle", env={"TF_ENABLE_ONEDNN_OPTS": "0"}, quality=False, max_size=512),
+}
+BASELINE_ARTICLE, BASELINE_TUTORIAL, DEFAULT = "article loop", "tutorial loop", "tfstyle default"
+
+PRESETS = {  # sizes, warmup, timed, quality size, reference steps, checkpoint every
+    "full": dict(sizes=[256, 512, 1024], warmup=1, timed=3, quality_size=256, ref_steps=200, every=10),
+    "quick": dict(sizes=[128, 256], warmup=1, timed=3, quality_size=128, ref_steps=100, every=5),
+    "smoke": dict(sizes=[32], warmup=1, timed=1, quality_size=32, ref_steps=3, every=1),
+}
+
+
+class _Reached(Exception):
+    """Raised from a progress callback to end a run that reached the target."""
+
+
+# ------------------------------------------------------------------------------------------------
+# worker: one method, in its own process
+
+
+def _reset_peak_rss() -> bool:
+    try:  # Linux >= 4.0: writing 5 resets VmHWM to the current RSS
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _load_images(content_path, style_path, size):
+    from tfstyle.image import load_image, resize
+    from tfstyle.optimize import output_shape
+
+    c, s = load_image(content_path), load_image(style_path)
+    return resize(c, output_shape(c.shape[:2], size)), resize(s, output_shape(s.shape[:2], size))
+
+
+class _Driver:
+    """Runs one method for ``steps`` steps, calling ``on_step(step, image_fn)`` after each;
+    ``image_fn()`` returns the method's current [0, 1] image."""
+
+    def __init__(self, name: str, info, content, style):
+        self.name, self.m, self.info, self.content, self.style = name, METHODS[name], info, content, style
+
+    def run(self, steps: int | None, on_step) -> None:
+        """``steps=None``: the baselines run until stopped, tfstyle rows use their config's steps."""
+        if self.m.kind in ("article", "tutorial"):
+            import baselines
+
+            loop = (baselines.ArticleLoop if self.m.kind == "article" else baselines.TutorialLoop)(
+                self.info, self.content, self.style)
+            i = 0
+            while steps is None or i < steps:
+                loop.step()
+                i += 1
+                on_step(i, loop.current)
+            return
+        import importlib
+
+        from tfstyle import StylizeConfig
+
+        module, fn = self.m.entry.split(":")
+        stylize = getattr(importlib.import_module(module), fn)
+        fields = dict(self.m.config)
+        if self.m.same_objective:
+            import baselines
+
+            fields.update(baselines.reference_config(self.info, self.content, self.style))
+        config = StylizeConfig(size=max(self.content.shape[:2]), **fields)
+        if steps is not None:
+            config = config.replace(steps=steps)
+        result = stylize(self.content, self.style, config, callback=lambda p: on_step(p.step, lambda: p.image),
+                         weights=self.info)
+        if result.stop_reason not in ("done", "converged"):
+            raise RuntimeError(f"{self.name}: {result.stop_reason}: {result.message}")
+
+
+def worker(name: str, a) -> dict:
+    import tensorflow as tf  # noqa: F401 - imported before any clock starts
+
+    from tfstyle.features import resolve_weights
+
+    info = resolve_weights(a.backbone)
+    out = {"name": name, "per_step": {}, "peak_rss_mib": {}, "policy": None}
+    m = METHODS[name]
+    for size in a.sizes:
+        if m.max_size and size > m.max_size and size != min(a.sizes):
+            continue
+        content, style = _load_images(a.content, a.style, size)
+        _reset_peak_rss()
+        stamps = []
+        _Driver(name, info, content, style).run(a.warmup + a.timed, lambda i, img: stamps.append(time.perf_counter()))
+        deltas = [t1 - t0 for t0, t1 in zip(stamps, stamps[1:])][a.warmup - 1:]
+        out["per_step"][str(size)] = statistics.median(deltas) if deltas else None
+        out["peak_rss_mib"][str(size)] = _peak_rss_mib()
+    if a.quality_size and METHODS[name].quality:
+        out["trace"] = _quality_trace(name, info, a)
+    return out
+
+
+def _quality_trace(name, info, a) -> list[tuple[int, float, float]]:
+    """[(step, seconds, reference objective)] at checkpoints, seconds excluding the evaluations."""
+    import baselines
+
+    content, style = _load_images(a.content, a.style, a.quality_size)
+    ref = baselines.ReferenceObjective(info, content, style)
+    ref(content)  # trace the evaluator before the clock starts
+    trace = [(0, 0.0, ref(content))]
+    excluded = 0.0
+    t0 = time.perf_counter()
+    limit = a.target is not None
+    max_steps = a.ref_steps if not limit else None
+
+    def on_step(i, image_fn):
+        nonlocal excluded
+        now = time.perf_counter()
+        if i % a.every and i != max_steps and not (limit and now - t0 - excluded > a.time_limit):
+            return
+        value = ref(image_fn())
+        trace.append((i, now - t0 - excluded, value))
+        excluded += time.perf_counter() - now
+        if limit and (value <= a.target or now - t0 - excluded > a.time_limit):
+            raise _Reached
+
+    try:
+        _Driver(name, info, content, style).run(max_steps, on_step)
+    except _Reached:
+        pass
+    return trace
+
+
+# ------------------------------------------------------------------------------------------------
+# driver: one process per method, then the table and the plot
+
+
+def _run_worker(name: str, a, target=None, time_limit=None) -> dict:
+    m = METHODS[name]
+    if a.in_process and not m.env:
+        import copy
+
+        b = copy.copy(a)
+        b.target, b.time_limit = target, time_limit
+        r = worker(name, b)
+        r["peak_rss_mib"] = {}  # not the method's own in a shared process
+        return r
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **m.env}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
+    args = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--sizes", ",".join(map(str, a.sizes)),
+            "--warmup", str(a.warmup), "--timed", str(a.timed), "--quality-size", str(a.quality_size),
+            "--ref-steps", str(a.ref_steps), "--every", str(a.every), "--backbone", a.backbone,
+            "--content", str(a.content), "--style", str(a.style)]
+    if target is not None:
+        args += ["--target", repr(target), "--time-limit", repr(time_limit)]
+    r = subprocess.run(args, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        tail = "\n".join(r.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"benchmark of {name!r} failed:\n{tail}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def time_to_target(trace, target) -> float | None:
+    """First checkpoint time at which the reference objective is <= target (None: never)."""
+    for _, t, v in trace:
+        if v <= target:
+            return t
+    return None
+
+
+def _fmt(x, spec="{:.3f}") -> str:
+    return "-" if x is None else spec.format(x)
+
+
+def table(results: dict, a, target: float | None) -> str:
+    sizes = [str(s) for s in a.sizes]
+    mid = "512" if "512" in sizes else sizes[len(sizes) // 2]
+    head = ["method"] + [f"s/step {s}" for s in sizes] + [f"peak RSS MiB {s}" for s in sizes]
+    head += [f"vs article {mid}", f"vs tutorial {mid}"]
+    if target is not None:
+        head += [f"time to quality {a.quality_size} (s)", "vs tutorial"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    art = results.get(BASELINE_ARTICLE, {}).get("per_step", {}).get(mid)
+    tut = results.get(BASELINE_TUTORIAL, {}).get("per_step", {}).get(mid)
+    tut_q = time_to_target(results[BASELINE_TUTORIAL]["trace"], target) if target is not None else None
+    for name, r in results.items():
+        ps = r["per_step"]
+        rss = r["peak_rss_mib"]
+        row = [name] + [_fmt(ps.get(s)) for s in sizes] + [_fmt(rss.get(s), "{:.0f}") for s in sizes]
+        mine = ps.get(mid)
+        row += [_fmt(art / mine if art and mine else None, "{:.2f}x"),
+                _fmt(tut / mine if tut and mine else None, "{:.2f}x")]
+        if r.get("error"):
+            row += [f"failed: {r['error']}", "-"] if target is not None else []
+        elif target is not None and not r.get("trace"):
+            row += ["(per step only)", "-"]
+        elif target is not None:
+            q = time_to_target(r["trace"], target)
+            if q is None:
+                last = r["trace"][-1]
+                row += [f"> {last[1]:.1f} (not reached; best {min(v for _, _, v in r['trace']):.4g})", "-"]
+            else:
+                row += [f"{q:.1f}", _fmt(tut_q / q if tut_q and q else None, "{:.1f}x")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, target: float | None, a, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    # Scale the y axis to the baselines' curves; a row far above them is drawn clipped and says so.
+    base = [v for n in (BASELINE_TUTORIAL, BASELINE_ARTICLE) for _, _, v in results.get(n, {}).get("trace", [])]
+    top = 1.15 * max(base) if base else None
+    for name, r in results.items():
+        if r.get("trace"):
+            t = [p[1] for p in r["trace"]]
+            v = [p[2] for p in r["trace"]]
+            label = name if top is None or max(v) <= top else f"{name} (off scale: up to {max(v):.3g})"
+            ax.plot(t, v, label=label, marker="." if len(t) < 40 else None)
+    if top is not None:
+        ax.set_ylim(0.97 * min(min(base), target if target is not None else min(base)), top)
+    if target is not None:
+        ax.axhline(target, color="k", linestyle="--", linewidth=0.8,
+                   label=f"target: tutorial after {a.ref_steps} steps")
+    ax.set_xlabel("wall time (s), excluding reference evaluations")
+    ax.set_ylabel("reference objective (tutorial style + content loss)")
+    ax.set_title(f"time to quality at {a.quality_size} px")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from tfstyle.features import cpu_has_fast_bf16
+
+    bf16 = "native bf16 (AMX/AVX512_BF16)" if cpu_has_fast_bf16() else "no native bf16 (no AMX/AVX512_BF16)"
+    return f"{model}, {os.cpu_count()} logical CPUs, {bf16}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="tfstyle speed benchmark against the article and tutorial loops")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes, 100 reference steps (minutes)")
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps (seconds): checks the code runs")
+    p.add_argument("--sizes", help="comma-separated longest sides for s/step (default by mode)")
+    p.add_argument("--warmup", type=int, help="untimed first steps (tracing) per size")
+    p.add_argument("--timed", type=int, help="timed steps per size (median reported)")
+    p.add_argument("--quality-size", type=int, help="size of the time-to-quality runs (0: skip them)")
+    p.add_argument("--ref-steps", type=int, help="tutorial steps that define the target value")
+    p.add_argument("--every", type=int, help="evaluate the reference objective every N steps")
+    p.add_argument("--budget", type=float, default=1.5,
+                   help="stop a method that has not reached the target after BUDGET x the tutorial's time")
+    p.add_argument("--methods", help="comma-separated rows of METHODS (default: all); the baselines always run")
+    p.add_argument("--backbone", default="random", choices=["random", "auto", "vgg19"],
+                   help="VGG19 weights for every method (speed does not depend on their values)")
+    p.add_argument("--content", type=Path, default=IMAGES / "content" / "chelsea_cat.png")
+    p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
+    p.add_argument("--out", type=Path, default=HERE / "results", help="folder for speed.json and speed.png")
+    p.add_argument("--in-process", action="store_true",
+                   help="run rows without environment settings in this process (faster start; no peak RSS)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--target", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--time-limit", type=float, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    preset = PRESETS["smoke" if a.smoke else "quick" if a.quick else "full"]
+    for k, v in preset.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if isinstance(a.sizes, str):
+        a.sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
+    if a.warmup < 1 or a.timed < 1:
+        p.error("--warmup and --timed must be at least 1")
+    if a.worker:
+        print(json.dumps(worker(a.worker, a)))
+        return 0
+    if a.in_process:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        sys.path.insert(0, str(HERE))
+
+    names = list(METHODS)
+    if a.methods:
+        wanted = [n.strip() for n in a.methods.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in METHODS]
+        if unknown:
+            p.error(f"unknown method {unknown[0]!r}; known: {', '.join(METHODS)}")
+        names = [n for n in names if n in wanted or n in (BASELINE_ARTICLE, BASELINE_TUTORIAL)]
+    # The tutorial runs first: its reference-objective value after --ref-steps is everyone's target.
+    names.sort(key=lambda n: n != BASELINE_TUTORIAL)
+    results, target, limit, failed = {}, None, None, 0
+    for name in names:
+        t = time.perf_counter()
+        try:
+            if name == BASELINE_TUTORIAL:
+                r = _run_worker(name, a)
+                if a.quality_size:
+                    last = r["trace"][-1]
+                    target, limit = last[2], a.budget * last[1]
+            else:
+                r = _run_worker(name, a, target, limit)
+        except RuntimeError as e:
+            if name == BASELINE_TUTORIAL:
+                raise
+            failed += 1
+            r = {"name": name, "per_step": {}, "peak_rss_mib": {}, "error": str(e).splitlines()[-1][:200]}
+        results[name] = r
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / "speed.partial.json").write_text(json.dumps(results))
+        print(f"{name}: done in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    results = {n: results[n] for n in METHODS if n in results}
+
+    a.out.mkdir(parents=True, exist_ok=True)
+    text = table(results, a, target)
+    desc = machine()
+    cmd = "python bench/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = (f"Machine: {desc}. Command: `{cmd.strip()}`.\n"
+              f"s/step: median after {a.warmup} warm-up step(s) of {a.warmup + a.timed}; ratios are "
+              f"baseline s/step / method s/step.")
+    if target is not None:
+        header += (f"\nTime to quality: wall time (setup included, reference evaluations excluded) until the "
+                   f"reference objective (tutorial style+content loss) <= {target:.6g}, the tutorial loop's "
+                   f"value after {a.ref_steps} steps at {a.quality_size} px; budget {a.budget:g}x the tutorial's time.")
+    print(header + "\n\n" + text)
+    (a.out / "speed.json").write_text(json.dumps({"machine": desc, "command": cmd, "target": target,
+                                                  "args": {k: (str(v) if isinstance(v, Path) else v)
+                                                           for k, v in vars(a).items()},
+                                                  "results": results}, indent=1))
+    if a.quality_size:
+        plot(results, target, a, a.out / "speed.png")
+    (a.out / "speed.partial.json").unlink(missing_ok=True)
+    print(f"\nwrote {a.out / 'speed.json'}" + (f" and {a.out / 'speed.png'}" if a.quality_size else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

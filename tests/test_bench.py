@@ -1,0 +1,76 @@
+"""The speed benchmark's code paths (no timings are asserted: speed is the benchmark's business)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import speed  # noqa: E402
+
+
+def test_time_to_target_is_first_checkpoint_at_or_below():
+    trace = [(0, 0.0, 10.0), (5, 1.0, 12.0), (10, 2.0, 7.0), (15, 3.0, 5.0)]
+    assert speed.time_to_target(trace, 7.0) == 2.0
+    assert speed.time_to_target(trace, 4.0) is None
+
+
+def test_same_objective_config_makes_tfstyle_loss_a_multiple_of_the_reference(content_path, style_path):
+    """tfstyle with baselines.reference_config minimises c * reference objective: check on two images."""
+    import baselines
+    import tensorflow as tf
+
+    from tfstyle import StylizeConfig
+    from tfstyle.features import resolve_weights
+    from tfstyle.optimize import Stylizer
+
+    info = resolve_weights("random")
+    content, style = speed._load_images(content_path, style_path, 48)
+    fields = baselines.reference_config(info, content, style)
+    st = Stylizer(content, style, StylizeConfig(size=48, **fields), info)
+    ref = baselines.ReferenceObjective(info, content, style)
+    rng = np.random.default_rng(0)
+    ratios = []
+    for image in (np.clip(content + rng.normal(0, 0.1, content.shape), 0, 1).astype(np.float32),
+                  rng.uniform(0, 1, content.shape).astype(np.float32)):
+        total, _, _ = st._value_and_grad(tf.constant(image[None]))
+        ratios.append(float(total) / ref(image))
+    assert ratios[0] == pytest.approx(ratios[1], rel=1e-3)
+    assert ratios[0] == pytest.approx(100.0 / ref(content), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_smoke_run_prints_table_and_writes_json_and_plot(tmp_path):
+    # Every row without environment settings runs in-process; one row with them in its own process.
+    env_row = next(n for n, m in speed.METHODS.items() if m.env)
+    rows = [n for n, m in speed.METHODS.items() if not m.env] + [env_row]
+    r = subprocess.run([sys.executable, str(BENCH / "speed.py"), "--smoke", "--in-process", "--out", str(tmp_path),
+                        "--methods", ",".join(rows)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((tmp_path / "speed.json").read_text())
+    assert set(data["results"]) == set(rows)
+    assert np.isfinite(data["target"]) and data["target"] > 0
+    for name in rows:
+        assert f"| {name} |" in r.stdout
+        res = data["results"][name]
+        assert res["per_step"]["32"] > 0
+        if speed.METHODS[name].quality:
+            steps = [s for s, _, _ in res["trace"]]
+            assert steps[0] == 0 and len(steps) >= 2
+    assert data["results"][env_row]["peak_rss_mib"]["32"] > 100  # its own process: measured
+    with Image.open(tmp_path / "speed.png") as im:
+        assert im.format == "PNG" and im.size[0] > 100
+
+
+def test_unknown_method_is_an_error(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH / "speed.py"), "--smoke", "--methods", "nope", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "unknown method 'nope'" in r.stderr
+    assert not (tmp_path / "speed.json").exists()
