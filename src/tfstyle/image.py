@@ -28,11 +28,14 @@ class ImageError(ValueError):
     """An image cannot be read or written. The message is one line naming the file."""
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def load_image(path: str | os.PathLike, shrink_to: int | None = None) -> np.ndarray:
     """Read an image file.
 
     Args:
         path: any format Pillow reads. Animated images give their first frame.
+        shrink_to: if given, cheaply shrink large images (JPEG draft mode, integer box reduction)
+            while the shorter side stays at least this many pixels: training pipelines need
+            256 px crops, not 12-megapixel float arrays.
 
     Returns:
         float32 array (H, W, 3), RGB in [0, 1]. Transparent areas are composited on white.
@@ -60,7 +63,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                 if w * h > MAX_PIXELS:
                     raise ImageError(f"{p}: declares {w}x{h} pixels, more than the {MAX_PIXELS} allowed")
                 im.seek(0)
+                if shrink_to and im.format == "JPEG":
+                    im.draft("RGB", (shrink_to, shrink_to))  # keeps each side >= the request
                 im = ImageOps.exif_transpose(im)
+                if shrink_to and im.mode in ("RGB", "RGBA", "L") and min(im.size) >= 2 * shrink_to:
+                    im = im.reduce(min(im.size) // shrink_to)
                 arr = _to_rgb_float(im)
     except ImageError:
         raise
