@@ -312,3 +312,38 @@ class TrainConfig:
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 EXPORT_FORMATS = ("savedmodel", "tflite")
+
+
+@dataclass(frozen=True)
+class ApplyConfig:
+    """Settings of applying a trained feed-forward model to images."""
+
+    size: int = field(default=0, metadata=_h("longest side of the outputs in pixels (0: the input's size)"))
+    batch_size: int = field(default=4, metadata=_h("images of equal size run together"))
+    format: str = field(default="png", metadata=_h("output format", choices=("png", "jpg", "webp", "tif")))
+
+    def validate(self) -> "ApplyConfig":
+        if self.size != 0:
+            _positive_int("size", self.size, minimum=16)
+        _positive_int("batch_size", self.batch_size, minimum=1)
+        _choice("format", self.format, ("png", "jpg", "webp", "tif"))
+        return self
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Settings of exporting a trained feed-forward model."""
+
+    format: str = field(default="tflite", metadata=_h("savedmodel or tflite", choices=EXPORT_FORMATS))
+    quantize: str = field(default="none", metadata=_h("TFLite weights/activations: none (float32), float16, "
+                                                      "dynamic (int8 weights) or int8 (calibrated on the "
+                                                      "training photos)", choices=QUANTIZATIONS))
+    calibration_images: int = field(default=32, metadata=_h("int8: photos in the representative dataset"))
+
+    def validate(self) -> "ExportConfig":
+        _choice("format", self.format, EXPORT_FORMATS)
+        _choice("quantize", self.quantize, QUANTIZATIONS)
+        _positive_int("calibration_images", self.calibration_images, minimum=1)
+        if self.format == "savedmodel" and self.quantize != "none":
+            raise ConfigError("--quantize applies to --format tflite only")
+        return self

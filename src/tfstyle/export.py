@@ -10,7 +10,8 @@ Quantisation (TFLite):
 * ``none``: float32.
 * ``float16``: weights stored as float16 (half the file), computed in float32.
 * ``dynamic``: weights int8, activations quantised on the fly.
-* ``int8``: weights and activations int8, calibrated on a representative set of training photos.
+* ``int8``: weights and activations of the convolutions int8, calibrated on a representative set of
+  training photos; instance-normalisation statistics stay float32 (see ``INT8_FLOAT_OPS``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import numpy as np
 
 from . import image as imageio
 from .config import EXPORT_FORMATS, QUANTIZATIONS, ConfigError
+
+
+# TFLite ops left in float32 in an int8 model (those of instance normalisation).
+INT8_FLOAT_OPS = ["MEAN", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "SUB"]
 
 
 class ExportError(ValueError):
@@ -92,7 +97,13 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
                     yield [np.asarray(a, np.float32)[None]]
 
             converter.representative_dataset = gen
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            # Instance-normalisation statistics (mean, variance, rsqrt and the normalising
+            # sub/mul) stay float32: fully int8 they cost about 5 dB (measured on a trained light
+            # network: 27 dB -> 32 dB PSNR against Keras). Convolutions stay int8.
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=gen,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=INT8_FLOAT_OPS))
+            return debugger.get_nondebug_quantized_model()
         return converter.convert()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from ..config import ConfigError, NetworkConfig
@@ -255,7 +256,11 @@ def load_model_dir(model_dir: str | os.PathLike, policy: str = "float32"):
         raise ModelError(f"{Path(model_dir)}: not a model folder ({WEIGHTS_FILE} is missing)")
     model = build_transform_net(net, policy=policy)
     try:
-        model.load_weights(w)
+        # Keras only warns when parts of the file do not match and keeps fresh random weights
+        # there: treat every warning as a failed load.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.load_weights(w)
     except Exception as e:  # noqa: BLE001 - h5py/keras raise many types for a bad or mismatched file
         msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise ModelError(f"{w}: weights do not load into the architecture of {MODEL_FILE} ({msg})") from None
