@@ -284,7 +284,10 @@ def _cmd_train(args) -> int:
     if skipped and not args.quiet:
         _say(f"{skipped} photo(s) could not be read and were skipped")
     if result.stop_reason == "interrupted":
-        _say(f"{result.message}; saved a checkpoint and the model to {out}; continue with --resume")
+        if result.steps == trainer.start_step:
+            _say(f"{result.message}; nothing new to save")
+        else:
+            _say(f"{result.message}; saved a checkpoint and the model to {out}; continue with --resume")
         return EXIT_INTERRUPTED
     if result.stop_reason == "nonfinite":
         _say(f"error: {result.message}")

@@ -523,7 +523,7 @@ class Trainer:
         except KeyboardInterrupt:
             stop = "interrupted"
             message = f"interrupted at step {step} of {c.steps}"
-        if stop != "nonfinite" and step > 0:
+        if stop != "nonfinite" and step > self.start_step:
             self.save(step)
         elapsed = time.perf_counter() - t0
         return TrainResult(model_dir=self.model_dir, steps=step, stop_reason=stop, message=message,
