@@ -384,7 +384,8 @@ def _cmd_export(args) -> int:
     from .export import export_model
 
     out = export_model(args.model, config.format, config.quantize, output=args.output, data_dir=args.data,
-                       overwrite=args.overwrite, calibration_images=config.calibration_images)
+                       overwrite=args.overwrite, calibration_images=config.calibration_images,
+                       calibration_size=config.calibration_size)
     _say(f"wrote {out}")
     return EXIT_OK
 

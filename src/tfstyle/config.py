@@ -339,11 +339,14 @@ class ExportConfig:
                                                       "dynamic (int8 weights) or int8 (calibrated on the "
                                                       "training photos)", choices=QUANTIZATIONS))
     calibration_images: int = field(default=32, metadata=_h("int8: photos in the representative dataset"))
+    calibration_size: int = field(default=256, metadata=_h("int8: side of the calibration crops (use the "
+                                                           "size the model will run at)"))
 
     def validate(self) -> "ExportConfig":
         _choice("format", self.format, EXPORT_FORMATS)
         _choice("quantize", self.quantize, QUANTIZATIONS)
         _positive_int("calibration_images", self.calibration_images, minimum=1)
+        _positive_int("calibration_size", self.calibration_size, minimum=16)
         if self.format == "savedmodel" and self.quantize != "none":
             raise ConfigError("--quantize applies to --format tflite only")
         return self

@@ -27,8 +27,11 @@ from . import image as imageio
 from .config import EXPORT_FORMATS, QUANTIZATIONS, ConfigError
 
 
+# Default side of the int8 calibration crops. Min/max calibration widens the ranges as images
+# grow (more pixels, more extreme activations): calibrate near the size the model will run at.
+CALIBRATION_SIZE = 256
 # TFLite ops left in float32 in an int8 model (those of instance normalisation).
-INT8_FLOAT_OPS = ["MEAN", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "SUB"]
+INT8_FLOAT_OPS = ["MEAN", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "SUB", "ADD"]
 
 
 class ExportError(ValueError):
@@ -97,9 +100,10 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
                     yield [np.asarray(a, np.float32)[None]]
 
             converter.representative_dataset = gen
-            # Instance-normalisation statistics (mean, variance, rsqrt and the normalising
-            # sub/mul) stay float32: fully int8 they cost about 5 dB (measured on a trained light
-            # network: 27 dB -> 32 dB PSNR against Keras). Convolutions stay int8.
+            # Instance normalisation (mean, variance, rsqrt, the normalising sub/mul/add) and the
+            # residual additions stay float32: fully int8 they cost 3-5 dB (measured on briefly
+            # trained light networks: 26-28 dB -> 29-33 dB PSNR against Keras). Convolutions,
+            # padding and resizing run in int8.
             debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=gen,
                 debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=INT8_FLOAT_OPS))
@@ -146,7 +150,8 @@ def default_output(model_dir: str | os.PathLike, fmt: str, quantize: str) -> Pat
 
 def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: str = "none",
                  output: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
-                 overwrite: bool = False, calibration_images: int = 32) -> Path:
+                 overwrite: bool = False, calibration_images: int = 32,
+                 calibration_size: int = CALIBRATION_SIZE) -> Path:
     """Export the model in ``model_dir``; returns the written path.
 
     Args:
@@ -154,13 +159,13 @@ def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: st
         quantize: TFLite quantisation (must be "none" for a SavedModel).
         output: target path (default :func:`default_output`).
         data_dir: photos for int8 calibration (default: the training photos named in model.json).
+        calibration_images, calibration_size: int8: how many photos, centre-cropped squares of which side.
         overwrite: replace an existing output.
 
     Raises:
         ModelError, ExportError, ConfigError: one line each.
     """
     from .models import load_model_dir
-    from .models.transform import ModelError
 
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
@@ -180,10 +185,9 @@ def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: st
         data = data_dir or meta.get("data")
         if not data:
             raise ExportError("int8 needs calibration photos: pass --data PHOTOS_DIR")
-        size = meta.get("image_size", 256)
-        if not isinstance(size, int) or size < imageio.MIN_SIDE:
-            raise ModelError(f"{model_dir}: model.json has a bad image_size {size!r}")
-        representative = representative_images(data, calibration_images, size)
+        # Calibrate at the application size, not the training crop size: activation ranges (and
+        # instance-norm statistics) shift with the image size.
+        representative = representative_images(data, calibration_images, calibration_size)
     if fmt == "savedmodel":
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
