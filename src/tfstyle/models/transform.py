@@ -2,7 +2,8 @@
 
 Architecture (Johnson et al. 2016, with the later fixes the field settled on):
 
-* reflection padding before every convolution (zero padding darkens borders);
+* reflection padding before every convolution (zero padding darkens borders), or, in the light
+  variant, the input reflected once by a margin that is cropped off at the end;
 * instance normalisation (Ulyanov et al. 2016) instead of batch normalisation;
 * downsampling by stride-2 convolutions, upsampling by nearest-neighbour x2 followed by a
   convolution (transposed convolutions give checkerboard artefacts, Odena et al. 2016);
@@ -75,16 +76,32 @@ def _layers():
             return (s[0], up(s[1]), up(s[2]), s[3])
 
     class CropTo(keras.layers.Layer):
-        """Crops the first input to the H and W of the second."""
+        """Crops the first input to the H and W of the second, from ``offset`` pixels in."""
+
+        def __init__(self, offset: int = 0, **kw):
+            super().__init__(**kw)
+            self.offset = offset
 
         def call(self, inputs):
             y, like = inputs
             shape = tf.shape(like)
-            return _keep_channels(y[:, : shape[1], : shape[2], :], y)
+            o = self.offset
+            return _keep_channels(y[:, o:o + shape[1], o:o + shape[2], :], y)
 
         def compute_output_shape(self, shapes):
             y, like = shapes
             return (y[0], like[1], like[2], y[3])
+
+    class NearestUp2(keras.layers.Layer):
+        """Nearest-neighbour 2x upsampling (followed by a convolution: no checkerboard artefacts)."""
+
+        def call(self, x):
+            s = tf.shape(x)
+            return _keep_channels(tf.image.resize(x, 2 * s[1:3], method="nearest"), x)
+
+        def compute_output_shape(self, s):
+            twice = lambda d: None if d is None else 2 * d  # noqa: E731
+            return (s[0], twice(s[1]), twice(s[2]), s[3])
 
     class InstanceNorm(keras.layers.Layer):
         """Per-image, per-channel normalisation over H and W, with a learnt scale and shift.
@@ -105,11 +122,12 @@ def _layers():
         def call(self, x):
             x32 = tf.cast(x, tf.float32)
             mean = tf.reduce_mean(x32, axis=[1, 2], keepdims=True)  # (B, 1, 1, C)
-            centred = x32 - mean
-            var = tf.reduce_mean(tf.square(centred), axis=[1, 2], keepdims=True)
-            y = centred * tf.math.rsqrt(var + self.epsilon) * tf.cast(self.gamma, tf.float32) \
-                + tf.cast(self.beta, tf.float32)
-            return tf.cast(y, self.compute_dtype)
+            var = tf.reduce_mean(tf.square(x32 - mean), axis=[1, 2], keepdims=True)
+            # Fold everything per channel into one scale and shift: two full-size ops (a multiply
+            # and an add) instead of four; element-wise ops dominate TFLite's time here.
+            scale = tf.math.rsqrt(var + self.epsilon) * tf.cast(self.gamma, tf.float32)  # (B, 1, 1, C)
+            shift = tf.cast(self.beta, tf.float32) - mean * scale
+            return tf.cast(x32 * scale + shift, self.compute_dtype)
 
     def _keep_channels(y, x):
         # A pad with run-time amounts loses the static channel count, and the TFLite converter
@@ -119,7 +137,7 @@ def _layers():
         s = tf.shape(y)
         return tf.reshape(y, tf.stack([s[0], s[1], s[2], x.shape[-1]]))
 
-    return ReflectPad, PadToMultiple, CropTo, InstanceNorm
+    return ReflectPad, PadToMultiple, CropTo, InstanceNorm, NearestUp2
 
 
 def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(None, None), seed: int = 0):
@@ -137,20 +155,24 @@ def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(N
     import keras
 
     net = net.validate()
-    ReflectPad, PadToMultiple, CropTo, InstanceNorm = _layers()
+    ReflectPad, PadToMultiple, CropTo, InstanceNorm, NearestUp2 = _layers()
     f1, f2, f3 = net.filters
     init = keras.initializers.GlorotUniform
     counter = iter(range(10_000))
 
-    def conv(x, filters, k, stride=1, separable=False, name=""):
-        x = ReflectPad(k // 2, name=f"{name}_pad")(x)
+    # Per-conv reflection padding, or (border > 0) zero "same" padding inside a reflected margin.
+    padding = "same" if net.border else "valid"
+
+    def conv(x, filters, k, stride=1, separable=False, name="", use_bias=False):
+        if not net.border:
+            x = ReflectPad(k // 2, name=f"{name}_pad")(x)
         if separable:
-            x = keras.layers.DepthwiseConv2D(k, strides=stride, use_bias=False, name=f"{name}_dw",
+            x = keras.layers.DepthwiseConv2D(k, strides=stride, use_bias=False, name=f"{name}_dw", padding=padding,
                                              depthwise_initializer=init(seed + next(counter)))(x)
             stride = 1
             k = 1
-        # No bias: instance normalisation removes it anyway.
-        return keras.layers.Conv2D(filters, k, strides=stride, use_bias=False, name=name,
+        # No bias before a normalisation: it removes it anyway.
+        return keras.layers.Conv2D(filters, k, strides=stride, use_bias=use_bias, name=name, padding=padding,
                                    kernel_initializer=init(seed + next(counter)))(x)
 
     def block(x, filters, k, stride=1, separable=False, name="", relu=True):
@@ -162,7 +184,8 @@ def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(N
     keras.mixed_precision.set_global_policy(policy)
     try:
         inp = keras.Input((*input_hw, 3), name="image")
-        x = PadToMultiple(name="pad_to_multiple")(inp)
+        x = ReflectPad(net.border, name="border")(inp) if net.border else inp
+        x = PadToMultiple(name="pad_to_multiple")(x)
         # The first conv sees only 3 channels: a depthwise filter there would be too weak.
         x = block(x, f1, net.outer_kernel, name="down0")
         x = block(x, f2, 3, 2, net.separable, name="down1")
@@ -171,15 +194,13 @@ def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(N
             r = block(x, f3, 3, separable=net.separable, name=f"res{i}_a")
             r = block(r, f3, 3, separable=net.separable, name=f"res{i}_b", relu=False)
             x = keras.layers.Add(name=f"res{i}_add")([x, r])
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name="up1_resize")(x)
+        x = NearestUp2(name="up1_resize")(x)
         x = block(x, f2, 3, separable=net.separable, name="up1")
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name="up2_resize")(x)
+        x = NearestUp2(name="up2_resize")(x)
         x = block(x, f1, 3, separable=net.separable, name="up2")
-        x = ReflectPad(net.outer_kernel // 2, name="out_pad")(x)
-        x = keras.layers.Conv2D(3, net.outer_kernel, name="out_conv",
-                                kernel_initializer=init(seed + next(counter)))(x)
+        x = conv(x, 3, net.outer_kernel, name="out_conv", use_bias=True)
         x = keras.layers.Activation("sigmoid", dtype="float32", name="out_rgb")(x)
-        out = CropTo(name="crop", dtype="float32")([x, inp])
+        out = CropTo(net.border, name="crop", dtype="float32")([x, inp])
         model = keras.Model(inp, out, name="transform_net")
     finally:
         keras.mixed_precision.set_global_policy(previous)
