@@ -195,3 +195,12 @@ def test_cli_sigterm_saves_checkpoint_exits_130_and_resume_finishes(photos, styl
              "--resume", *TINY_FLAGS)
     assert r.returncode == 0, r.stderr
     assert load_model_dir(d)[2]["steps"] == steps + 3
+
+
+def test_mixed_precision_training_saves_a_float32_loadable_model(photos, style_path, tmp_path):
+    r = train(style_path, photos, tmp_path / "m", TINY_TRAIN.replace(steps=3, precision="mixed"), network=TINY_NET)
+    assert r.policy in ("mixed_bfloat16", "mixed_float16")
+    assert r.stop_reason == "done" and all(np.isfinite(r.history["total"]))
+    model = load_model_dir(tmp_path / "m")[0]
+    y = model(np.full((1, 20, 20, 3), 0.5, np.float32)).numpy()
+    assert y.dtype == np.float32 and np.isfinite(y).all()

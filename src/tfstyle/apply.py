@@ -29,6 +29,27 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
                   and not p.name.startswith("."))
 
 
+def centre_crops(files, count: int, size: int) -> list[np.ndarray]:
+    """Up to ``count`` centre-cropped squares of side ``size`` from ``files``, skipping unreadable ones.
+
+    Returns:
+        A list of (size, size, 3) float32 RGB [0, 1] arrays.
+    """
+    out = []
+    for f in files:
+        if len(out) >= count:
+            break
+        try:
+            a = imageio.load_image(f, shrink_to=size)
+        except imageio.ImageError:
+            continue
+        h, w = a.shape[:2]
+        s = min(h, w)
+        a = a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        out.append(imageio.resize(a, (size, size)))
+    return out
+
+
 class StyleModel:
     """A loaded transform network.
 

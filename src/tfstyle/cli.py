@@ -298,7 +298,7 @@ def _cmd_train(args) -> int:
     return EXIT_OK
 
 
-class _TrainRenderer:
+class _TrainRenderer(_Renderer):
     """Progress bar with ETA, TensorBoard scalars and preview images (chief only)."""
 
     def __init__(self, args, config, trainer):
@@ -329,12 +329,6 @@ class _TrainRenderer:
                 every = self.args.preview_every
                 if every and (p.step % every == 0 or p.step == p.total_steps):
                     tf.summary.image("preview", p.preview(), step=p.step, max_outputs=4)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.writer is not None:
-            self.writer.flush()
 
 
 def _cmd_apply(args) -> int:

@@ -298,21 +298,10 @@ class TrainConfig:
         _positive_int("style_size", self.style_size, minimum=32)
         _positive_int("checkpoint_every", self.checkpoint_every, minimum=1)
         _finite("lr", self.lr, positive=True)
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            _finite(name, getattr(self, name), positive=False)
-        if self.content_weight == 0 and self.style_weight == 0:
-            raise ConfigError("content_weight and style_weight cannot both be 0")
-        if not self.content_layers or not self.style_layers:
-            raise ConfigError("content_layers and style_layers must not be empty")
-        for name, w in self.style_layers:
-            _finite(f"weight of style layer {name}", w, positive=False)
-        if sum(w for _, w in self.style_layers) <= 0:
-            raise ConfigError("style layer weights must not all be 0")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("backbone", self.backbone, BACKBONES)
         _choice("strategy", self.strategy, STRATEGIES)
+        # The loss settings mean what they mean for image optimisation: the same checks.
+        shared = {f.name for f in dataclasses.fields(StylizeConfig)} & {f.name for f in dataclasses.fields(self)}
+        StylizeConfig(**{n: getattr(self, n) for n in shared - {"steps", "lr", "size"}}).validate()
         return self
 
     def replace(self, **changes) -> "TrainConfig":

@@ -117,7 +117,7 @@ def representative_images(data_dir: str | os.PathLike, count: int = 32, size: in
 
     Unreadable files are skipped. Raises ExportError if none can be read.
     """
-    from .apply import find_images
+    from .apply import centre_crops, find_images
 
     root = Path(data_dir)
     if not root.is_dir():
@@ -125,18 +125,7 @@ def representative_images(data_dir: str | os.PathLike, count: int = 32, size: in
     files = find_images(root)
     rng = np.random.default_rng(seed)
     rng.shuffle(files)
-    out = []
-    for f in files:
-        if len(out) >= count:
-            break
-        try:
-            a = imageio.load_image(f, shrink_to=size)
-        except imageio.ImageError:
-            continue
-        h, w = a.shape[:2]
-        s = min(h, w)
-        a = a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        out.append(imageio.resize(a, (size, size)))
+    out = centre_crops(files, count, size)
     if not out:
         raise ExportError(f"{root}: no readable photos for int8 calibration")
     return out

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import image as imageio
-from .apply import find_images
+from .apply import centre_crops, find_images
 from .config import ConfigError, NETWORK_PRESETS, NetworkConfig, TrainConfig
 from .models.transform import MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, save_model_dir
 
@@ -450,20 +450,7 @@ class Trainer:
                 {k: self.strategy.reduce(mean, v, axis=None) for k, v in parts.items()})
 
     def _preview_photos(self) -> np.ndarray:
-        s = self.config.image_size
-        out = []
-        for f in self.files:
-            if len(out) >= PREVIEW_COUNT:
-                break
-            try:
-                a = imageio.load_image(f, shrink_to=s)
-            except imageio.ImageError:
-                continue
-            h, w = a.shape[:2]
-            m = min(h, w)
-            a = a[(h - m) // 2:(h - m) // 2 + m, (w - m) // 2:(w - m) // 2 + m]
-            out.append(imageio.resize(a, (s, s)))
-        return np.stack(out)
+        return np.stack(centre_crops(self.files, PREVIEW_COUNT, self.config.image_size))
 
     def preview(self) -> np.ndarray:
         """The preview photos through the current network, (N, H, W, 3) float32 RGB [0, 1]."""
