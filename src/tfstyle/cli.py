@@ -254,14 +254,14 @@ class _Renderer:
 
 def _cmd_train(args) -> int:
     from .image import load_image
-    from .train import find_photos, prepare_model_dir
+    from .train import find_photos, prepare_model_dir, scan_photos
 
     config = _config_from(args, TrainConfig)
     if args.preview_every < 0:
         raise ConfigError(f"--preview-every must be >= 0, got {args.preview_every}")
     # Cheap checks before TensorFlow loads: bad inputs fail in a fraction of a second.
     style = load_image(args.style)
-    find_photos(args.data)
+    scan_photos(find_photos(args.data))
     out = prepare_model_dir(args.output, resume=args.resume, overwrite=args.overwrite)
 
     _quiet_tensorflow()
