@@ -1,8 +1,8 @@
 """Throughput of the feed-forward networks: Keras vs TFLite (float32, float16, int8) under LiteRT.
 
 Prints a table of images per second (batch 1, square RGB input) at 256, 512 and 1024 px for both
-network sizes, and the speed-up of each TFLite variant over the Keras model (the baseline) measured
-in the same run. Weights are random (speed does not depend on them); int8 is calibrated on centre
+network sizes, the speed-up of each TFLite variant over the Keras model (the baseline) measured
+in the same run, and the process CPU time per image (steadier than wall time on a shared machine). Weights are random (speed does not depend on them); int8 is calibrated on centre
 crops of the sample photos.
 
     PYTHONPATH=src python bench/bench_feedforward.py [--sizes 256,512,1024] [--seconds 3] [--threads 2]
@@ -25,16 +25,22 @@ import numpy as np  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images" / "content"
 
 
-def timed(fn, seconds: float, min_runs: int = 3) -> float:
-    """Median seconds per call after one warm-up call, running for ~``seconds`` (>= ``min_runs``)."""
+def timed(fn, seconds: float, min_runs: int = 3) -> tuple[float, float]:
+    """(median wall seconds per call, mean process CPU seconds per call) after one warm-up call,
+    running for ~``seconds`` (>= ``min_runs`` calls).
+
+    CPU time counts the work of all of this process's threads and hardly grows when other jobs
+    share the cores, so it is the steadier figure on a busy machine: with one thread, 1 / CPU time
+    is what one idle core would deliver.
+    """
     fn()
     times = []
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     while len(times) < min_runs or time.perf_counter() - start < seconds:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(times), (time.process_time() - cpu0) / len(times)
 
 
 def main(argv=None) -> int:
@@ -69,7 +75,8 @@ def main(argv=None) -> int:
         c = network_cost(NETWORK_PRESETS[name], (256, 256))
         print(f"{name:9} {c['params']:>8,} {c['flops'] / 1e9:>9.2f}")
     print()
-    header = f"{'network':9} {'size':>5} {'variant':16} {'img/s':>8} {'ms/img':>8} {'vs Keras':>8}"
+    header = (f"{'network':9} {'size':>5} {'variant':16} {'img/s':>8} {'ms/img':>8} {'vs Keras':>8} "
+              f"{'CPU ms/img':>10} {'img/CPU-s':>9}")
     print(header)
     print("-" * len(header))
     for name in args.networks.split(","):
@@ -79,8 +86,8 @@ def main(argv=None) -> int:
         for size in sizes:
             x = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
             xt = tf.constant(x)
-            base = timed(lambda: fn(xt).numpy(), args.seconds)
-            rows = [("Keras (baseline)", base)]
+            base, base_cpu = timed(lambda: fn(xt).numpy(), args.seconds)
+            rows = [("Keras (baseline)", base, base_cpu)]
             for q, label in (("none", "TFLite float32"), ("float16", "TFLite float16"), ("int8", "TFLite int8")):
                 it = Interpreter(model_content=blobs[q], num_threads=args.threads)
                 inp, out = it.get_input_details()[0], it.get_output_details()[0]
@@ -92,11 +99,11 @@ def main(argv=None) -> int:
                     it.invoke()
                     return it.get_tensor(out["index"])
 
-                rows.append((label, timed(run, args.seconds)))
+                rows.append((label, *timed(run, args.seconds)))
                 del it
-            for label, sec in rows:
-                print(f"{name:9} {size:>5} {label:16} {1 / sec:>8.2f} {sec * 1e3:>8.1f} {base / sec:>7.2f}x",
-                      flush=True)
+            for label, sec, cpu in rows:
+                print(f"{name:9} {size:>5} {label:16} {1 / sec:>8.2f} {sec * 1e3:>8.1f} {base / sec:>7.2f}x "
+                      f"{cpu * 1e3:>10.1f} {1 / cpu:>9.2f}", flush=True)
     return 0
 
 
