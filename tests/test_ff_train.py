@@ -192,9 +192,20 @@ def test_cli_sigterm_saves_checkpoint_exits_130_and_resume_finishes(photos, styl
     steps = load_model_dir(d)[2]["steps"]
     assert steps >= 2 and (d / CHECKPOINT_DIR / f"ckpt-{steps}.index").exists()
     r = _cli("train", style_path, "--data", photos, "-o", d, "--steps", steps + 3, "--checkpoint-every", "100000",
-             "--resume", *TINY_FLAGS)
+             "--resume", "--preview-every", "1", "--logdir", tmp_path / "tb", *TINY_FLAGS)
     assert r.returncode == 0, r.stderr
     assert load_model_dir(d)[2]["steps"] == steps + 3
+    # TensorBoard: scalars of every loss part and preview images, at the resumed steps.
+    import tensorflow as tf
+
+    tags, steps_seen = set(), set()
+    for f in (tmp_path / "tb").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(f)):
+            for v in event.summary.value:
+                tags.add(v.tag)
+                steps_seen.add(event.step)
+    assert {"loss/total", "loss/style/block1_conv1", "loss/content/block2_conv2", "loss/tv", "preview"} <= tags
+    assert steps_seen == {steps + 1, steps + 2, steps + 3}
 
 
 def test_mixed_precision_training_saves_a_float32_loadable_model(photos, style_path, tmp_path):
