@@ -81,7 +81,7 @@ def _free_ports(n):
 def test_two_worker_processes_train_in_lockstep(photos, style_path, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    flags = ["--network", "light", "--image-size", "32", "--style-size", "64", "--batch-size", "4",
+    flags = ["--arch", "light", "--image-size", "32", "--style-size", "64", "--batch-size", "4",
              "--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
              "--precision", "float32", "--backbone", "random", "--strategy", "multiworker", "--steps", "5",
              "--checkpoint-every", "3", "--accumulate", "2"]

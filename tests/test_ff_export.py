@@ -25,7 +25,7 @@ def photos(tmp_path_factory, shared_images):
 def model_dir(tmp_path_factory, photos, style_path):
     """The light network, briefly trained (weights away from their initial values)."""
     d = tmp_path_factory.mktemp("model") / "m"
-    r = train(style_path, photos, d, TINY_TRAIN.replace(steps=15, network="light", checkpoint_every=100))
+    r = train(style_path, photos, d, TINY_TRAIN.replace(steps=15, arch="light", checkpoint_every=100))
     assert r.stop_reason == "done"
     return d
 

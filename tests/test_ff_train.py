@@ -139,7 +139,7 @@ def _cli(*args, timeout=300):
                           timeout=timeout)
 
 
-TINY_FLAGS = ["--network", "light", "--image-size", "32", "--style-size", "64", "--batch-size", "2",
+TINY_FLAGS = ["--arch", "light", "--image-size", "32", "--style-size", "64", "--batch-size", "2",
               "--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
               "--precision", "float32", "--backbone", "random", "--strategy", "default", "-q"]
 

@@ -180,7 +180,7 @@ def parse_layers(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 # Feed-forward ("real-time") style networks (Johnson et al. 2016): architecture and training.
 
-NETWORKS = ("standard", "light")
+TRANSFORM_ARCHS = ("standard", "light")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
 
@@ -256,8 +256,8 @@ class TrainConfig:
     the content target of each photo is the photo's own features.
     """
 
-    network: str = field(default="standard", metadata=_h("standard (Johnson et al.) or light (fast on "
-                                                         "CPUs and phones)", choices=NETWORKS))
+    arch: str = field(default="standard", metadata=_h("transform network: standard (Johnson et al.) or light "
+                                                      "(fast on CPUs and phones)", choices=TRANSFORM_ARCHS))
     steps: int = field(default=2000, metadata=_h("parameter updates"))
     batch_size: int = field(default=4, metadata=_h("photos per micro-batch (over all replicas)"))
     accumulate: int = field(default=1, metadata=_h("micro-batches whose gradients are averaged into one "
@@ -288,7 +288,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
-        _choice("network", self.network, NETWORKS)
+        _choice("arch", self.arch, TRANSFORM_ARCHS)
         _positive_int("steps", self.steps, minimum=1)
         _positive_int("batch_size", self.batch_size, minimum=1)
         _positive_int("accumulate", self.accumulate, minimum=1)
@@ -300,8 +300,9 @@ class TrainConfig:
         _finite("lr", self.lr, positive=True)
         _choice("strategy", self.strategy, STRATEGIES)
         # The loss settings mean what they mean for image optimisation: the same checks.
-        shared = {f.name for f in dataclasses.fields(StylizeConfig)} & {f.name for f in dataclasses.fields(self)}
-        StylizeConfig(**{n: getattr(self, n) for n in shared - {"steps", "lr", "size"}}).validate()
+        shared = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "seed",
+                  "precision", "backbone", "weights")
+        StylizeConfig(**{n: getattr(self, n) for n in shared}).validate()
         return self
 
     def replace(self, **changes) -> "TrainConfig":

@@ -298,7 +298,7 @@ class Trainer:
         data_dir: folder of training photos (searched recursively).
         model_dir: output folder (see :func:`prepare_model_dir`; call it first).
         config: training settings.
-        network: architecture override (default: ``NETWORK_PRESETS[config.network]``).
+        network: architecture override (default: ``NETWORK_PRESETS[config.arch]``).
         weights: pre-resolved loss-network weights (else resolved from ``config``).
         resume: continue from ``model_dir/checkpoints``.
         strategy: a ``tf.distribute`` strategy (else :func:`make_strategy` of ``config.strategy``).
@@ -320,7 +320,7 @@ class Trainer:
 
         t0 = time.perf_counter()
         c = self.config
-        self.network = (network or NETWORK_PRESETS[c.network]).validate()
+        self.network = (network or NETWORK_PRESETS[c.arch]).validate()
         self.model_dir = Path(model_dir)
         self.data_dir = Path(data_dir)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -401,7 +401,7 @@ class Trainer:
         run = {"fingerprint": self.fingerprint, "step": step}
         imageio.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
         meta = {"style": self.style_name, "data": str(self.data_dir.resolve()), "steps": step,
-                "image_size": self.config.image_size, "network_name": self.config.network,
+                "image_size": self.config.image_size, "arch": self.config.arch,
                 "policy": self.policy, "backbone": self.weights.source,
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
         save_model_dir(self.model, self.network, self.model_dir, meta)
