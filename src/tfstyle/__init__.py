@@ -9,7 +9,7 @@ Image optimisation (Gatys et al.)::
 Modules import TensorFlow lazily where they can, so that ``import tfstyle`` stays cheap.
 """
 
-from .config import ConfigError, StylizeConfig
+from .config import ConfigError, NetworkConfig, StylizeConfig, TrainConfig
 
 __version__ = "0.1.0"
 
@@ -29,9 +29,18 @@ def __getattr__(name):
         from . import features
 
         return getattr(features, name)
+    # Feed-forward models (the training function itself: ``from tfstyle.train import train``, since
+    # the name ``tfstyle.train`` is its module).
+    feedforward = {"Trainer": "train", "TrainProgress": "train", "TrainResult": "train", "StyleModel": "apply",
+                   "apply_files": "apply", "export_model": "export"}
+    if name in feedforward:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{feedforward[name]}"), name)
     raise AttributeError(f"module 'tfstyle' has no attribute {name!r}")
 
 
 __all__ = ["ConfigError", "ImageError", "StylizeConfig", "load_image", "save_image", "stylize",
            "Stylizer", "StylizeResult", "Progress", "RunState", "BackboneError", "resolve_weights",
-           "FeatureExtractor", "__version__"]
+           "FeatureExtractor", "__version__", "TrainConfig", "NetworkConfig", "Trainer", "TrainProgress",
+           "TrainResult", "StyleModel", "apply_files", "export_model"]

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import INITS, PRESETS, ConfigError, StylizeConfig, parse_layers, parse_style_layers
+from .config import (INITS, PRESETS, ApplyConfig, ConfigError, ExportConfig, StylizeConfig, TrainConfig,
+                     parse_layers, parse_style_layers)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -106,7 +107,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_stylize)
+    _add_feedforward_commands(sub)
     return parser
+
+
+def _add_feedforward_commands(sub) -> None:
+    t = sub.add_parser("train", help="train a feed-forward (real-time) network for one style",
+                       description="Johnson et al. feed-forward training on a folder of photos.")
+    t.add_argument("style", help="style image")
+    t.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
+    t.add_argument("-o", "--output", required=True, help="model folder to write")
+    _add_config_flags(t, TrainConfig)
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoints in the model folder")
+    t.add_argument("--overwrite", action="store_true", help="replace a model already in the folder")
+    t.add_argument("--logdir", help="TensorBoard folder (default: MODEL_DIR/logs)")
+    t.add_argument("--preview-every", type=int, default=100, metavar="N",
+                   help="log preview images to TensorBoard every N steps (0: never)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    a = sub.add_parser("apply", help="stylise images or folders with a trained model",
+                       description="Run a trained feed-forward model on files and folders, in batches.")
+    a.add_argument("model", help="model folder written by tfstyle train")
+    a.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
+    a.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    _add_config_flags(a, ApplyConfig)
+    a.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=_cmd_apply)
+
+    e = sub.add_parser("export", help="export a trained model to SavedModel or TensorFlow Lite",
+                       description="Export with dynamic input sizes; TFLite runs under LiteRT.")
+    e.add_argument("model", help="model folder written by tfstyle train")
+    _add_config_flags(e, ExportConfig)
+    e.add_argument("-o", "--output", help="output path (default: MODEL_DIR/savedmodel or "
+                                          "MODEL_DIR/model_<quantize>.tflite)")
+    e.add_argument("--data", help="int8: calibration photos (default: the training photos)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    e.set_defaults(func=_cmd_export)
 
 
 def _say(msg: str) -> None:
@@ -309,6 +347,140 @@ class _Renderer:
             self.writer.flush()
 
 
+def _cmd_train(args) -> int:
+    from .image import load_image
+    from .train import find_photos, prepare_model_dir, scan_photos
+
+    config = _config_from(args, TrainConfig)
+    if args.preview_every < 0:
+        raise ConfigError(f"--preview-every must be >= 0, got {args.preview_every}")
+    # Cheap checks before TensorFlow loads: bad inputs fail in a fraction of a second.
+    style = load_image(args.style)
+    scan_photos(find_photos(args.data))
+    out = prepare_model_dir(args.output, resume=args.resume, overwrite=args.overwrite)
+
+    _quiet_tensorflow()
+    _POLLED[0] = True  # TensorFlow runs from here: signals are polled between steps
+    from .features import resolve_weights
+    from .train import Trainer
+
+    weights = resolve_weights(config.backbone, config.weights)
+    if weights.is_random:
+        _say(f"NOTE: {weights.notice}")
+    trainer = Trainer(style, args.data, out, config, weights=weights, resume=args.resume)
+    _check_interrupt()  # an interrupt during setup: nothing new to save
+    if trainer.unreadable:
+        _say(f"skipping {len(trainer.unreadable)} unreadable photo(s), e.g. {trainer.unreadable[0]}")
+    render = _TrainRenderer(args, config, trainer)
+    try:
+        result = trainer.run(callback=render)
+    finally:
+        render.close()
+    skipped = len(result.unreadable)
+    if skipped and not args.quiet:
+        _say(f"{skipped} photo(s) could not be read and were skipped")
+    if result.stop_reason == "interrupted":
+        if result.steps == trainer.start_step:
+            _say(f"{result.message}; nothing new to save")
+        else:
+            _say(f"{result.message}; saved a checkpoint and the model to {out}; continue with --resume")
+        return EXIT_INTERRUPTED
+    if result.stop_reason == "nonfinite":
+        _say(f"error: {result.message}")
+        return EXIT_NONFINITE
+    if not args.quiet:
+        _say(f"wrote {out} ({result.steps} steps, {result.images_per_second:.1f} images/s, "
+             f"{result.replicas} replica(s), {result.policy}, {weights.notice})")
+    return EXIT_OK
+
+
+class _TrainRenderer(_Renderer):
+    """Progress bar with ETA, TensorBoard scalars and preview images (chief only)."""
+
+    def __init__(self, args, config, trainer):
+        from tqdm import tqdm
+
+        self.args = args
+        self.bar = None if args.quiet else tqdm(total=config.steps, initial=trainer.start_step, unit="step",
+                                                 dynamic_ncols=True, file=sys.stderr)
+        self.writer = None
+        if trainer.is_chief:
+            import tensorflow as tf
+
+            self.writer = tf.summary.create_file_writer(args.logdir or str(Path(args.output) / "logs"))
+
+    def __call__(self, p) -> None:
+        _check_interrupt()  # the trainer saves a checkpoint and returns
+        if self.bar is not None:
+            self.bar.set_postfix_str(_short_parts(p.loss, p.parts) + f" {p.images_per_second:.1f}img/s",
+                                     refresh=False)
+            self.bar.update(1)
+        if self.writer is not None:
+            import tensorflow as tf
+
+            with self.writer.as_default(step=p.step):
+                tf.summary.scalar("loss/total", p.loss)
+                for k, v in p.parts.items():
+                    tf.summary.scalar(f"loss/{k}", v)
+                tf.summary.scalar("images_per_second", p.images_per_second)
+                every = self.args.preview_every
+                if every and (p.step % every == 0 or p.step == p.total_steps):
+                    tf.summary.image("preview", p.preview(), step=p.step, max_outputs=4)
+
+
+def _cmd_apply(args) -> int:
+    from .apply import plan_outputs
+
+    config = _config_from(args, ApplyConfig)
+    suffix = "." + config.format
+    plan = plan_outputs(args.images, args.output, suffix)  # missing inputs fail before TF loads
+    if not args.overwrite:
+        from .image import ImageError
+
+        for _, dst, _ in plan:
+            if dst.exists():
+                raise ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
+    from .models import read_model_json
+
+    read_model_json(args.model)
+    _quiet_tensorflow()
+    from tqdm import tqdm
+
+    from .apply import StyleModel, apply_files
+
+    model = StyleModel(args.model)
+    bar = None if args.quiet else tqdm(total=len(plan), unit="image", dynamic_ncols=True, file=sys.stderr)
+    try:
+        result = apply_files(model, args.images, args.output, size=config.size or None,
+                             batch_size=config.batch_size, suffix=suffix, overwrite=args.overwrite,
+                             callback=(lambda _: bar.update(1)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    for path, why in result.skipped[:3]:
+        _say(f"skipped {why}")
+    if len(result.skipped) > 3:
+        _say(f"skipped {len(result.skipped) - 3} more unreadable image(s)")
+    if not args.quiet:
+        _say(f"wrote {len(result.written)} image(s) to {args.output}")
+    return EXIT_OK
+
+
+def _cmd_export(args) -> int:
+    from .models import read_model_json
+
+    config = _config_from(args, ExportConfig)
+    read_model_json(args.model)
+    _quiet_tensorflow()
+    from .export import export_model
+
+    out = export_model(args.model, config.format, config.quantize, output=args.output, data_dir=args.data,
+                       overwrite=args.overwrite, calibration_images=config.calibration_images,
+                       calibration_size=config.calibration_size)
+    _say(f"wrote {out}")
+    return EXIT_OK
+
+
 def _short_parts(loss: float, parts: dict[str, float]) -> str:
     """'loss=1.23 c=0.4 s=0.7 tv=0.1': content and style summed over layers, to fit one line."""
     c = sum(v for k, v in parts.items() if k.startswith("content/"))
@@ -337,11 +509,14 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv) -> int:
     known: tuple = (ConfigError,)  # grows once the modules defining the others are imported
     try:
+        from .export import ExportError
         from .features import BackboneError
         from .image import ImageError
+        from .models import ModelError
         from .state import StateError
+        from .train import DataError
 
-        known = (ImageError, ConfigError, BackboneError, StateError)
+        known = (ImageError, ConfigError, BackboneError, StateError, ModelError, DataError, ExportError)
         parser = build_parser()
         try:
             args = parser.parse_args(argv)

@@ -32,13 +32,17 @@ class ImageError(ValueError):
     """An image cannot be read or written. The message is one line naming the file."""
 
 
-def load_image(path: str | os.PathLike, notice: Callable[[str], None] | None = None) -> np.ndarray:
+def load_image(path: str | os.PathLike, notice: Callable[[str], None] | None = None,
+               shrink_to: int | None = None) -> np.ndarray:
     """Read an image file.
 
     Args:
         path: any format Pillow reads. Animated images give their first frame.
         notice: called with a one-line message when the file is read in a way the user may not
             expect (e.g. only the first frame of an animation is used).
+        shrink_to: if given, cheaply shrink large images (JPEG draft mode, integer box reduction)
+            while the shorter side stays at least this many pixels: training pipelines need
+            256 px crops, not 12-megapixel float arrays.
 
     Returns:
         float32 array (H, W, 3), RGB in [0, 1]. Transparent areas are composited on white.
@@ -82,10 +86,14 @@ def load_image(path: str | os.PathLike, notice: Callable[[str], None] | None = N
                     raise ImageError(f"{p}: declares {w}x{h} pixels, more than the {MAX_PIXELS} allowed")
                 frames = getattr(im, "n_frames", 1)
                 im.seek(0)
+                if shrink_to and im.format == "JPEG":
+                    im.draft("RGB", (shrink_to, shrink_to))  # keeps each side >= the request
                 try:
                     im = ImageOps.exif_transpose(im)
                 except Exception:  # noqa: BLE001 - a broken EXIF block: use the pixels as stored
                     pass
+                if shrink_to and im.mode in ("RGB", "RGBA", "L") and min(im.size) >= 2 * shrink_to:
+                    im = im.reduce(min(im.size) // shrink_to)
                 arr = _to_rgb_float(im)
     except ImageError:
         raise

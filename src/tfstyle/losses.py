@@ -92,6 +92,10 @@ class StyleContentLoss:
 
     Calling it with the current features and image returns ``(total, parts)`` where parts is
     ``{"content/<layer>": ..., "style/<layer>": ..., "tv": ...}``, each already weighted.
+
+    Batches: features and images may hold B > 1 images. Style targets (1, C, C) broadcast over
+    the batch; ``content_targets=`` given to the call (``{layer: (B, h, w, C)}``) replaces the
+    stored ones, as in feed-forward training where each photo is its own content target.
     """
 
     def __init__(self, content_targets, style_targets, style_layer_weights, content_weight,
@@ -104,10 +108,11 @@ class StyleContentLoss:
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
 
-    def __call__(self, features, image):
+    def __call__(self, features, image, content_targets=None):
         parts = {}
-        n_content = len(self.content_targets)
-        for name, target in self.content_targets.items():
+        targets = self.content_targets if content_targets is None else content_targets
+        n_content = len(targets)
+        for name, target in targets.items():
             parts[f"content/{name}"] = self.content_weight / n_content * content_layer_loss(features[name], target)
         for name, target in self.style_targets.items():
             w = self.style_weight * self.style_layer_weights[name]

@@ -1,0 +1,179 @@
+"""Applying a trained feed-forward model to images and folders, in batches.
+
+The library never prints: :func:`apply_files` reports each written file to a callback and returns
+an :class:`ApplyResult`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import image as imageio
+from .config import ConfigError
+from .models import load_model_dir
+
+# Suffixes treated as images when a folder is given (any of them that Pillow can read).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
+                  ".pnm", ".jfif", ".tga")
+
+
+def find_images(folder: str | os.PathLike) -> list[Path]:
+    """Every file under ``folder`` (recursively, sorted) whose suffix is a common image suffix."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def centre_crops(files, count: int, size: int) -> list[np.ndarray]:
+    """Up to ``count`` centre-cropped squares of side ``size`` from ``files``, skipping unreadable ones.
+
+    Returns:
+        A list of (size, size, 3) float32 RGB [0, 1] arrays.
+    """
+    out = []
+    for f in files:
+        if len(out) >= count:
+            break
+        try:
+            a = imageio.load_image(f, shrink_to=size)
+        except imageio.ImageError:
+            continue
+        h, w = a.shape[:2]
+        s = min(h, w)
+        a = a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        out.append(imageio.resize(a, (size, size)))
+    return out
+
+
+class StyleModel:
+    """A loaded transform network.
+
+    Args:
+        model_dir: a folder written by ``tfstyle train`` (``model.json`` + ``model.weights.h5``).
+
+    Raises:
+        tfstyle.models.ModelError: the folder is missing or malformed.
+
+    Calling it maps (H, W, 3) or (B, H, W, 3) float RGB in [0, 1] to the same shape, stylised.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike):
+        import tensorflow as tf
+
+        self.model_dir = Path(model_dir)
+        self.keras_model, self.network, self.meta = load_model_dir(model_dir)
+        self._fn = tf.function(self.keras_model.__call__, reduce_retracing=True)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        a = np.asarray(images, np.float32)
+        single = a.ndim == 3
+        if single:
+            a = a[None]
+        if a.ndim != 4 or a.shape[-1] != 3:
+            raise ConfigError(f"images must be (H, W, 3) or (B, H, W, 3), got {a.shape}")
+        if min(a.shape[1:3]) < imageio.MIN_SIDE:
+            raise ConfigError(f"images must be at least {imageio.MIN_SIDE} px on each side, got "
+                              f"{a.shape[2]}x{a.shape[1]}")
+        out = np.asarray(self._fn(np.clip(a, 0, 1)))
+        return out[0] if single else out
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_files` did.
+
+    Attributes:
+        written: output paths, in input order.
+        skipped: ``(path, reason)`` of folder images that could not be read.
+    """
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def plan_outputs(inputs, out_dir: str | os.PathLike, suffix: str = ".png") -> list[tuple[Path, Path, bool]]:
+    """Expand files and folders into ``(input, output, from_folder)`` triples.
+
+    Folder inputs keep their relative layout under ``out_dir``; files go to ``out_dir/<stem><suffix>``.
+
+    Raises:
+        ImageError: an input does not exist, a folder holds no images, or two inputs map to one output.
+    """
+    out = Path(out_dir)
+    plan: list[tuple[Path, Path, bool]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = find_images(p)
+            if not found:
+                raise imageio.ImageError(f"{p}: folder holds no images")
+            plan += [(f, out / f.relative_to(p).with_suffix(suffix), True) for f in found]
+        elif p.exists():
+            plan.append((p, out / (p.stem + suffix), False))
+        else:
+            raise imageio.ImageError(f"{p}: no such file or folder")
+    seen: dict[Path, Path] = {}
+    for src, dst, _ in plan:
+        if dst in seen:
+            raise imageio.ImageError(f"{src} and {seen[dst]} would both be written to {dst}")
+        seen[dst] = src
+    return plan
+
+
+def apply_files(model: StyleModel, inputs, out_dir: str | os.PathLike, size: int | None = None,
+                batch_size: int = 4, suffix: str = ".png", overwrite: bool = False,
+                callback: Callable[[Path], None] | None = None) -> ApplyResult:
+    """Stylise image files and folders (recursively) into ``out_dir``.
+
+    Images are resized so that the longest side is ``size`` (if given) and run in batches of up to
+    ``batch_size`` images of equal size. An unreadable image named directly is an error; one found
+    in a folder is skipped and listed in the result.
+
+    Raises:
+        ImageError: a missing input, an unreadable named image, an output that exists (unless
+            ``overwrite``), an output folder that cannot be created.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if size is not None and size < imageio.MIN_SIDE:
+        raise ConfigError(f"size must be >= {imageio.MIN_SIDE}, got {size}")
+    plan = plan_outputs(inputs, out_dir, suffix)
+    if not overwrite:
+        for _, dst, _ in plan:
+            if dst.exists():
+                raise imageio.ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
+    result = ApplyResult()
+    pending: list[tuple[np.ndarray, Path]] = []
+
+    def flush():
+        if not pending:
+            return
+        outs = model(np.stack([a for a, _ in pending]))
+        for o, dst in zip(outs, (d for _, d in pending)):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            imageio.save_image(o, dst)
+            result.written.append(dst)
+            if callback is not None:
+                callback(dst)
+        pending.clear()
+
+    for src, dst, from_folder in plan:
+        try:
+            a = imageio.load_image(src)
+        except imageio.ImageError as e:
+            if not from_folder:
+                raise
+            result.skipped.append((src, str(e)))
+            continue
+        if size is not None:
+            a = imageio.resize(a, imageio.fit_size(a.shape[:2], size))
+        if pending and (pending[0][0].shape != a.shape or len(pending) >= batch_size):
+            flush()
+        pending.append((a, dst))
+    flush()
+    return result

@@ -1,0 +1,536 @@
+"""Training a feed-forward transform network for one style (Johnson et al. 2016).
+
+The loss network, its weights and the losses are the ones of image optimisation
+(:class:`tfstyle.features.FeatureExtractor`, :class:`tfstyle.losses.StyleContentLoss`): the
+style Grams are computed once; each photo is its own content target.
+
+Training runs under a ``tf.distribute`` strategy (one device, MirroredStrategy over local devices,
+or MultiWorkerMirroredStrategy from ``$TF_CONFIG``). Gradient accumulation is done inside each
+replica: one update averages ``accumulate`` micro-batches and all-reduces once.
+
+The library never prints: progress goes to ``callback(TrainProgress)``; the outcome is a
+:class:`TrainResult`. It writes only into ``model_dir``: ``checkpoints/`` (resumable state, every
+``checkpoint_every`` steps, on Ctrl-C and at the end) and the model (``model.json`` +
+``model.weights.h5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import image as imageio
+from .apply import centre_crops, find_images
+from .config import ConfigError, NETWORK_PRESETS, NetworkConfig, TrainConfig
+from .models.transform import MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, save_model_dir
+
+CHECKPOINT_DIR = "checkpoints"
+RUN_FILE = "run.json"  # inside CHECKPOINT_DIR: what a resumed run must match
+# Preview photos logged with the progress (centre crops of the first readable training photos).
+PREVIEW_COUNT = 2
+
+
+class DataError(ValueError):
+    """The photo folder is missing, empty or holds no readable photo. One-line message."""
+
+
+@dataclass
+class TrainProgress:
+    """What the callback receives after every update.
+
+    Attributes:
+        step: updates completed (1-based). total_steps: the target.
+        loss: total loss of this update (mean over its micro-batches and replicas).
+        parts: named weighted loss parts, like ``stylize``'s.
+        elapsed: seconds since the loop started. images_per_second: training throughput so far.
+        unreadable: photos skipped so far because they could not be decoded.
+    """
+
+    step: int
+    total_steps: int
+    loss: float
+    parts: dict[str, float]
+    elapsed: float
+    images_per_second: float
+    unreadable: int
+    _preview: Callable[[], np.ndarray] = field(repr=False, default=None)
+
+    def preview(self) -> np.ndarray:
+        """(N, H, W, 3) float RGB [0, 1]: the preview photos through the current network."""
+        return self._preview()
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :meth:`Trainer.run`.
+
+    Attributes:
+        model_dir: where the model was written.
+        steps: updates completed (including resumed ones).
+        stop_reason: "done", "interrupted" or "nonfinite". message: one line for the latter two.
+        history: per-update loss parts (this session), ``{"total": [...], "style/...": [...]}``.
+        unreadable: photos skipped (header check before training plus decode failures during it).
+        replicas: ``strategy.num_replicas_in_sync``. is_chief: this process writes the results.
+        policy: Keras dtype policy. weights: where the loss network's weights came from.
+        seconds: wall time of the loop. images_per_second: training throughput.
+    """
+
+    model_dir: Path
+    steps: int
+    stop_reason: str
+    message: str
+    history: dict[str, list[float]]
+    unreadable: list[Path]
+    replicas: int
+    is_chief: bool
+    policy: str
+    weights: object
+    seconds: float
+    images_per_second: float
+
+
+# ------------------------------------------------------------------------------------------ data
+
+def find_photos(folder: str | os.PathLike) -> list[Path]:
+    """Image files under ``folder`` (recursive). Raises DataError if the folder is missing or empty."""
+    root = Path(folder)
+    if not root.exists():
+        raise DataError(f"{root}: photo folder does not exist")
+    if not root.is_dir():
+        raise DataError(f"{root}: is not a folder of photos")
+    files = find_images(root)
+    if not files:
+        raise DataError(f"{root}: holds no image files (.jpg, .png, .webp, ...)")
+    return files
+
+
+def scan_photos(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Split files into (readable headers, unreadable) without decoding pixels.
+
+    Raises DataError if none is readable. Files with a good header that fail to decode later are
+    skipped by the pipeline and counted then.
+    """
+    from PIL import Image
+
+    ok, bad = [], []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                w, h = im.size
+            (ok if min(w, h) >= imageio.MIN_SIDE else bad).append(f)
+        except Exception:  # noqa: BLE001 - any Pillow failure means "not a readable photo"
+            bad.append(f)
+    if not ok:
+        raise DataError(f"{files[0].parent}: no readable photos among {len(files)} image files")
+    return ok, bad
+
+
+class _DecodeStats:
+    """Files the pipeline could not decode (shared with the Python generators)."""
+
+    def __init__(self):
+        self.bad: set[Path] = set()
+
+
+def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulate: int, seed: int,
+                  shard: tuple[int, int] = (0, 1), stats: _DecodeStats | None = None):
+    """``tf.data`` pipeline of training crops.
+
+    Decode (Pillow, any format, skipping corrupt files), random resize of the shorter side to
+    1..1.5 x ``image_size``, random square crop, random horizontal flip, shuffle, batch, prefetch.
+
+    Args:
+        files: photo paths. shard: (index, count): this input pipeline reads files[index::count].
+        batch_size: photos per micro-batch; accumulate: micro-batches per element.
+        seed: seeds file order, crops, flips and shuffling.
+
+    Returns:
+        A dataset of (accumulate, batch_size, image_size, image_size, 3) float32 RGB [0, 1].
+    """
+    import tensorflow as tf
+
+    index, count = shard
+    mine = files[index::count] or files
+    stats = stats or _DecodeStats()
+
+    def gen():
+        rng = np.random.default_rng([seed, index])
+        while True:
+            good = 0
+            for i in rng.permutation(len(mine)):
+                try:
+                    a = imageio.load_image(mine[i], shrink_to=image_size)
+                except imageio.ImageError:
+                    stats.bad.add(mine[i])
+                    continue
+                good += 1
+                yield a
+            if good == 0:
+                return  # nothing decodes: the dataset ends and the trainer reports it
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec((None, None, 3), tf.float32))
+    seeds = tf.data.Dataset.random(seed=seed * 7919 + index).batch(2)  # (2,) int64 per photo
+
+    def augment(img, s):
+        s = tf.cast(s, tf.int32) % (2**31 - 1)
+        hw = tf.cast(tf.shape(img)[:2], tf.float32)
+        target = image_size * tf.random.stateless_uniform([], s, 1.0, 1.5)
+        scale = target / tf.reduce_min(hw)
+        new_hw = tf.maximum(tf.cast(tf.math.ceil(hw * scale), tf.int32), image_size)
+        img = tf.image.resize(img, new_hw, method="bilinear", antialias=True)
+        img = tf.image.stateless_random_crop(img, [image_size, image_size, 3], seed=s + [0, 1])
+        img = tf.image.stateless_random_flip_left_right(img, seed=s + [0, 2])
+        return tf.clip_by_value(img, 0.0, 1.0)
+
+    ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.shuffle(64, seed=seed).batch(batch_size, drop_remainder=True)
+    return ds.batch(accumulate, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+# ------------------------------------------------------------------------------------ strategy
+
+def tf_config_tasks() -> int:
+    """Number of tasks in ``$TF_CONFIG``'s cluster (0 if unset or malformed)."""
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "")).get("cluster", {})
+        return sum(len(v) for v in cluster.values())
+    except (ValueError, AttributeError, TypeError):
+        return 0
+
+
+def make_strategy(name: str = "auto"):
+    """The ``tf.distribute`` strategy for ``TrainConfig.strategy``.
+
+    "mirrored" mirrors over all local GPUs, or over all logical CPU devices when there is no GPU
+    (e.g. CPUs split with ``tf.config.set_logical_device_configuration``). Create the strategy
+    before any other TensorFlow work: MultiWorkerMirroredStrategy must start the collective
+    runtime first.
+    """
+    import tensorflow as tf
+
+    if name == "auto":
+        if tf_config_tasks() > 1:
+            name = "multiworker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        if tf_config_tasks() < 1:
+            raise ConfigError("--strategy multiworker needs $TF_CONFIG naming the cluster and this task")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"strategy must be auto, default, mirrored or multiworker, got {name!r}")
+
+
+def _is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+# ---------------------------------------------------------------------------------- model dir
+
+def prepare_model_dir(model_dir: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
+    """Check (before any work) that ``model_dir`` may be written.
+
+    An existing model or checkpoints are kept unless ``overwrite`` (start afresh: they are removed)
+    or ``resume`` (continue from the checkpoints, which must exist).
+
+    Raises:
+        ModelError: one line naming the folder.
+    """
+    d = Path(model_dir)
+    if d.exists() and not d.is_dir():
+        raise ModelError(f"{d}: exists and is not a folder")
+    ckpt = d / CHECKPOINT_DIR
+    has_ckpt = (ckpt / "checkpoint").is_file()
+    if resume:
+        if not has_ckpt:
+            raise ModelError(f"{d}: no checkpoint to resume from")
+        return d
+    if (d / MODEL_FILE).exists() or (d / WEIGHTS_FILE).exists() or ckpt.exists():
+        if not overwrite:
+            raise ModelError(f"{d}: already holds a model (pass --overwrite to replace it, or --resume)")
+        shutil.rmtree(ckpt, ignore_errors=True)
+        for name in (MODEL_FILE, WEIGHTS_FILE):
+            (d / name).unlink(missing_ok=True)
+    parent = d.parent if str(d.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelError(f"{d}: parent folder {parent} does not exist")
+    return d
+
+
+def _run_fingerprint(style: np.ndarray, config: TrainConfig, net: NetworkConfig) -> str:
+    # Settings that may change on --resume: the step target, the checkpoint period, the strategy.
+    fixed = dataclasses.replace(config, steps=1, checkpoint_every=1, strategy="auto")
+    h = hashlib.sha256(np.ascontiguousarray(style).tobytes())
+    h.update(repr((fixed, net)).encode())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------- trainer
+
+class Trainer:
+    """Everything of one training run, built once: strategy, networks, style targets, data.
+
+    Args:
+        style: style image path or (H, W, 3) float RGB [0, 1].
+        data_dir: folder of training photos (searched recursively).
+        model_dir: output folder (see :func:`prepare_model_dir`; call it first).
+        config: training settings.
+        network: architecture override (default: ``NETWORK_PRESETS[config.arch]``).
+        weights: pre-resolved loss-network weights (else resolved from ``config``).
+        resume: continue from ``model_dir/checkpoints``.
+        strategy: a ``tf.distribute`` strategy (else :func:`make_strategy` of ``config.strategy``).
+
+    Raises:
+        DataError, ConfigError, ModelError, ImageError, BackboneError.
+    """
+
+    def __init__(self, style, data_dir, model_dir, config: TrainConfig, network: NetworkConfig | None = None,
+                 weights=None, resume: bool = False, strategy=None):
+        self.config = config.validate()
+        # The strategy first: MultiWorkerMirroredStrategy must start before other TF work.
+        self.strategy = strategy or make_strategy(config.strategy)
+        import keras
+        import tensorflow as tf
+
+        from .features import FeatureExtractor, resolve_precision, resolve_weights
+        from .losses import StyleContentLoss, gram
+
+        t0 = time.perf_counter()
+        c = self.config
+        self.network = (network or NETWORK_PRESETS[c.arch]).validate()
+        self.model_dir = Path(model_dir)
+        self.data_dir = Path(data_dir)
+        self.replicas = self.strategy.num_replicas_in_sync
+        if c.batch_size % self.replicas:
+            raise ConfigError(f"batch_size {c.batch_size} must be a multiple of the {self.replicas} replicas")
+        self.is_chief = _is_chief(self.strategy)
+        self.style = style if isinstance(style, np.ndarray) else imageio.load_image(style)
+        self.style_name = "array" if isinstance(style, np.ndarray) else str(Path(style).resolve())
+        files, self.unreadable = scan_photos(find_photos(self.data_dir))
+        self.files = files
+        self.stats = _DecodeStats()
+        self.fingerprint = _run_fingerprint(self.style, c, self.network)
+        self.resume = resume
+        self.weights = weights or resolve_weights(c.backbone, c.weights)
+        self.policy = resolve_precision(c.precision)
+        keras.utils.set_random_seed(c.seed)
+
+        style_layers = {n: w for n, w in c.style_layers if w > 0}
+        self.content_layers = tuple(c.content_layers)
+        with self.strategy.scope():
+            self.model = build_transform_net(self.network, self.policy, seed=c.seed)
+            self.extractor = FeatureExtractor(list(c.content_layers) + list(style_layers), self.weights,
+                                              self.policy)
+            opt = keras.optimizers.Adam(c.lr)
+            if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling
+                opt = keras.optimizers.LossScaleOptimizer(opt)
+            self.opt = opt
+            self.opt.build(self.model.trainable_variables)
+            self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        # Style Grams, once. The style keeps its aspect ratio; Grams are per-pixel averages.
+        from .optimize import output_shape
+
+        style_img = imageio.resize(self.style, output_shape(self.style.shape[:2], c.style_size))
+        sf = self.extractor(style_img[None])
+        self.loss = StyleContentLoss(
+            content_targets={}, style_targets={n: gram(sf[n]).numpy() for n in style_layers},
+            style_layer_weights=style_layers, content_weight=c.content_weight,
+            style_weight=c.style_weight, tv_weight=c.tv_weight)
+
+        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.opt, step=self.step_var)
+        self.manager = tf.train.CheckpointManager(self.ckpt, str(self.model_dir / CHECKPOINT_DIR), max_to_keep=2)
+        self.start_step = 0
+        if resume:
+            self._restore()
+        self._previews = self._preview_photos()
+        self._step_fn = tf.function(self._distributed_step)
+        self.setup_seconds = time.perf_counter() - t0
+
+    # -- checkpoints
+    def _run_file(self) -> Path:
+        return self.model_dir / CHECKPOINT_DIR / RUN_FILE
+
+    def _restore(self) -> None:
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            raise ModelError(f"{self.model_dir}: no checkpoint to resume from")
+        try:
+            run = json.loads(self._run_file().read_text())
+        except (OSError, ValueError):
+            raise ModelError(f"{self._run_file()}: missing or corrupt; cannot resume") from None
+        if run.get("fingerprint") != self.fingerprint:
+            raise ModelError(f"{self.model_dir}: checkpoint is from another style, network or settings")
+        try:
+            self.ckpt.restore(latest).assert_existing_objects_matched()
+        except Exception as e:  # noqa: BLE001 - TF raises several types for a bad checkpoint
+            msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            raise ModelError(f"{latest}: checkpoint does not load ({msg})") from None
+        self.start_step = int(self.step_var.numpy())
+        if self.start_step >= self.config.steps:
+            raise ConfigError(f"checkpoint is already at step {self.start_step} of {self.config.steps}; "
+                              f"raise --steps")
+
+    def save(self, step: int) -> None:
+        """Write a checkpoint and the model files (all workers must call it together)."""
+        self.step_var.assign(step)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        self.manager.save(checkpoint_number=step)
+        run = {"fingerprint": self.fingerprint, "step": step}
+        imageio.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
+        meta = {"style": self.style_name, "data": str(self.data_dir.resolve()), "steps": step,
+                "image_size": self.config.image_size, "arch": self.config.arch,
+                "policy": self.policy, "backbone": self.weights.source,
+                "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
+        save_model_dir(self.model, self.network, self.model_dir, meta)
+
+    # -- steps
+    def _replica_step(self, batches):
+        """One update on this replica: ``batches`` is (accumulate, b, H, W, 3)."""
+        import tensorflow as tf
+
+        n = self.config.accumulate
+        variables = self.model.trainable_variables
+
+        def micro(images):
+            content = self.extractor(images)  # the photo is its own content target (no gradient)
+            content = {k: tf.stop_gradient(content[k]) for k in self.content_layers}
+            with tf.GradientTape() as tape:
+                out = self.model(images, training=True)
+                total, parts = self.loss(self.extractor(out), out, content_targets=content)
+                # Keras's optimizer all-reduces with a SUM: divide by the replicas (and the
+                # micro-batches) so that the update uses the mean over the effective batch.
+                scaled = total / (self.replicas * n)
+                if hasattr(self.opt, "scale_loss"):
+                    scaled = self.opt.scale_loss(scaled)
+            return total, parts, tape.gradient(scaled, variables)
+
+        total, parts, grads = micro(batches[0])
+        if n > 1:
+            # Sum the rest one micro-batch at a time: only one micro-batch's activations are alive.
+            def body(i, total_acc, parts_acc, grads_acc):
+                t, p, g = micro(batches[i])
+                return (i + 1, total_acc + t, {k: parts_acc[k] + p[k] for k in parts_acc},
+                        [a + b for a, b in zip(grads_acc, g)])
+
+            _, total, parts, grads = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(1), total, parts, grads))
+            total = total / n
+            parts = {k: v / n for k, v in parts.items()}
+        self.opt.apply_gradients(zip(grads, variables))
+        return total, parts
+
+    def _distributed_step(self, batches):
+        import tensorflow as tf
+
+        total, parts = self.strategy.run(self._replica_step, args=(batches,))
+        mean = tf.distribute.ReduceOp.MEAN
+        return (self.strategy.reduce(mean, total, axis=None),
+                {k: self.strategy.reduce(mean, v, axis=None) for k, v in parts.items()})
+
+    def _preview_photos(self) -> np.ndarray:
+        return np.stack(centre_crops(self.files, PREVIEW_COUNT, self.config.image_size))
+
+    def preview(self) -> np.ndarray:
+        """The preview photos through the current network, (N, H, W, 3) float32 RGB [0, 1]."""
+        return np.asarray(self.model(self._previews, training=False), np.float32)
+
+    def _dataset(self):
+        c = self.config
+        # A resumed run draws a fresh (but reproducible) stream rather than replaying the first batches.
+        seed = c.seed + 1_000_003 * self.start_step
+
+        def fn(ctx):
+            per_replica = ctx.get_per_replica_batch_size(c.batch_size)
+            return photo_dataset(self.files, c.image_size, per_replica, c.accumulate, seed,
+                                 shard=(ctx.input_pipeline_id, ctx.num_input_pipelines), stats=self.stats)
+
+        return self.strategy.distribute_datasets_from_function(fn)
+
+    # -- loop
+    def run(self, callback: Callable[[TrainProgress], None] | None = None) -> TrainResult:
+        """Train to ``config.steps`` updates. Ctrl-C (KeyboardInterrupt) saves a checkpoint and returns
+        with ``stop_reason == "interrupted"``."""
+        import tensorflow as tf
+
+        c = self.config
+        step = self.start_step
+        history: dict[str, list[float]] = {}
+        stop, message = "done", ""
+        t0 = time.perf_counter()
+        images = 0
+        per_update = c.batch_size * c.accumulate
+        try:
+            it = iter(self._dataset())
+            while step < c.steps:
+                try:
+                    batches = next(it)
+                except (StopIteration, tf.errors.OutOfRangeError):
+                    raise DataError(f"{self.data_dir}: no readable photos (all {len(self.stats.bad)} "
+                                    f"files with image headers failed to decode)") from None
+                total, parts = self._step_fn(batches)
+                loss = float(total)
+                if not math.isfinite(loss):
+                    stop = "nonfinite"
+                    message = f"loss became {loss} at step {step + 1}; stopped (try a lower --lr)"
+                    break
+                step += 1
+                images += per_update
+                parts = {k: float(v) for k, v in parts.items()}
+                history.setdefault("total", []).append(loss)
+                for k, v in parts.items():
+                    history.setdefault(k, []).append(v)
+                if step % c.checkpoint_every == 0 and step < c.steps:
+                    self.save(step)
+                if callback is not None:
+                    elapsed = time.perf_counter() - t0
+                    callback(TrainProgress(step, c.steps, loss, parts, elapsed, images / max(elapsed, 1e-9),
+                                           len(self.unreadable) + len(self.stats.bad), self.preview))
+        except KeyboardInterrupt:
+            stop = "interrupted"
+            message = f"interrupted at step {step} of {c.steps}"
+        if stop != "nonfinite" and step > self.start_step:
+            self.save(step)
+        elapsed = time.perf_counter() - t0
+        return TrainResult(model_dir=self.model_dir, steps=step, stop_reason=stop, message=message,
+                           history=history, unreadable=sorted(set(self.unreadable) | self.stats.bad),
+                           replicas=self.replicas, is_chief=self.is_chief, policy=self.policy,
+                           weights=self.weights, seconds=elapsed, images_per_second=images / max(elapsed, 1e-9))
+
+
+def train(style, data_dir, model_dir, config: TrainConfig | None = None, network: NetworkConfig | None = None,
+          callback: Callable[[TrainProgress], None] | None = None, resume: bool = False,
+          overwrite: bool = False, weights=None, strategy=None) -> TrainResult:
+    """Train a transform network for ``style`` on the photos in ``data_dir``; write it to ``model_dir``.
+
+    See :class:`Trainer` for the arguments; ``overwrite`` replaces an existing model.
+    """
+    config = (config or TrainConfig()).validate()
+    prepare_model_dir(model_dir, resume=resume, overwrite=overwrite)
+    return Trainer(style, data_dir, model_dir, config, network=network, weights=weights, resume=resume,
+                   strategy=strategy).run(callback)
+
+
+__all__ = ["DataError", "TrainConfig", "TrainProgress", "TrainResult", "Trainer", "find_photos", "make_strategy",
+           "photo_dataset", "prepare_model_dir", "scan_photos", "train"]
