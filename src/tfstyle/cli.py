@@ -135,12 +135,13 @@ def _cmd_stylize(args) -> int:
     _quiet_tensorflow()
     _sigterm_as_interrupt()
     from .features import resolve_weights
-    from .optimize import Stylizer
+    from .multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights)
     if weights.is_random:
         _say(f"NOTE: {weights.notice}")
-    stylizer = Stylizer(content, style, config, weights)
+    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2).
+    stylizer = MultiScaleStylizer(content, style, config, weights)
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
     render.close()
@@ -186,7 +187,8 @@ class _Renderer:
         from .state import save_state, state_path
 
         if self.bar is not None:
-            self.bar.set_postfix_str(_short_parts(p.loss, p.parts), refresh=False)
+            scale = f"{p.size}px " if getattr(p, "n_scales", 1) > 1 else ""
+            self.bar.set_postfix_str(scale + _short_parts(p.loss, p.parts), refresh=False)
             self.bar.update(1)
         if self.writer is not None:
             import tensorflow as tf

@@ -177,8 +177,12 @@ class Stylizer:
         return rng.uniform(0.0, 1.0, size=(*self.shape, 3)).astype(np.float32)
 
     def run(self, callback: Callable[[Progress], None] | None = None, resume: RunState | None = None,
-            fingerprint: str = "") -> StylizeResult:
-        """Optimise the image. See :func:`stylize` for arguments."""
+            fingerprint: str = "", start: np.ndarray | None = None) -> StylizeResult:
+        """Optimise the image. See :func:`stylize` for arguments.
+
+        ``start`` (an (h, w, 3) RGB [0, 1] array of any size, resized here) replaces the configured
+        initial image, e.g. the upsampled result of a coarser scale.
+        """
         c = self.config
         if resume is not None:
             if resume.image.shape[:2] != self.shape:
@@ -190,12 +194,16 @@ class Stylizer:
             history = {k: list(v) for k, v in resume.history.items()}
             first_step = resume.step
         else:
-            start = self.initial_image()
+            start = self.initial_image() if start is None else imageio.resize(np.asarray(start, np.float32),
+                                                                               self.shape)
             history = {}
             first_step = 0
-        run = _LBFGSRun if c.optimizer == "lbfgs" else _AdamRun
-        loop = run(self, start, first_step, history, callback, resume, fingerprint)
+        loop = self._loop_class()(self, start, first_step, history, callback, resume, fingerprint)
         return loop.execute()
+
+
+    def _loop_class(self):
+        return _LBFGSRun if self.config.optimizer == "lbfgs" else _AdamRun
 
 
 class _Run:
@@ -389,8 +397,11 @@ def stylize(content, style, config: StylizeConfig | None = None,
     config = (config or StylizeConfig()).validate()
     c = _as_image(content, "content")
     s = _as_image(style, "style")
-    return Stylizer(c, s, config, weights).run(callback=callback, resume=resume,
-                                               fingerprint=resume.fingerprint if resume else "")
+    # Coarse-to-fine when the size calls for it (one scale, i.e. plain Stylizer, below 512 px).
+    from .multiscale import MultiScaleStylizer
+
+    return MultiScaleStylizer(c, s, config, weights).run(callback=callback, resume=resume,
+                                                         fingerprint=resume.fingerprint if resume else "")
 
 
 __all__ = ["RunState", "Progress", "StylizeResult", "Stylizer", "stylize", "output_shape"]
