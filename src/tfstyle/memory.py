@@ -34,8 +34,8 @@ from .features import VGG_LAYERS, resolve_precision
 
 GIB = 1024 ** 3
 # Calibrated (bench/calibrate_memory.py): see the module docstring.
-BASE = int(1.0 * GIB)
-BACKWARD_FACTOR = 2.5
+BASE = int(0.75 * GIB)
+BACKWARD_FACTOR = 1.3
 # Whole-image float32 RGB buffers alive during a step besides the optimiser's: the content and style
 # images, the image variable or array, its gradient, L-BFGS's float64 copies in and out.
 IMAGE_BUFFERS = 8
