@@ -24,13 +24,16 @@ def test_cores_partition_the_image(hw, tile, offset):
     assert (count == 1).all()
 
 
+SIDE = 96  # 3x3 tiles of 32 px; with 48 px of context only the centre tile sees the whole image
+
+
 @pytest.fixture(scope="module")
 def pair(content_path, style_path):
-    return resize(load_image(content_path), (128, 128)), resize(load_image(style_path), (128, 128))
+    return resize(load_image(content_path), (SIDE, SIDE)), resize(load_image(style_path), (SIDE, SIDE))
 
 
 def _cfg(**kw):
-    base = dict(size=128, steps=4, optimizer="adam", precision="float32", backbone="random")
+    base = dict(size=SIDE, steps=3, optimizer="adam", precision="float32", backbone="random")
     base.update(kw)
     return StylizeConfig(**base)
 
@@ -42,57 +45,100 @@ def untiled(pair):
     return Stylizer(*pair, _cfg())
 
 
+@pytest.fixture(scope="module")
+def tiled(pair, untiled):
+    # 48 px of context: generous, though less than block5_conv1's receptive-field radius (78 px).
+    return TiledStylizer(*pair, _cfg(), untiled.weights, tile=32, margin=48)
+
+
 def _cos(a, b):
     a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-@pytest.mark.parametrize("offset", [(0, 0), (16, 48)])
-def test_tiled_gradient_matches_untiled(pair, untiled, offset):
-    tiled = TiledStylizer(*pair, _cfg(), untiled.weights, tile=32, margin=48)
-    # 16 tiles whose extents (at most 128 px... clipped) do not all cover the whole image.
-    tiles = tiled.objective.tiles((128, 128), offset)
-    assert len(tiles) >= 9 and any((t.y1 - t.y0) * (t.x1 - t.x0) < 128 * 128 for t in tiles)
-    # Targets computed in tiles match the untiled ones.
-    for name, a in untiled.loss.style_targets.items():
-        b = tiled.loss.style_targets[name].numpy()
-        assert np.abs(b - a.numpy()).max() <= 0.02 * np.abs(a.numpy()).max(), name
+@pytest.fixture(scope="module")
+def probe(pair, untiled):
     rng = np.random.default_rng(0)
     x = np.clip(pair[0] + rng.normal(0, 0.1, pair[0].shape), 0, 1).astype(np.float32)
     total, parts, grad = untiled._value_and_grad(x[None])
+    return x, float(total), {k: float(v) for k, v in parts.items()}, grad.numpy()[0]
+
+
+def test_default_margin_covers_the_receptive_field():
+    from tfstyle.tiling import default_margin, receptive_radius
+
+    assert receptive_radius("block1_conv1") == 1 and receptive_radius("block1_pool") == 3
+    assert receptive_radius("block4_conv2") == 42 and receptive_radius("block5_conv1") == 78
+    assert default_margin(["block1_conv1", "block5_conv1", "block4_conv2"]) == 80
+    assert default_margin(["block1_conv1", "block3_conv1"]) == 12
+
+
+def test_tiled_targets_match_untiled(untiled, tiled):
+    for name, a in untiled.loss.style_targets.items():
+        a, b = a.numpy(), tiled.loss.style_targets[name].numpy()
+        # 48 px of context covers the receptive field up to block4 (exact), not all of block5_conv1's.
+        tol = 0.1 if name.startswith("block5") else 1e-4
+        assert np.abs(b - a).max() <= tol * np.abs(a).max(), name
+    for name, a in untiled.loss.content_targets.items():
+        a, b = a.numpy(), tiled.loss.content_targets[name].numpy()
+        assert a.shape == b.shape
+        assert np.abs(b - a).mean() <= 0.02 * np.abs(a).mean(), name
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (16, 0)])
+def test_tiled_gradient_matches_untiled(tiled, probe, offset):
+    x, total, parts, grad = probe
+    tiles = tiled.objective.tiles((SIDE, SIDE), offset)
+    assert len(tiles) >= 6 and sum((t.y1 - t.y0) * (t.x1 - t.x0) < SIDE * SIDE for t in tiles) >= 4
     t_total, t_parts, t_grad = tiled.objective.value_and_grad(x, offset)
-    assert abs(t_total - float(total)) <= 0.02 * float(total)
+    assert abs(t_total - total) <= 0.02 * total
     for k, v in parts.items():
-        assert abs(t_parts[k] - float(v)) <= 0.05 * abs(float(v)) + 1e-6, k
-    cos = _cos(t_grad, grad.numpy()[0])
+        assert abs(t_parts[k] - v) <= 0.05 * abs(v) + 1e-6, k
+    cos = _cos(t_grad, grad)
     assert cos > 0.99, cos
 
 
-def test_small_margin_is_worse_than_generous(pair, untiled):
-    """The margin is what makes the tiles exact: without context the gradient drifts away."""
-    x = pair[0]
-    grad = untiled._value_and_grad(x[None])[2].numpy()[0]
-    cos = {}
-    for margin in (0 + 16, 48):
-        tiled = TiledStylizer(*pair, _cfg(), untiled.weights, tile=32, margin=margin)
-        cos[margin] = _cos(tiled.objective.value_and_grad(x)[2], grad)
-    assert cos[48] > cos[16]
+def test_tiles_are_exact_with_the_default_margin(pair, untiled):
+    """Shallow layers (radius 16 px at block3_conv2): 32 px tiles with 16 px of context, far from the
+    whole image, give the untiled loss and gradient up to float rounding."""
+    from tfstyle.optimize import Stylizer
+    from tfstyle.tiling import default_margin
+
+    cfg = _cfg(content_layers=("block3_conv2",), style_layers=(("block1_conv1", 1.0), ("block2_conv1", 1.0),
+                                                               ("block3_conv1", 1.0)))
+    flat = Stylizer(*pair, cfg, untiled.weights)
+    tiled = TiledStylizer(*pair, cfg, untiled.weights, tile=32)
+    assert tiled.objective.margin == default_margin(["block3_conv2", "block1_conv1"]) == 16
+    x = pair[1]
+    total, parts, grad = flat._value_and_grad(x[None])
+    t_total, t_parts, t_grad = tiled.objective.value_and_grad(x, (16, 8))
+    assert abs(t_total - float(total)) <= 1e-4 * float(total)
+    assert _cos(t_grad, grad.numpy()[0]) > 0.9999
 
 
-def test_tiled_optimisation_lowers_global_loss(pair, untiled):
-    tiled = TiledStylizer(*pair, _cfg(steps=6), untiled.weights, tile=32, margin=32)
+def test_margin_is_what_makes_tiles_exact(tiled, probe):
+    """Without context the tiles' gradient drifts away from the untiled one."""
+    from tfstyle.tiling import TiledObjective
+
+    x, _, _, grad = probe
+    bare = TiledObjective(tiled.extractor, tiled.loss, tile=32, margin=16)
+    assert _cos(bare.value_and_grad(x)[2], grad) < _cos(tiled.objective.value_and_grad(x)[2], grad)
+
+
+def test_tiled_optimisation_lowers_global_loss(tiled, untiled):
     start = tiled.initial_image()
     res = tiled.run()
-    assert res.stop_reason == "done" and res.steps == 6 and res.image.shape == (128, 128, 3)
+    assert res.stop_reason == "done" and res.steps == 3 and res.image.shape == (SIDE, SIDE, 3)
     before = float(untiled._value_and_grad(start[None])[0])
     after = float(untiled._value_and_grad(res.image[None])[0])
     assert after < before
 
 
+@pytest.mark.slow
 def test_cli_tile_size(tmp_path, content_path, style_path):
     out = tmp_path / "t.png"
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
-                        str(out), "--size", "128", "--steps", "2", "--tile-size", "64", "-q"],
-                       capture_output=True, text=True, timeout=300)
+                        str(out), "--size", "96", "--steps", "2", "--tile-size", "64", "-q"],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert max(np.asarray(Image.open(out)).shape[:2]) == 128
+    assert max(np.asarray(Image.open(out)).shape[:2]) == 96

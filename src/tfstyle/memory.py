@@ -125,14 +125,14 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
     """Estimated peak bytes of one step on an (H, W) image, untiled (``tile=0``) or in tiles.
 
     Tiles are estimated at their largest: a core of 1.25 * ``tile`` (small edge pieces merge into
-    their neighbour) plus :data:`tfstyle.tiling.MARGIN` on each side, clipped to the image.
+    their neighbour) plus :func:`tfstyle.tiling.default_margin` on each side, clipped to the image.
     """
-    from .tiling import MARGIN, max_core
+    from .tiling import default_margin, max_core
 
     policy = policy or resolve_precision(config.precision)
     optimizer = optimizer or config.optimizer
     if tile:
-        ext = tuple(min(n, max_core(tile) + 2 * MARGIN) for n in hw)
+        ext = tuple(min(n, max_core(tile) + 2 * default_margin(_layers(config))) for n in hw)
     else:
         ext = hw
     acts = int(BACKWARD_FACTOR * activation_bytes(ext, _layers(config), policy))

@@ -39,12 +39,33 @@ import numpy as np
 from . import image as imageio
 from .memory import layer_stride
 
-# Context around each tile's core, in pixels (a multiple of every stride used). VGG19's receptive
-# field radius at block4_conv2 is 42 px and at block5_conv1 78 px, but the effective field is far
-# smaller: 64 px gives gradients with cosine similarity > 0.99 to the untiled ones (tests/test_tiling.py).
-MARGIN = 64
+# Context around each tile's core when no layer list is at hand, in pixels: the receptive-field
+# radius of block5_conv1 (78 px) rounded up to its stride. See default_margin.
+MARGIN = 80
 # "End of the tile" in core boxes: slicing clips it to the feature map's size.
 _TO_END = 1 << 30
+
+
+def receptive_radius(name: str) -> int:
+    """Pixels of context on each side that a feature of VGG layer ``name`` sees (conv 3x3, pool 2x2)."""
+    from .features import VGG_LAYERS
+
+    rf, jump = 1, 1
+    for layer in VGG_LAYERS[: VGG_LAYERS.index(name) + 1]:
+        if layer.endswith("pool"):
+            rf, jump = rf + jump, jump * 2
+        else:
+            rf += 2 * jump
+    return rf // 2
+
+
+def default_margin(layers) -> int:
+    """Context that makes tiles exact for ``layers``: the deepest layer's receptive-field radius,
+    rounded up to the alignment (80 px for block5_conv1). Every feature of a tile's core then sees
+    exactly the pixels it sees in the whole image, so tiled Grams, content features and gradients
+    equal the untiled ones up to float rounding; smaller margins trade exactness for speed."""
+    a = alignment(layers)
+    return -(-max(receptive_radius(n) for n in layers) // a) * a
 
 
 def max_core(tile: int) -> int:
@@ -114,25 +135,34 @@ class TiledObjective:
         extractor: a :class:`tfstyle.features.FeatureExtractor` with the content and style layers.
         loss: a :class:`tfstyle.losses.StyleContentLoss` (targets and weights; content targets are
             whole feature maps of the image's shape).
-        tile, margin: core size and context (multiples of :func:`alignment` of the layers).
+        tile, margin: core size and context (multiples of :func:`alignment` of the layers); margin
+            None: :func:`default_margin`.
     """
 
-    def __init__(self, extractor, loss, tile: int, margin: int = MARGIN):
+    def __init__(self, extractor, loss, tile: int, margin: int | None = None):
         import tensorflow as tf
 
         self.extractor = extractor
         self.loss = loss
         self.tile = tile
-        self.margin = margin
         self.style_layers = list(loss.style_targets)
         self.content_layers = list(loss.content_targets)
         self.align = alignment(self.style_layers + self.content_layers)
+        margin = default_margin(self.style_layers + self.content_layers) if margin is None else margin
+        self.margin = margin
         if tile % self.align or margin % self.align:
             raise ValueError(f"tile {tile} and margin {margin} must be multiples of {self.align}")
         sig = [tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((4,), tf.int32)]
         self._grams = tf.function(self._grams_impl, input_signature=sig)
         self._core_features = tf.function(self._core_features_impl, input_signature=sig)
-        self._surrogate_grad = tf.function(self._surrogate_grad_impl, reduce_retracing=True)
+        from .memory import layer_channels
+
+        # Fixed signatures: one trace for every tile shape (tiles at the edges differ in size).
+        self._surrogate_grad = tf.function(self._surrogate_grad_impl, input_signature=sig + [
+            {n: tf.TensorSpec((layer_channels(n),) * 2, tf.float32) for n in self.style_layers},
+            {n: tf.TensorSpec((1, None, None, layer_channels(n)), tf.float32) for n in self.content_layers},
+            {n: tf.TensorSpec((), tf.float32) for n in self.content_layers},
+        ])
 
     # --- graph pieces -----------------------------------------------------------------------------
     def _core(self, f, name, box):
@@ -296,10 +326,10 @@ class TiledStylizer(_stylizer_base()):
         config: settings (``size`` is this scale's longest side).
         weights: resolved backbone weights.
         tile: nominal core size of the tiles (a multiple of 32).
-        margin: context around each core.
+        margin: context around each core (None: exact, :func:`default_margin`).
     """
 
-    def __init__(self, content, style, config, weights=None, tile: int = 1024, margin: int = MARGIN):
+    def __init__(self, content, style, config, weights=None, tile: int = 1024, margin: int | None = None):
         from .features import FeatureExtractor, resolve_precision, resolve_weights
         from .losses import StyleContentLoss
         from .optimize import output_shape
