@@ -96,6 +96,9 @@ def test_tiled_gradient_matches_untiled(tiled, probe, offset):
         assert abs(t_parts[k] - v) <= 0.05 * abs(v) + 1e-6, k
     cos = _cos(t_grad, grad)
     assert cos > 0.99, cos
+    # The forward-only evaluation gives the same loss.
+    v_total, v_parts = tiled.objective.value(x, offset)
+    assert abs(v_total - t_total) <= 1e-4 * t_total and v_parts.keys() == t_parts.keys()
 
 
 def test_tiles_are_exact_with_the_default_margin(pair, untiled):

@@ -158,11 +158,11 @@ class TiledObjective:
         from .memory import layer_channels
 
         # Fixed signatures: one trace for every tile shape (tiles at the edges differ in size).
-        self._surrogate_grad = tf.function(self._surrogate_grad_impl, input_signature=sig + [
-            {n: tf.TensorSpec((layer_channels(n),) * 2, tf.float32) for n in self.style_layers},
-            {n: tf.TensorSpec((1, None, None, layer_channels(n)), tf.float32) for n in self.content_layers},
-            {n: tf.TensorSpec((), tf.float32) for n in self.content_layers},
-        ])
+        crops = {n: tf.TensorSpec((1, None, None, layer_channels(n)), tf.float32) for n in self.content_layers}
+        scales = {n: tf.TensorSpec((), tf.float32) for n in self.content_layers}
+        dgram = {n: tf.TensorSpec((layer_channels(n),) * 2, tf.float32) for n in self.style_layers}
+        self._surrogate_grad = tf.function(self._surrogate_grad_impl, input_signature=sig + [dgram, crops, scales])
+        self._forward = tf.function(self._forward_impl, input_signature=sig + [crops, scales])
 
     # --- graph pieces -----------------------------------------------------------------------------
     def _core(self, f, name, box):
@@ -179,6 +179,16 @@ class TiledObjective:
             flat = tf.reshape(core, (-1, tf.shape(core)[-1]))  # (h*w, C)
             out[name] = (tf.linalg.matmul(flat, flat, transpose_a=True), tf.cast(tf.shape(flat)[0], tf.float32))
         return out
+
+    def _forward_impl(self, x, box, content_crops, content_scale):
+        """Forward only: the tile core's Gram sums and its share of the content loss."""
+        import tensorflow as tf
+
+        grams = self._grams_impl(x, box)
+        feats = self.extractor(x) if self.content_layers else {}
+        content = {n: content_scale[n] * tf.reduce_sum(tf.square(self._core(feats[n], n, box) - content_crops[n]))
+                   for n in self.content_layers}
+        return grams, content
 
     def _core_features_impl(self, x, box):
         feats = self.extractor(x)
@@ -257,6 +267,65 @@ class TiledObjective:
                 self._scale[name] = tf.constant(weight / (float(tf.size(p)) * mean_sq))
         return self._scale
 
+    def _crops(self, t: Tile, hw) -> dict:
+        """The content targets under tile ``t``'s core."""
+        out = {}
+        for name in self.content_layers:
+            s = layer_stride(name)
+            p = self.loss.content_targets[name]
+            out[name] = p[:, t.cy0 // s: (t.cy1 // s if t.cy1 < hw[0] else p.shape[1]),
+                          t.cx0 // s: (t.cx1 // s if t.cx1 < hw[1] else p.shape[2]), :]
+        return out
+
+    def _style_parts(self, sums) -> tuple[dict, dict]:
+        """Style loss parts at the global Grams and ``{layer: dL/d(sum F^T F)}`` (CxC each)."""
+        import tensorflow as tf
+
+        from .losses import style_layer_loss
+
+        L = self.loss
+        parts, dgram = {}, {}
+        for name in self.style_layers:
+            g_sum, n = sums[name]
+            g = (g_sum / n)[None]
+            with tf.GradientTape() as tape:
+                tape.watch(g)
+                value = L.style_weight * L.style_layer_weights[name] * style_layer_loss(g, L.style_targets[name])
+            parts[f"style/{name}"] = float(value)
+            dgram[name] = tape.gradient(value, g)[0] / n
+        return parts, dgram
+
+    def _tv(self, image: np.ndarray, grad: np.ndarray | None) -> float:
+        """Total variation of the whole image (cheap: no network); adds its gradient into ``grad``."""
+        import tensorflow as tf
+
+        from .losses import total_variation
+
+        x = tf.constant(image[None])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            tv = self.loss.tv_weight * total_variation(x)
+        if grad is not None:
+            grad += tape.gradient(tv, x).numpy()[0]
+        return float(tv)
+
+    def value(self, image: np.ndarray, offset=(0, 0)) -> tuple[float, dict]:
+        """The global loss and its named parts, forward passes only (a third of a gradient's cost)."""
+        import tensorflow as tf
+
+        hw = image.shape[:2]
+        sums, parts = {}, {f"content/{n}": 0.0 for n in self.content_layers}
+        for t in self.tiles(hw, offset):
+            grams, content = self._forward(tf.constant(image[None, t.y0:t.y1, t.x0:t.x1]), tf.constant(t.box()),
+                                           self._crops(t, hw), self._content_scale())
+            for name, (g, n) in grams.items():
+                sums[name] = (sums[name][0] + g, sums[name][1] + n) if name in sums else (g, n)
+            for name, v in content.items():
+                parts[f"content/{name}"] += float(v)
+        parts.update(self._style_parts(sums)[0])
+        parts["tv"] = self._tv(image, None)
+        return sum(parts.values()), parts
+
     def value_and_grad(self, image: np.ndarray, offset=(0, 0)):
         """The global loss, its named parts and its gradient for an (H, W, 3) image in [0, 1].
 
@@ -265,47 +334,20 @@ class TiledObjective:
         """
         import tensorflow as tf
 
-        from .losses import style_layer_loss, total_variation
-
-        L = self.loss
         hw = image.shape[:2]
-        parts: dict[str, float] = {}
         # Pass 1: global Grams; the style loss and dL/dG at the global G (CxC per layer).
-        sums = self.gram_sums(image, offset)
-        dgram = {}
-        for name in self.style_layers:
-            g_sum, n = sums[name]
-            g = (g_sum / n)[None]
-            with tf.GradientTape() as tape:
-                tape.watch(g)
-                value = L.style_weight * L.style_layer_weights[name] * style_layer_loss(g, L.style_targets[name])
-            parts[f"style/{name}"] = float(value)
-            dgram[name] = tape.gradient(value, g)[0] / n  # (C, C): dL/d(sum F^T F)
-        # Content: each tile core's share of mean((F - P)^2) / mean(P^2).
-        scale, targets = self._content_scale(), L.content_targets
+        parts, dgram = self._style_parts(self.gram_sums(image, offset))
         for name in self.content_layers:
             parts[f"content/{name}"] = 0.0
         # Pass 2: per tile, the gradient of the surrogate, added into the whole image's gradient.
         grad = np.zeros(image.shape, np.float32)
         for t in self.tiles(hw, offset):
-            crops = {}
-            for name in self.content_layers:
-                s = layer_stride(name)
-                p = targets[name]
-                crops[name] = p[:, t.cy0 // s: (t.cy1 // s if t.cy1 < hw[0] else p.shape[1]),
-                                t.cx0 // s: (t.cx1 // s if t.cx1 < hw[1] else p.shape[2]), :]
-            g, content = self._surrogate_grad(tf.constant(image[None, t.y0:t.y1, t.x0:t.x1]),
-                                              tf.constant(t.box()), dgram, crops, scale)
+            g, content = self._surrogate_grad(tf.constant(image[None, t.y0:t.y1, t.x0:t.x1]), tf.constant(t.box()),
+                                              dgram, self._crops(t, hw), self._content_scale())
             grad[t.y0:t.y1, t.x0:t.x1] += g.numpy()[0]
             for name, v in content.items():
                 parts[f"content/{name}"] += float(v)
-        # Total variation on the whole image (cheap: no network).
-        x = tf.constant(image[None])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            tv = L.tv_weight * total_variation(x)
-        grad += tape.gradient(tv, x).numpy()[0]
-        parts["tv"] = float(tv)
+        parts["tv"] = self._tv(image, grad)
         return sum(parts.values()), parts, grad
 
 
@@ -364,17 +406,32 @@ class TiledStylizer(_stylizer_base()):
         return tuple(int(self._rng.integers(0, self.tile // a)) * a for _ in range(2))
 
     def _value_and_grad(self, x):
-        """(total, parts, gradient) like Stylizer's, for a (1, H, W, 3) image; a fresh grid offset each call."""
+        """(total, parts, gradient) like Stylizer's, for a (1, H, W, 3) image; a fresh grid offset each call.
+
+        The loss is computed with forward passes only; the gradient (an object with ``.numpy()``,
+        as L-BFGS uses it) only when asked for, so evaluating a final image costs no backward pass.
+        """
         import tensorflow as tf
 
         image = np.asarray(x.numpy() if hasattr(x, "numpy") else x, np.float32)[0]
-        total, parts, grad = self.objective.value_and_grad(image, self.random_offset())
-        return tf.constant(total), parts, tf.constant(grad[None])
+        offset = self.random_offset()
+        total, parts = self.objective.value(image, offset)
+        return tf.constant(total), parts, _LazyGradient(self.objective, image, offset)
 
     def _loop_class(self):
         from .optimize import _LBFGSRun
 
         return _LBFGSRun if self.config.optimizer == "lbfgs" else _TiledAdamRun
+
+
+class _LazyGradient:
+    """The tiled gradient, computed on the first ``.numpy()``: (1, H, W, 3) float32."""
+
+    def __init__(self, objective, image, offset):
+        self.objective, self.image, self.offset = objective, image, offset
+
+    def numpy(self) -> np.ndarray:
+        return self.objective.value_and_grad(self.image, self.offset)[2][None]
 
 
 class _Targets:
@@ -399,8 +456,8 @@ def _tiled_adam_run():
             import tensorflow as tf
 
             before = tf.identity(self.var)
-            total, parts, grad = self.st._value_and_grad(before)
-            self.opt.apply_gradients([(grad, self.var)])
+            total, parts, grad = self.st.objective.value_and_grad(before.numpy()[0], self.st.random_offset())
+            self.opt.apply_gradients([(tf.constant(grad[None]), self.var)])
             self.var.assign(tf.clip_by_value(self.var, 0.0, 1.0))
             return total, parts, before
 
