@@ -72,7 +72,8 @@ def test_cli_refuses_a_run_that_cannot_fit(tmp_path, content_path, style_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     err = [line for line in r.stderr.splitlines() if line.startswith("tfstyle: error")]
-    assert len(err) == 1 and "GiB" in err[0] and "0.5 GiB limit (--memory-limit)" in err[0], r.stderr
+    assert len(err) == 1 and "0.5 GiB limit (--memory-limit)" in err[0], r.stderr
+    assert "a 4096x2725 step in tiles of 128 px needs an estimated" in err[0]
     assert "Traceback" not in r.stderr and not out.exists()
 
 

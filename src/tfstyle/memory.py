@@ -188,7 +188,7 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[
     raise MemoryLimitError(
         f"a {hw[1]}x{hw[0]} step {how} needs an estimated {est / GIB:.1f} GiB, more than the "
         f"{limit / GIB:.1f} GiB limit ({_limit_name(config)}); lower --size"
-        + (" or --tile-size" if tile else "") + " or free memory")
+        + (" or --tile-size" if config.tile_size else "") + " or free memory")
 
 
 def peak_rss_bytes() -> int:

@@ -136,13 +136,13 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     sizes = parse_scales(config.scales, config.size) or auto_scales(config.size)
     steps = split_steps(config.steps, len(sizes))
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
+    kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
+    # Finest first: if the run cannot fit, the message names the largest scale.
+    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
     plans, offset = [], 0
-    for size, n in zip(sizes, steps):
-        if n == 0:
-            continue
-        shape = output_shape(content_hw, size)
-        tile, optimizer, estimate = memory.plan_scale(shape, config, limit)
-        plans.append(ScalePlan(size, shape, n, offset, tile, optimizer, estimate))
+    for size, n in kept:
+        tile, optimizer, estimate = decided[size]
+        plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate))
         offset += n
     return plans
 
