@@ -131,7 +131,7 @@ class Stylizer:
                  weights: WeightsInfo | None = None):
         import tensorflow as tf
 
-        from .losses import StyleContentLoss, gram
+        from .losses import StyleContentLoss
 
         self.config = config.validate()
         t0 = time.perf_counter()
@@ -146,11 +146,10 @@ class Stylizer:
         # per-pixel averages, so its size need not match the output's.
         self.style = imageio.resize(style, output_shape(style.shape[:2], config.size))
         # Targets are computed once, here, never inside the loop.
-        cf = self.extractor(self.content[None])
-        sf = self.extractor(self.style[None])
+        cf, grams = self._targets(style_layers)
         self.loss = StyleContentLoss(
-            content_targets={n: cf[n] for n in config.content_layers},
-            style_targets={n: gram(sf[n]) for n in style_layers},
+            content_targets=cf,
+            style_targets=grams,
             style_layer_weights=style_layers,
             content_weight=config.content_weight,
             style_weight=config.style_weight,
@@ -158,6 +157,15 @@ class Stylizer:
         )
         self.setup_seconds = time.perf_counter() - t0
         self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
+
+    def _targets(self, style_layers):
+        """({content layer: features}, {style layer: Gram}) of the content and style images
+        (tfstyle.tiling overrides this to compute them in tiles)."""
+        from .losses import gram
+
+        cf = self.extractor(self.content[None])
+        sf = self.extractor(self.style[None])
+        return {n: cf[n] for n in self.config.content_layers}, {n: gram(sf[n]) for n in style_layers}
 
     def _value_and_grad_impl(self, x):
         import tensorflow as tf

@@ -31,12 +31,10 @@ layer, e.g. 512x512x512 float32 = 512 MiB for block4_conv2 at 4096 px).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import image as imageio
 from .memory import layer_stride
 
 # Context around each tile's core when no layer list is at hand, in pixels: the receptive-field
@@ -360,8 +358,7 @@ def _stylizer_base():
 class TiledStylizer(_stylizer_base()):
     """A :class:`tfstyle.optimize.Stylizer` whose targets, loss and gradient are computed in tiles.
 
-    Same interface (``run``, ``shape``, ``config`` ...). Builds its targets itself, in tiles, rather
-    than through ``Stylizer.__init__`` (which would run the network on the whole image at once).
+    Same interface (``run``, ``shape``, ``config`` ...); the network never sees the whole image at once.
 
     Args:
         content, style: (H, W, 3) float32 RGB in [0, 1].
@@ -372,40 +369,24 @@ class TiledStylizer(_stylizer_base()):
     """
 
     def __init__(self, content, style, config, weights=None, tile: int = 1024, margin: int | None = None):
-        from .features import FeatureExtractor, resolve_precision, resolve_weights
-        from .losses import StyleContentLoss
-        from .optimize import output_shape
-
-        self.config = config.validate()
-        t0 = time.perf_counter()
-        self.weights = weights or resolve_weights(config.backbone, config.weights)
-        self.policy = resolve_precision(config.precision)
-        self.shape = output_shape(content.shape[:2], config.size)
-        style_layers = {n: w for n, w in config.style_layers if w > 0}
-        self.extractor = FeatureExtractor(list(config.content_layers) + list(style_layers), self.weights,
-                                          self.policy)
-        self.content = imageio.resize(content, self.shape)
-        self.style = imageio.resize(style, output_shape(style.shape[:2], config.size))
-        probe = TiledObjective(self.extractor, _Targets(config.content_layers, style_layers), tile, margin)
-        self.loss = StyleContentLoss(
-            content_targets=probe.content_features(self.content),
-            style_targets=probe.grams(self.style),
-            style_layer_weights=style_layers,
-            content_weight=config.content_weight,
-            style_weight=config.style_weight,
-            tv_weight=config.tv_weight,
-        )
+        self.tile, self.margin = tile, margin
+        super().__init__(content, style, config, weights)  # calls _targets below
         self.objective = TiledObjective(self.extractor, self.loss, tile, margin)
-        self.tile = tile
         # Grid offsets come from the run's seed: a rerun moves its seams the same way.
         self._rng = np.random.default_rng(config.seed)
-        self.setup_seconds = time.perf_counter() - t0
+        self._value_and_grad = self._tiled_value_and_grad  # instead of Stylizer's whole-image function
+
+    def _targets(self, style_layers):
+        """The content features and style Grams, computed in tiles (never the whole image at once)."""
+        probe = TiledObjective(self.extractor, _Targets(self.config.content_layers, style_layers), self.tile,
+                               self.margin)
+        return probe.content_features(self.content), probe.grams(self.style)
 
     def random_offset(self) -> tuple[int, int]:
         a = self.objective.align
         return tuple(int(self._rng.integers(0, self.tile // a)) * a for _ in range(2))
 
-    def _value_and_grad(self, x):
+    def _tiled_value_and_grad(self, x):
         """(total, parts, gradient) like Stylizer's, for a (1, H, W, 3) image; a fresh grid offset each call.
 
         The loss is computed with forward passes only; the gradient (an object with ``.numpy()``,
