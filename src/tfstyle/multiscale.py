@@ -30,6 +30,7 @@ Decisions, stated once:
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -246,6 +247,7 @@ class MultiScaleStylizer:
             res = st.run(callback=relay if callback else None, resume=local, fingerprint=fingerprint,
                          start=image)
             del st
+            gc.collect()  # free this scale's model and buffers before the next, larger one is built
             new_steps = res.steps - (local.step if local else 0)
             done_steps += new_steps
             history = _concat(base, res.history)
