@@ -125,3 +125,24 @@ def test_cli_scales(tmp_path, content_path, style_path):
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64
     r = subprocess.run(cmd[:-2] + ["32,128", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "larger than --size" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, images):
+    """A state saved between scales (coarse image, global step) continues at the fine scale."""
+    import dataclasses
+    from pathlib import Path
+
+    from tfstyle.state import fingerprint, save_state, state_path
+
+    out = tmp_path / "r.png"
+    cfg = _config(optimizer="lbfgs", precision="auto", backbone="auto")
+    fp = fingerprint(Path(content_path).read_bytes(), Path(style_path).read_bytes(),
+                     repr(dataclasses.replace(cfg, steps=0)))
+    res = MultiScaleStylizer(*images, cfg.replace(backbone="random")).run(callback=_StopAt(4), fingerprint=fp)
+    assert res.state.step == 4 and max(res.state.image.shape[:2]) == 32
+    save_state(res.state, state_path(out))
+    r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
+                        str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--optimizer", "lbfgs",
+                        "--resume", "-q"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()
