@@ -155,20 +155,23 @@ class MultiScaleStylizer:
     exactly one plain :class:`Stylizer`.
 
     Args:
-        content, style: (H, W, 3) float32 RGB in [0, 1], at any size.
+        content: (H, W, 3) float32 RGB in [0, 1], at any size.
+        style: the style image(s), passed on to every scale's :class:`Stylizer`.
         config: settings; ``steps`` is the total over all scales.
         weights: pre-resolved backbone weights (else resolved from ``config``).
         memory_limit: bytes (see :func:`plan_scales`).
+        arrays: further keyword arguments of :class:`Stylizer`, passed on to every scale.
 
     Raises:
         tfstyle.memory.MemoryLimitError (a ConfigError) before any work if a scale cannot fit.
     """
 
-    def __init__(self, content: np.ndarray, style: np.ndarray, config: StylizeConfig,
-                 weights: WeightsInfo | None = None, memory_limit: int | None = None):
+    def __init__(self, content: np.ndarray, style, config: StylizeConfig,
+                 weights: WeightsInfo | None = None, memory_limit: int | None = None, **arrays):
         self.config = config.validate()
         self.content = content
         self.style = style
+        self.arrays = arrays
         self.weights = weights or resolve_weights(config.backbone, config.weights)
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
@@ -181,8 +184,8 @@ class MultiScaleStylizer:
         if sc.tile:
             from .tiling import TiledStylizer
 
-            return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile)
-        return Stylizer(self.content, self.style, cfg, self.weights)
+            return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile, **self.arrays)
+        return Stylizer(self.content, self.style, cfg, self.weights, **self.arrays)
 
     def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
         """Where a saved state continues: (scale index, per-scale resume state, start image)."""

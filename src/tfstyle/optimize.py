@@ -146,10 +146,10 @@ class Stylizer:
         # per-pixel averages, so its size need not match the output's.
         self.style = imageio.resize(style, output_shape(style.shape[:2], config.size))
         # Targets are computed once, here, never inside the loop.
-        cf, grams = self._targets(style_layers)
+        cf = self._content_features(self.content)
         self.loss = StyleContentLoss(
-            content_targets=cf,
-            style_targets=grams,
+            content_targets={n: cf[n] for n in config.content_layers},
+            style_targets=self._style_grams(self.style, style_layers),
             style_layer_weights=style_layers,
             content_weight=config.content_weight,
             style_weight=config.style_weight,
@@ -158,14 +158,17 @@ class Stylizer:
         self.setup_seconds = time.perf_counter() - t0
         self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
 
-    def _targets(self, style_layers):
-        """({content layer: features}, {style layer: Gram}) of the content and style images
-        (tfstyle.tiling overrides this to compute them in tiles)."""
+    # Target hooks: tfstyle.tiling overrides both to run the network on tiles, never the whole image.
+    def _content_features(self, image: np.ndarray) -> dict:
+        """Features ``{layer: (1, h, w, C)}`` of an (H, W, 3) image (at least the content layers)."""
+        return self.extractor(image[None])
+
+    def _style_grams(self, image: np.ndarray, layers) -> dict:
+        """Normalised Grams ``{layer: (1, C, C)}`` of an (H, W, 3) image."""
         from .losses import gram
 
-        cf = self.extractor(self.content[None])
-        sf = self.extractor(self.style[None])
-        return {n: cf[n] for n in self.config.content_layers}, {n: gram(sf[n]) for n in style_layers}
+        f = self.extractor(image[None])
+        return {n: gram(f[n]) for n in layers}
 
     def _value_and_grad_impl(self, x):
         import tensorflow as tf

@@ -366,21 +366,30 @@ class TiledStylizer(_stylizer_base()):
         weights: resolved backbone weights.
         tile: nominal core size of the tiles (a multiple of 32).
         margin: context around each core (None: exact, :func:`default_margin`).
+        arrays: passed on to :class:`Stylizer`.
     """
 
-    def __init__(self, content, style, config, weights=None, tile: int = 1024, margin: int | None = None):
+    def __init__(self, content, style, config, weights=None, tile: int = 1024, margin: int | None = None,
+                 **arrays):
         self.tile, self.margin = tile, margin
-        super().__init__(content, style, config, weights)  # calls _targets below
+        super().__init__(content, style, config, weights, **arrays)  # calls the target hooks below
         self.objective = TiledObjective(self.extractor, self.loss, tile, margin)
         # Grid offsets come from the run's seed: a rerun moves its seams the same way.
         self._rng = np.random.default_rng(config.seed)
         self._value_and_grad = self._tiled_value_and_grad  # instead of Stylizer's whole-image function
 
-    def _targets(self, style_layers):
-        """The content features and style Grams, computed in tiles (never the whole image at once)."""
-        probe = TiledObjective(self.extractor, _Targets(self.config.content_layers, style_layers), self.tile,
-                               self.margin)
-        return probe.content_features(self.content), probe.grams(self.style)
+    def _probe(self) -> "TiledObjective":
+        style_layers = [n for n, w in self.config.style_layers if w > 0]
+        return TiledObjective(self.extractor, _Targets(self.config.content_layers, style_layers), self.tile,
+                              self.margin)
+
+    def _content_features(self, image):
+        """Content-layer features of the whole image, stitched from tile cores."""
+        return self._probe().content_features(image)
+
+    def _style_grams(self, image, layers):
+        """Global Grams from Gram sums over tile cores (forward passes only)."""
+        return {n: g for n, g in self._probe().grams(image).items() if n in layers}
 
     def random_offset(self) -> tuple[int, int]:
         a = self.objective.align
