@@ -137,12 +137,12 @@ def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, im
     out = tmp_path / "r.png"
     cfg = _config(optimizer="lbfgs", precision="auto", backbone="auto")
     fp = fingerprint(Path(content_path).read_bytes(), Path(style_path).read_bytes(),
-                     repr(dataclasses.replace(cfg, steps=0)))
+                     repr(dataclasses.replace(cfg, steps=0, memory_limit=0.0)))
     res = MultiScaleStylizer(*images, cfg.replace(backbone="random")).run(callback=_StopAt(4), fingerprint=fp)
     assert res.state.step == 4 and max(res.state.image.shape[:2]) == 32
     save_state(res.state, state_path(out))
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
                         str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--optimizer", "lbfgs",
-                        "--resume", "-q"], capture_output=True, text=True, timeout=300)
+                        "--resume", "--memory-limit", "20", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()

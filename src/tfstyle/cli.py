@@ -126,8 +126,10 @@ def _cmd_stylize(args) -> int:
     content = load_image(args.content)
     style = load_image(args.style)
     spath = state_path(out)
+    # The memory limit only changes how a scale is computed (tiled or not), not what: a run may
+    # resume under another limit.
     fp = fingerprint(Path(args.content).read_bytes(), Path(args.style).read_bytes(),
-                     repr(dataclasses.replace(config, steps=0)))
+                     repr(dataclasses.replace(config, steps=0, memory_limit=0.0)))
     resume = load_state(spath, expect_fingerprint=fp) if args.resume else None
     if resume is not None and resume.step >= config.steps:
         raise ConfigError(f"saved state is already at step {resume.step} of {config.steps}; raise --steps")
