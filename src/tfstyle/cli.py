@@ -238,9 +238,11 @@ def _cmd_stylize(args) -> int:
     for i, st in enumerate(styles):
         style_shape(st.shape[:2], round(config.size * config.style_scale), i, len(styles))
     spath = state_path(out)
+    # The memory limit only changes how a scale is computed (tiled or not), not what: a run may
+    # resume under another limit.
     inputs = [args.content, *args.styles, *([config.init] if init_image is not None else []),
               *([config.content_mask] if config.content_mask else []), *config.style_masks]
-    fp = fingerprint(*(Path(p).read_bytes() for p in inputs), repr(dataclasses.replace(config, steps=0)))
+    fp = fingerprint(*(Path(p).read_bytes() for p in inputs), repr(dataclasses.replace(config, steps=0, memory_limit=0.0)))
     resume = load_state(spath, expect_fingerprint=fp) if args.resume else None
     if resume is not None and resume.step >= config.steps:
         raise ConfigError(f"saved state is already at step {resume.step} of {config.steps}; raise --steps")
@@ -248,12 +250,13 @@ def _cmd_stylize(args) -> int:
     _quiet_tensorflow()
     _POLLED[0] = True  # from here on TensorFlow runs: poll for signals instead of raising anywhere
     from .features import resolve_weights
-    from .optimize import Stylizer
+    from .multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
     if weights.is_random:
         _say(f"NOTE: {weights.notice}")
-    stylizer = Stylizer(content, styles, config, weights, init_image=init_image)
+    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2).
+    stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     _check_interrupt()  # an interrupt during setup: nothing written
     render = _Renderer(args, config, out, resume, fp)
     result = stylizer.run(callback=render, resume=resume, fingerprint=fp)
@@ -319,7 +322,8 @@ class _Renderer:
         _check_interrupt()  # ends the loop between steps; the library returns the best image so far
 
         if self.bar is not None:
-            self.bar.set_postfix_str(_short_parts(p.loss, p.parts), refresh=False)
+            scale = f"{p.size}px " if getattr(p, "n_scales", 1) > 1 else ""
+            self.bar.set_postfix_str(scale + _short_parts(p.loss, p.parts), refresh=False)
             self.bar.update(1)
         if self.writer is not None:
             import tensorflow as tf

@@ -151,6 +151,22 @@ class StylizeConfig:
         metadata=_h("TensorFlow inter-op threads (0: TensorFlow's default, one per core); fixed when "
                     "TensorFlow starts, so only the first run in a process sets it"),
     )
+    # High resolution (tfstyle.multiscale, tfstyle.tiling, tfstyle.memory).
+    scales: str = field(
+        default="auto",
+        metadata=_h("coarse-to-fine longest sides, e.g. 256,512 (SIZE is always the last); auto: halve "
+                    "SIZE down to 256 px (one scale below 512 px); steps split 2:1 from each scale to "
+                    "the next finer one"),
+    )
+    tile_size: int = field(
+        default=0,
+        metadata=_h("optimise scales larger than this in tiles of this many pixels (multiple of 32) with "
+                    "global style statistics; 0: tile only when memory requires it"),
+    )
+    memory_limit: float = field(
+        default=0.0,
+        metadata=_h("GiB a run may use; refuse (exit 2) runs estimated above it; 0: the available RAM"),
+    )
 
     def validate(self) -> "StylizeConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
@@ -199,6 +215,11 @@ class StylizeConfig:
             raise ConfigError("style layer weights must not all be 0")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        parse_scales(self.scales, self.size)
+        if not isinstance(self.tile_size, int) or self.tile_size < 0 or (self.tile_size and (
+                self.tile_size < 64 or self.tile_size % 32)):
+            raise ConfigError(f"tile_size must be 0 or a multiple of 32 >= 64, got {self.tile_size!r}")
+        _finite("memory_limit", self.memory_limit, positive=False)
         return self
 
     def replace(self, **changes) -> "StylizeConfig":
@@ -310,6 +331,31 @@ def parse_paths(text: str, what: str) -> tuple[str, ...]:
     if not out:
         raise ConfigError(f"{what}: no file names in {text!r}")
     return out
+
+
+def parse_scales(text: str, size: int) -> tuple[int, ...] | None:
+    """Parse ``--scales``: ``"auto"`` gives None; ``"256,512"`` gives the longest sides, coarse to fine.
+
+    ``size`` is appended when the list stops below it; every value must be >= 16, strictly increasing
+    and at most ``size``.
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"scales must be 'auto' or comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"no scales in {text!r}")
+    if any(v < 16 for v in values):
+        raise ConfigError(f"scales must be >= 16 px, got {text!r}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ConfigError(f"scales must increase strictly (coarse to fine), got {text!r}")
+    if values[-1] > size:
+        raise ConfigError(f"scale {values[-1]} is larger than --size {size}")
+    if values[-1] < size:
+        values.append(size)
+    return tuple(values)
 
 
 def parse_layers(text: str) -> tuple[str, ...]:

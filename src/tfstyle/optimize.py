@@ -177,7 +177,7 @@ class Stylizer:
         import tensorflow as tf
 
         from . import color, masks
-        from .losses import StyleContentLoss, gram
+        from .losses import StyleContentLoss
 
         self.config = config.validate()
         _set_inter_op_threads(config.inter_op_threads)
@@ -209,8 +209,8 @@ class Stylizer:
         self._style_init = styles_in[0]
         self._init_image = init_image
         # Targets are computed once, here, never inside the loop.
-        cf = self.extractor(content_in[None])
-        grams = [{n: gram(f[n]) for n in style_layers} for f in (self.extractor(s[None]) for s in styles_in)]
+        cf = self._content_features(content_in)
+        grams = [self._style_grams(s, style_layers) for s in styles_in]
         common = dict(content_targets={n: cf[n] for n in config.content_layers},
                       style_layer_weights=style_layers, content_weight=config.content_weight,
                       style_weight=config.style_weight, tv_weight=config.tv_weight)
@@ -270,6 +270,18 @@ class Stylizer:
             image = with_chrominance(image, self.content)
         return np.clip(image, 0, 1).astype(np.float32)
 
+    # Target hooks: tfstyle.tiling overrides both to run the network on tiles, never the whole image.
+    def _content_features(self, image: np.ndarray) -> dict:
+        """Features ``{layer: (1, h, w, C)}`` of an (H, W, 3) image (at least the content layers)."""
+        return self.extractor(image[None])
+
+    def _style_grams(self, image: np.ndarray, layers) -> dict:
+        """Normalised Grams ``{layer: (1, C, C)}`` of an (H, W, 3) image."""
+        from .losses import gram
+
+        f = self.extractor(image[None])
+        return {n: gram(f[n]) for n in layers}
+
     def _value_and_grad_impl(self, x):
         import tensorflow as tf
 
@@ -294,8 +306,12 @@ class Stylizer:
         return imageio.resize(_as_image(init, "init"), self.shape)
 
     def run(self, callback: Callable[[Progress], None] | None = None, resume: RunState | None = None,
-            fingerprint: str = "") -> StylizeResult:
-        """Optimise the image. See :func:`stylize` for arguments."""
+            fingerprint: str = "", start: np.ndarray | None = None) -> StylizeResult:
+        """Optimise the image. See :func:`stylize` for arguments.
+
+        ``start`` (an (h, w, 3) RGB [0, 1] array of any size, resized here) replaces the configured
+        initial image, e.g. the upsampled result of a coarser scale.
+        """
         c = self.config
         if resume is not None:
             if resume.image.shape[:2] != self.shape:
@@ -307,10 +323,10 @@ class Stylizer:
             history = {k: list(v) for k, v in resume.history.items()}
             first_step = resume.step
         else:
-            start = self.initial_image()
+            start = self.initial_image() if start is None else imageio.resize(np.asarray(start, np.float32),
+                                                                               self.shape)
             history = {}
             first_step = 0
-        run = _LBFGSRun if c.optimizer == "lbfgs" else _AdamRun
         if callback is not None:
             user_callback = callback
 
@@ -318,10 +334,13 @@ class Stylizer:
                 p._finish = self.finish  # so that p.image is an output image
                 user_callback(p)
 
-        loop = run(self, start, first_step, history, callback, resume, fingerprint)
+        loop = self._loop_class()(self, start, first_step, history, callback, resume, fingerprint)
         result = loop.execute()
         result.image = self.finish(result.image)  # result.state keeps the optimised image itself
         return result
+
+    def _loop_class(self):
+        return _LBFGSRun if self.config.optimizer == "lbfgs" else _AdamRun
 
 
 class _Run:
@@ -563,8 +582,11 @@ def stylize(content, style, config: StylizeConfig | None = None,
         s = [_as_image(x, f"style {i + 1}") for i, x in enumerate(style)]
     else:
         s = _as_image(style, "style")
-    return Stylizer(c, s, config, weights, **arrays).run(callback=callback, resume=resume,
-                                               fingerprint=resume.fingerprint if resume else "")
+    # Coarse-to-fine when the size calls for it (one scale, i.e. plain Stylizer, below 512 px).
+    from .multiscale import MultiScaleStylizer
+
+    return MultiScaleStylizer(c, s, config, weights, **arrays).run(
+        callback=callback, resume=resume, fingerprint=resume.fingerprint if resume else "")
 
 
 __all__ = ["RunState", "Progress", "StylizeResult", "Stylizer", "stylize", "output_shape"]

@@ -1,0 +1,282 @@
+"""Coarse-to-fine (multi-scale) image optimisation on top of :class:`tfstyle.optimize.Stylizer`.
+
+The image is optimised at a small size, upsampled (bicubic), and optimised further at the next size,
+up to the requested one. Coarse scales are cheap (a quarter of the pixels per halving) and settle the
+large structures that the receptive fields of VGG cannot see at full resolution, so the fine scales
+only refine texture: faster and better at large sizes (``bench/bench_highres.py`` measures both).
+
+Decisions, stated once:
+
+* **Scales.** ``auto`` halves ``size`` while the result stays >= :data:`MIN_COARSE` (256 px), so
+  512 -> 256, 512; 4096 -> 256 .. 4096; under 512 px a single scale (exactly the plain Stylizer).
+  ``--scales 256,512`` overrides; ``size`` is always the last scale.
+* **Targets per scale.** Each scale builds its own Stylizer (or tiled Stylizer): the content target
+  from the content image at that scale, the style Grams from the style image at that scale.
+* **Steps.** ``config.steps`` is the total over all scales, split 2:1 from each scale to the next
+  finer one (largest-remainder rounding), i.e. 4/7, 2/7, 1/7 of the steps for three scales: most steps
+  where they cost least. With fewer steps than scales, the coarsest scales are dropped.
+* **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to ``config.steps`` across
+  all scales (a scale's first global step is the sum of the steps planned before it), ``history``
+  is the concatenation over scales; progress objects also carry ``size`` and ``scale``.
+* **Interruption** (Ctrl-C at any scale, also while a scale is being set up) returns the best image
+  of the current scale *upsampled to the final size* (so the output file always has the requested
+  size), while ``result.state`` keeps that image at its own scale: resuming continues that scale
+  where it stopped (mid-scale, with Adam's slots) or starts the next scale when the state lies on a
+  scale boundary.
+* **Memory.** Every scale is planned with :mod:`tfstyle.memory`: tiled (:mod:`tfstyle.tiling`) when
+  the untiled step would not fit, refused with :class:`tfstyle.memory.MemoryLimitError` when not
+  even tiles fit.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import image as imageio
+from .config import ConfigError, StylizeConfig, parse_scales
+from .features import WeightsInfo, resolve_precision, resolve_weights
+from .optimize import Progress, RunState, StylizeResult, Stylizer, output_shape
+
+# The coarsest automatic scale (longest side). Below ~256 px VGG's deep layers see only a few cells.
+MIN_COARSE = 256
+
+
+def auto_scales(size: int) -> tuple[int, ...]:
+    """Halve ``size`` while the result stays >= MIN_COARSE: 1024 -> (256, 512, 1024); 300 -> (300,)."""
+    scales = [size]
+    while scales[0] // 2 >= MIN_COARSE:
+        scales.insert(0, scales[0] // 2)
+    return tuple(scales)
+
+
+def split_steps(total: int, n: int) -> list[int]:
+    """Split ``total`` steps over ``n`` scales, coarse to fine, in the ratio 2^(n-1) : ... : 2 : 1.
+
+    Largest-remainder rounding, so the parts sum to ``total``. Every part is >= 1 when
+    ``total >= n``; otherwise the leading (coarse) parts are 0 (those scales are skipped).
+    """
+    if n <= 0:
+        return []
+    if total < n:
+        return [0] * (n - total) + [1] * total
+    weights = [2.0 ** (n - 1 - i) for i in range(n)]
+    raw = [total * w / sum(weights) for w in weights]
+    parts = [max(1, int(r)) for r in raw]
+    # Hand out what rounding lost (or take back what max(1, .) added), largest remainder first.
+    order = sorted(range(n), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    i = 0
+    while sum(parts) != total:
+        j = order[i % n]
+        if sum(parts) < total:
+            parts[j] += 1
+        elif parts[j] > 1:
+            parts[j] -= 1
+        i += 1
+    return parts
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """One scale of a run.
+
+    Attributes:
+        size: longest side in pixels.
+        shape: (H, W) of the image at this scale.
+        steps: steps planned at this scale.
+        offset: global steps planned before this scale.
+        tile: core size of the tiles (0: the whole image at once).
+        optimizer: optimiser at this scale ("adam" at tiled scales, else the configured one).
+        estimate: estimated peak memory of this scale in bytes (see tfstyle.memory).
+    """
+
+    size: int
+    shape: tuple[int, int]
+    steps: int
+    offset: int
+    tile: int = 0
+    optimizer: str = "lbfgs"
+    estimate: int = 0
+
+
+@dataclass
+class ScaleProgress(Progress):
+    """:class:`Progress` with the scale: ``size`` (longest side), ``scale`` (0-based), ``n_scales``."""
+
+    size: int = 0
+    scale: int = 0
+    n_scales: int = 1
+
+
+@dataclass
+class MultiScaleResult(StylizeResult):
+    """:class:`StylizeResult` plus the plan that ran (``scales``: one :class:`ScalePlan` each)."""
+
+    scales: list[ScalePlan] = field(default_factory=list)
+
+
+def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
+                memory_limit: int | None = None) -> list[ScalePlan]:
+    """The scales of a run, with steps, tiling and memory estimates.
+
+    Args:
+        content_hw: (H, W) of the content image.
+        config: the run's settings (``size``, ``steps``, ``scales``, ``tile_size``, ``memory_limit``).
+        memory_limit: bytes; default ``config.memory_limit`` GiB, or the available RAM if that is 0.
+
+    Raises:
+        ConfigError: a scale is too small for the content's aspect ratio.
+        tfstyle.memory.MemoryLimitError: a scale cannot fit even in tiles.
+    """
+    from . import memory
+
+    sizes = parse_scales(config.scales, config.size) or auto_scales(config.size)
+    steps = split_steps(config.steps, len(sizes))
+    limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
+    kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
+    # Finest first: if the run cannot fit, the message names the largest scale.
+    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
+    plans, offset = [], 0
+    for size, n in kept:
+        tile, optimizer, estimate = decided[size]
+        plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate))
+        offset += n
+    return plans
+
+
+class MultiScaleStylizer:
+    """Coarse-to-fine optimisation of one content/style pair (see the module docstring).
+
+    Same use as :class:`Stylizer`: build it, then :meth:`run`. With one untiled scale it runs
+    exactly one plain :class:`Stylizer`.
+
+    Args:
+        content: (H, W, 3) float32 RGB in [0, 1], at any size.
+        style: the style image(s), passed on to every scale's :class:`Stylizer`.
+        config: settings; ``steps`` is the total over all scales.
+        weights: pre-resolved backbone weights (else resolved from ``config``).
+        memory_limit: bytes (see :func:`plan_scales`).
+        arrays: further keyword arguments of :class:`Stylizer`, passed on to every scale.
+
+    Raises:
+        tfstyle.memory.MemoryLimitError (a ConfigError) before any work if a scale cannot fit.
+    """
+
+    def __init__(self, content: np.ndarray, style, config: StylizeConfig,
+                 weights: WeightsInfo | None = None, memory_limit: int | None = None, **arrays):
+        self.config = config.validate()
+        self.content = content
+        self.style = style
+        self.arrays = arrays
+        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
+        self.policy = resolve_precision(config.precision)
+        self.shape = output_shape(content.shape[:2], config.size)
+        self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+
+    def stylizer(self, k: int) -> Stylizer:
+        """The (tiled or plain) Stylizer of scale ``k`` with its own targets."""
+        sc = self.plan[k]
+        cfg = self.config.replace(size=sc.size, steps=sc.steps, optimizer=sc.optimizer, scales="auto")
+        if sc.tile:
+            from .tiling import TiledStylizer
+
+            return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile, **self.arrays)
+        return Stylizer(self.content, self.style, cfg, self.weights, **self.arrays)
+
+    def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
+        """Where a saved state continues: (scale index, per-scale resume state, start image)."""
+        for k, sc in enumerate(self.plan):
+            if sc.offset <= resume.step < sc.offset + sc.steps:
+                break
+        else:
+            raise ConfigError(f"saved state is at step {resume.step}; this run has {self.config.steps} steps")
+        hw = resume.image.shape[:2]
+        if hw == sc.shape and resume.step > sc.offset:
+            local = RunState(image=resume.image, step=resume.step - sc.offset, optimizer=sc.optimizer,
+                             slots=list(resume.slots), history={}, fingerprint=resume.fingerprint)
+            return k, local, None
+        if resume.step == sc.offset and (hw == sc.shape or (k > 0 and hw == self.plan[k - 1].shape)):
+            return k, None, resume.image
+        raise ConfigError(f"saved state holds a {hw[1]}x{hw[0]} image at step {resume.step}, which is not "
+                          f"a scale of this run (scales {','.join(str(s.size) for s in self.plan)})")
+
+    def run(self, callback: Callable[[Progress], None] | None = None, resume: RunState | None = None,
+            fingerprint: str = "") -> MultiScaleResult:
+        """Optimise coarse to fine. Arguments as :meth:`Stylizer.run`; see the module docstring."""
+        t0 = time.perf_counter()
+        total = sum(sc.steps for sc in self.plan)
+        history = {k: list(v) for k, v in resume.history.items()} if resume else {}
+        first, local, image = self.locate(resume) if resume is not None else (0, None, None)
+        step = resume.step if resume else 0
+        timings = {"setup": 0.0, "optimize": 0.0}
+        evaluations, done_steps = 0, 0
+        result = None
+
+        def finish(image_now, state_image, step_now, slots, reason, message):
+            out = imageio.resize(image_now, self.shape)
+            state = RunState(image=state_image, step=step_now, optimizer=self.config.optimizer, slots=slots,
+                             history=history, fingerprint=fingerprint)
+            timings["per_step"] = timings["optimize"] / max(1, done_steps)
+            return MultiScaleResult(image=out, history=history, timings=timings, steps=step_now,
+                                    stop_reason=reason, message=message, weights=self.weights,
+                                    policy=self.policy, evaluations=evaluations, state=state,
+                                    scales=list(self.plan))
+
+        for k in range(first, len(self.plan)):
+            sc = self.plan[k]
+            try:
+                st = self.stylizer(k)
+            except KeyboardInterrupt:
+                if image is None:
+                    raise  # nothing optimised yet: as an interrupt before the run started
+                return finish(image, image, step, [], "interrupted",
+                              f"interrupted at step {step} of {total} (setting up {sc.size} px)")
+            timings["setup"] += st.setup_seconds
+            base = dict(history)
+
+            def relay(p, sc=sc, k=k, base=base):
+                def state():
+                    s = p.state()
+                    return RunState(image=s.image, step=sc.offset + s.step, optimizer=self.config.optimizer,
+                                    slots=s.slots, history=_concat(base, s.history), fingerprint=fingerprint)
+
+                callback(ScaleProgress(sc.offset + p.step, total, p.loss, p.parts, time.perf_counter() - t0,
+                                       state, size=sc.size, scale=k, n_scales=len(self.plan)))
+
+            res = st.run(callback=relay if callback else None, resume=local, fingerprint=fingerprint,
+                         start=image)
+            del st
+            gc.collect()  # free this scale's model and buffers before the next, larger one is built
+            new_steps = res.steps - (local.step if local else 0)
+            done_steps += new_steps
+            history = _concat(base, res.history)
+            timings["optimize"] += res.timings["optimize"]
+            evaluations += res.evaluations
+            local = None
+            image = res.image
+            if res.stop_reason in ("interrupted", "nonfinite"):
+                step = sc.offset + res.steps
+                msg = res.message.replace(f"at step {res.steps} of {sc.steps}",
+                                          f"at step {step} of {total} ({sc.size} px)")
+                return finish(image, image, step, res.state.slots, res.stop_reason, msg)
+            # A scale that L-BFGS ended early ("converged") still hands over to the next scale.
+            step = sc.offset + sc.steps
+            result = res
+        reason = result.stop_reason if result is not None else "done"
+        return finish(image, image, step, result.state.slots if result else [], reason,
+                      result.message if result else "")
+
+
+def _concat(a: dict[str, list[float]], b: dict[str, list[float]]) -> dict[str, list[float]]:
+    out = {k: list(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, []).extend(v)
+    return out
+
+
+__all__ = ["MultiScaleStylizer", "MultiScaleResult", "ScalePlan", "ScaleProgress", "auto_scales",
+           "split_steps", "plan_scales", "MIN_COARSE"]

@@ -1,0 +1,148 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfstyle.config import ConfigError, StylizeConfig, parse_scales
+from tfstyle.image import load_image
+from tfstyle.multiscale import MultiScaleStylizer, auto_scales, split_steps
+
+
+def test_auto_scales_halve_down_to_256():
+    assert auto_scales(300) == (300,)
+    assert auto_scales(512) == (256, 512)
+    assert auto_scales(1024) == (256, 512, 1024)
+    assert auto_scales(4096) == (256, 512, 1024, 2048, 4096)
+
+
+@pytest.mark.parametrize("total,n", [(300, 3), (7, 3), (3, 3), (2, 3), (1000, 5), (10, 1)])
+def test_split_steps_sum_and_coarse_heavy(total, n):
+    parts = split_steps(total, n)
+    assert sum(parts) == total and len(parts) == n
+    assert parts == sorted(parts, reverse=True) or total < n
+    if total >= n:
+        assert min(parts) >= 1
+    assert split_steps(300, 3) == [171, 86, 43]
+
+
+def test_parse_scales():
+    assert parse_scales("auto", 512) is None
+    assert parse_scales("256", 512) == (256, 512)
+    assert parse_scales("128,256,512", 512) == (128, 256, 512)
+    for bad in ("512,256", "8,64", "1024", "a,b", ","):
+        with pytest.raises(ConfigError):
+            parse_scales(bad, 512)
+
+
+@pytest.fixture(scope="module")
+def images(content_path, style_path):
+    return load_image(content_path), load_image(style_path)
+
+
+def _config(**kw):
+    base = dict(size=64, steps=6, scales="32,64", optimizer="adam", precision="float32", backbone="random")
+    base.update(kw)
+    return StylizeConfig(**base)
+
+
+def test_targets_come_from_each_scale(images):
+    ms = MultiScaleStylizer(*images, _config())
+    assert [sc.size for sc in ms.plan] == [32, 64] and [sc.steps for sc in ms.plan] == [4, 2]
+    for k, sc in enumerate(ms.plan):
+        st = ms.stylizer(k)
+        assert st.shape == sc.shape and max(st.shape) == sc.size
+        assert st.content.shape[:2] == sc.shape
+        assert max(st.style.shape[:2]) == sc.size
+        # The content target is the extractor's features of the content at this scale.
+        name = st.config.content_layers[0]
+        want = st.extractor(st.content[None])[name].numpy()
+        np.testing.assert_allclose(st.loss.content_targets[name].numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_global_progress_and_history(images):
+    seen = []
+    res = MultiScaleStylizer(*images, _config()).run(callback=lambda p: seen.append((p.step, p.total_steps,
+                                                                                    p.size, p.scale)))
+    assert [s for s, *_ in seen] == [1, 2, 3, 4, 5, 6]
+    assert {t for _, t, *_ in seen} == {6}
+    assert [z for _, _, z, _ in seen] == [32] * 4 + [64] * 2
+    assert res.stop_reason == "done" and res.steps == 6
+    assert len(res.history["total"]) == 6 and max(res.image.shape[:2]) == 64
+    assert [sc.size for sc in res.scales] == [32, 64]
+
+
+class _StopAt:
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, p):
+        if p.step == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("stop", [2, 4])  # mid coarse scale; on the boundary to the fine scale
+def test_interrupt_then_resume(images, stop):
+    cfg = _config()
+    res = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(stop), fingerprint="fp")
+    assert res.stop_reason == "interrupted" and res.steps == stop
+    assert f"step {stop} of 6" in res.message
+    assert max(res.image.shape[:2]) == 64  # upsampled to the final size
+    assert max(res.state.image.shape[:2]) == 32  # the state keeps its own scale
+    assert res.state.step == stop and len(res.state.history["total"]) == stop
+    steps = []
+    done = MultiScaleStylizer(*images, cfg).run(callback=lambda p: steps.append(p.step), resume=res.state,
+                                                fingerprint="fp")
+    assert done.stop_reason == "done" and done.steps == 6
+    assert steps == list(range(stop + 1, 7))
+    assert len(done.history["total"]) == 6
+    assert max(done.image.shape[:2]) == 64
+
+
+def test_resume_rejects_foreign_shape(images):
+    from tfstyle.optimize import RunState
+
+    bad = RunState(image=np.zeros((10, 10, 3), np.float32), step=5, optimizer="adam")
+    with pytest.raises(ConfigError, match="not a scale of this run"):
+        MultiScaleStylizer(*images, _config()).run(resume=bad)
+
+
+def test_lbfgs_multiscale_lowers_loss(images):
+    res = MultiScaleStylizer(*images, _config(optimizer="lbfgs", steps=12)).run()
+    h = res.history["total"]
+    assert res.stop_reason in ("done", "converged")
+    # Each scale ends lower than it started.
+    assert h[7] < h[0] and h[-1] < h[8]
+
+
+def test_cli_scales(tmp_path, content_path, style_path):
+    out = tmp_path / "o.png"
+    cmd = [sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o", str(out),
+           "--size", "64", "--steps", "4", "--scales", "32,64", "-q"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert max(np.asarray(Image.open(out)).shape[:2]) == 64
+    r = subprocess.run(cmd[:-2] + ["32,128", "-q"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "larger than --size" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, images):
+    """A state saved between scales (coarse image, global step) continues at the fine scale."""
+    import dataclasses
+    from pathlib import Path
+
+    from tfstyle.state import fingerprint, save_state, state_path
+
+    out = tmp_path / "r.png"
+    cfg = _config(optimizer="lbfgs", precision="auto", backbone="auto")
+    fp = fingerprint(Path(content_path).read_bytes(), Path(style_path).read_bytes(),
+                     repr(dataclasses.replace(cfg, steps=0, memory_limit=0.0)))
+    res = MultiScaleStylizer(*images, cfg.replace(backbone="random")).run(callback=_StopAt(4), fingerprint=fp)
+    assert res.state.step == 4 and max(res.state.image.shape[:2]) == 32
+    save_state(res.state, state_path(out))
+    r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
+                        str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--optimizer", "lbfgs",
+                        "--resume", "--memory-limit", "20", "-q"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()
