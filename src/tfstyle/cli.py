@@ -321,17 +321,8 @@ class _Renderer:
 
         _check_interrupt()  # ends the loop between steps; the library returns the best image so far
 
-        if self.bar is not None:
-            scale = f"{p.size}px " if getattr(p, "n_scales", 1) > 1 else ""
-            self.bar.set_postfix_str(scale + _short_parts(p.loss, p.parts), refresh=False)
-            self.bar.update(1)
-        if self.writer is not None:
-            import tensorflow as tf
-
-            with self.writer.as_default(step=p.step):
-                tf.summary.scalar("loss/total", p.loss)
-                for k, v in p.parts.items():
-                    tf.summary.scalar(f"loss/{k}", v)
+        scale = f"{p.size}px " if getattr(p, "n_scales", 1) > 1 else ""
+        self._advance(p, scale + _short_parts(p.loss, p.parts))
         every = self.args.save_every
         if every and p.step % every == 0:
             state = p.state()
@@ -343,6 +334,19 @@ class _Renderer:
 
                 with self.writer.as_default(step=p.step):
                     tf.summary.image("image", p.image[None], max_outputs=1)
+
+    def _advance(self, p, postfix: str) -> None:
+        """One step on the bar (with ``postfix``) and every loss part as a TensorBoard scalar."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(postfix, refresh=False)
+            self.bar.update(1)
+        if self.writer is not None:
+            import tensorflow as tf
+
+            with self.writer.as_default(step=p.step):
+                tf.summary.scalar("loss/total", p.loss)
+                for k, v in p.parts.items():
+                    tf.summary.scalar(f"loss/{k}", v)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -415,17 +419,11 @@ class _TrainRenderer(_Renderer):
 
     def __call__(self, p) -> None:
         _check_interrupt()  # the trainer saves a checkpoint and returns
-        if self.bar is not None:
-            self.bar.set_postfix_str(_short_parts(p.loss, p.parts) + f" {p.images_per_second:.1f}img/s",
-                                     refresh=False)
-            self.bar.update(1)
+        self._advance(p, _short_parts(p.loss, p.parts) + f" {p.images_per_second:.1f}img/s")
         if self.writer is not None:
             import tensorflow as tf
 
             with self.writer.as_default(step=p.step):
-                tf.summary.scalar("loss/total", p.loss)
-                for k, v in p.parts.items():
-                    tf.summary.scalar(f"loss/{k}", v)
                 tf.summary.scalar("images_per_second", p.images_per_second)
                 every = self.args.preview_every
                 if every and (p.step % every == 0 or p.step == p.total_steps):
