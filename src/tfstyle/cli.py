@@ -303,12 +303,9 @@ class _Renderer:
     """The CLI's progress callback: tqdm bar, intermediate images + state, TensorBoard."""
 
     def __init__(self, args, config, out, resume, fingerprint):
-        from tqdm import tqdm
-
         self.args, self.config, self.out, self.fingerprint = args, config, out, fingerprint
-        start = resume.step if resume else 0
-        self.bar = None if args.quiet else tqdm(total=config.steps, initial=start, unit="step",
-                                                 dynamic_ncols=True, file=sys.stderr)
+        # The bar appears with the first step: a scale's setup can still fail (one line, no bar).
+        self.bar = None
         self.writer = None
         if args.logdir:
             import tensorflow as tf
@@ -337,6 +334,11 @@ class _Renderer:
 
     def _advance(self, p, postfix: str) -> None:
         """One step on the bar (with ``postfix``) and every loss part as a TensorBoard scalar."""
+        if self.bar is None and not self.args.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.config.steps, initial=p.step - 1, unit="step", dynamic_ncols=True,
+                            file=sys.stderr)
         if self.bar is not None:
             self.bar.set_postfix_str(postfix, refresh=False)
             self.bar.update(1)

@@ -480,6 +480,8 @@ class _AdamRun(_Run):
             # Measure, record, then update: the loss belongs to the image before the update, and a
             # non-finite loss or gradient never reaches the optimiser's state.
             total, parts, grad = self.st._value_and_grad(self.var)
+            if not tf.is_tensor(grad):  # a tiled objective computes its gradient on demand
+                grad = tf.constant(grad.numpy())
             self.evaluations += 1
             loss = float(total)
             if self.nonfinite(loss, bool(tf.reduce_all(tf.math.is_finite(grad)))):

@@ -416,11 +416,6 @@ class TiledStylizer(_stylizer_base()):
         total, parts = self.objective.value(image, offset)
         return tf.constant(total), parts, _LazyGradient(self.objective, image, offset)
 
-    def _loop_class(self):
-        from .optimize import _LBFGSRun
-
-        return _LBFGSRun if self.config.optimizer == "lbfgs" else _TiledAdamRun
-
 
 class _LazyGradient:
     """The tiled gradient, computed on the first ``.numpy()``: (1, H, W, 3) float32."""
@@ -438,28 +433,3 @@ class _Targets:
     def __init__(self, content_layers, style_layers):
         self.content_targets = dict.fromkeys(content_layers)
         self.style_targets = dict.fromkeys(style_layers)
-
-
-def _tiled_adam_run():
-    from .optimize import _AdamRun
-
-    class _TiledAdamRunImpl(_AdamRun):
-        """Adam whose step evaluates the tiled objective eagerly (the grid moves every step)."""
-
-        def __init__(self, *args):
-            super().__init__(*args)
-            self._step_fn = self._eager_step
-
-        def _eager_step(self):
-            import tensorflow as tf
-
-            before = tf.identity(self.var)
-            total, parts, grad = self.st.objective.value_and_grad(before.numpy()[0], self.st.random_offset())
-            self.opt.apply_gradients([(tf.constant(grad[None]), self.var)])
-            self.var.assign(tf.clip_by_value(self.var, 0.0, 1.0))
-            return total, parts, before
-
-    return _TiledAdamRunImpl
-
-
-_TiledAdamRun = _tiled_adam_run()
