@@ -3,8 +3,7 @@ differences in float64, loss parts falling on real images, and mixed precision."
 
 import numpy as np
 import pytest
-
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 from tfstyle import load_image  # noqa: E402
 from tfstyle.config import StylizeConfig  # noqa: E402

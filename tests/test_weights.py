@@ -6,10 +6,9 @@ import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
-
-h5py = pytest.importorskip("h5py")
 
 from tfstyle.cli import main  # noqa: E402
 from tfstyle.features import VGG19_WEIGHTS_FILE, VGG_LAYERS, resolve_weights  # noqa: E402
