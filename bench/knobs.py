@@ -33,6 +33,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
     "XLA jit_compile": ({}, {"jit": True}),
     "mixed_bfloat16": ({}, {"precision": "mixed"}),
+    # The same, with the features cast to float32 before the Gram matmuls (tfstyle before it kept
+    # bfloat16 features for its Grams; see tfstyle.losses.gram).
+    "mixed_bfloat16, float32 Grams": ({}, {"precision": "mixed", "f32_grams": True}),
     "NCHW (channels_first)": ({}, {"layout": "channels_first"}),
     "NHWC same model as NCHW row": ({}, {"layout": "channels_last"}),
     "Adam, 1 step per call": ({}, {"adam_k": 1}),
@@ -127,7 +130,14 @@ def worker(name: str, size: int, repeats: int) -> dict:
 
         times = _time(lambda: float(k_steps()), repeats)
         return {"median": statistics.median(times) / k, "steps_per_call": k}
-    fn = tf.function(st._value_and_grad_impl, jit_compile=bool(opt.get("jit")))
+    impl = st._value_and_grad_impl
+    if opt.get("f32_grams"):
+        def impl(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                total, parts = st.loss(st.extractor(x), x)  # float32 features: float32 Grams
+            return total, parts, tape.gradient(total, x)
+    fn = tf.function(impl, jit_compile=bool(opt.get("jit")))
     times = _time(lambda: [t.numpy() for t in tf.nest.flatten(fn(x))], repeats)
     return {"median": statistics.median(times), "steps_per_call": 1, "policy": st.policy}
 

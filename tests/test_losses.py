@@ -74,11 +74,34 @@ def test_gram_matches_numpy(rng):
 
 def test_gram_is_float32_for_low_precision_input(rng):
     f = rng.standard_normal((1, 6, 6, 3)).astype(np.float32)
-    for dt in (tf.bfloat16, tf.float16):
-        g = gram(tf.cast(f, dt))
-        assert g.dtype == tf.float32
-        np.testing.assert_allclose(g.numpy(), np_gram(tf.cast(tf.cast(f, dt), tf.float32).numpy()),
-                                   rtol=1e-5, atol=1e-6)
+    # float16 features are multiplied in float32 (float16 sums of H*W products overflow): exact.
+    g = gram(tf.cast(f, tf.float16))
+    assert g.dtype == tf.float32
+    np.testing.assert_allclose(g.numpy(), np_gram(tf.cast(tf.cast(f, tf.float16), tf.float32).numpy()),
+                               rtol=1e-5, atol=1e-6)
+    # bfloat16 features are multiplied in bfloat16: one bfloat16 rounding (8 bits) of the result.
+    g = gram(tf.cast(f, tf.bfloat16))
+    assert g.dtype == tf.float32
+    ref = np_gram(tf.cast(tf.cast(f, tf.bfloat16), tf.float32).numpy())
+    np.testing.assert_allclose(g.numpy(), ref, rtol=2.0 ** -8, atol=1e-3)
+
+
+def test_bfloat16_gram_sums_in_float32():
+    """A Gram of 90,000 pixels of bfloat16 features: summed in bfloat16 it would be off by percents
+    (each addition rounds to 8 bits); summed in float32 and rounded once, it is within 2^-8."""
+    f = tf.cast(tf.nn.relu(tf.random.stateless_normal((1, 300, 300, 16), seed=(1, 2))), tf.bfloat16)
+    exact = np_gram_fast(tf.cast(f, tf.float64).numpy())
+    g = gram(f).numpy()
+    rel = np.abs(g - exact) / np.abs(exact).max()
+    assert rel.max() <= 2.0 ** -8
+    assert np.sqrt(np.mean((g - exact) ** 2) / np.mean(exact ** 2)) < 3e-3
+
+
+def np_gram_fast(f):
+    """np_gram by matrix product (float64), for sizes the loop version is too slow for."""
+    b, h, w, c = f.shape
+    flat = f.reshape(b, h * w, c)
+    return np.einsum("bpi,bpj->bij", flat, flat) / (h * w)
 
 
 def test_style_layer_loss_matches_numpy(rng):
@@ -227,6 +250,10 @@ def test_mixed_precision_runs_with_float32_grams(images):
     assert conv.compute_dtype in ("bfloat16", "float16")  # really low-precision math
     feats = st.extractor(st.content[None])
     assert all(v.dtype == tf.float32 for v in feats.values())
+    # The optimiser's own path keeps bfloat16 features for the Grams (never float16 ones).
+    kept = st.extractor(st.content[None], keep_bfloat16=True)
+    want = tf.bfloat16 if st.policy == "mixed_bfloat16" else tf.float32
+    assert all(v.dtype == want for v in kept.values())
     assert all(t.dtype == tf.float32 for t in st.loss.style_targets.values())
     res = st.run()
     assert res.stop_reason == "done" and res.policy == st.policy

@@ -280,7 +280,9 @@ class FeatureExtractor:
         policy: Keras dtype policy, "float32", "mixed_bfloat16" or "mixed_float16".
         pooling: "max" or "avg" (see :func:`build_backbone`).
 
-    Calling it on a (B, H, W, 3) tensor returns ``{name: (B, h, w, C) float32}``.
+    Calling it on a (B, H, W, 3) tensor returns ``{name: (B, h, w, C) float32}`` (with
+    ``keep_bfloat16=True`` under mixed_bfloat16: the network's own bfloat16 activations, for losses
+    that accept them, which saves a float32 copy of every tapped layer).
     The network is truncated after the deepest requested layer.
     """
 
@@ -306,9 +308,11 @@ class FeatureExtractor:
 
         return tf.reverse(rgb01 * 255.0, axis=[-1]) - self._mean
 
-    def __call__(self, rgb01):
+    def __call__(self, rgb01, keep_bfloat16: bool = False):
         import tensorflow as tf
 
         feats = self.model(self.preprocess(tf.convert_to_tensor(rgb01, tf.float32)))
-        # Grams sum H*W products: always compute them in float32, whatever the policy.
-        return {n: tf.cast(feats[n], tf.float32) for n in self.layers}
+        # Grams sum H*W products: float16 ones overflow, so features leave in float32, except
+        # bfloat16 ones when the caller asks (float32's range; tfstyle.losses.gram sums in float32).
+        keep = tf.bfloat16 if keep_bfloat16 else tf.float32
+        return {n: feats[n] if feats[n].dtype == keep else tf.cast(feats[n], tf.float32) for n in self.layers}

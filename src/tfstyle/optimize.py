@@ -288,7 +288,7 @@ class Stylizer:
         with tf.GradientTape() as tape:
             tape.watch(x)
             v = self.view(x)
-            total, parts = self.loss(self.extractor(v), v)
+            total, parts = self.loss(self.extractor(v, keep_bfloat16=True), v)
         return total, parts, tape.gradient(total, x)
 
     def initial_image(self) -> np.ndarray:
