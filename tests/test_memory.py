@@ -43,7 +43,7 @@ def test_estimate_is_dtype_aware_and_grows_with_pixels():
 
 
 def test_plan_4096_tiles_within_24_gib():
-    cfg = StylizeConfig(size=4096, precision="float32")
+    cfg = StylizeConfig(size=4096, precision="float32", optimizer="lbfgs")
     hw = (4096, 4096)
     tile, opt, est = plan_scale(hw, cfg, 100 * GIB)
     assert tile == 0 and opt == "lbfgs"  # with enough memory: untiled, as configured
