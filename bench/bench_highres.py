@@ -7,8 +7,8 @@ For each output size two configurations run, each in its own subprocess (so peak
 ``resource.getrusage``, is per configuration):
 
 * ``single`` (the baseline): all ``--fine-steps`` steps at the full size (``--scales SIZE``);
-* ``multi``: automatic scales (256, 512, ... SIZE) with the steps split 2:1 coarse to fine so that
-  the full size gets the same ``--fine-steps`` (total ``fine * (2^k - 1)`` for k scales).
+* ``multi``: automatic scales (256, 512, ... SIZE) with the steps split equally, so that the full
+  size gets the same ``--fine-steps`` (total ``fine * k`` for k scales).
 
 Both end with the same objective (same full-resolution targets), so "better" is the full-resolution
 loss after equal fine-scale steps (``final loss``: the loss of the last full-size step). Scales that
@@ -44,7 +44,7 @@ def child(size: int, mode: str, fine: int, precision: str, limit: float) -> None
     content = resize(load_image(os.path.join(IMAGES, "content", "chelsea_cat.png")), (size, size))
     style = resize(load_image(os.path.join(IMAGES, "style", "vangogh_starry_night.jpg")), (size, size))
     n = 1 if mode == "single" else len(auto_scales(size))
-    cfg = StylizeConfig(size=size, steps=fine * (2 ** n - 1), scales="auto" if mode == "multi" else str(size),
+    cfg = StylizeConfig(size=size, steps=fine * n, scales="auto" if mode == "multi" else str(size),
                         precision=precision, backbone="random", memory_limit=limit)
     t0 = time.perf_counter()
     ms = MultiScaleStylizer(content, style, cfg)

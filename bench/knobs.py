@@ -5,7 +5,7 @@
 Every variant times the same thing: the loss value and image gradient of tfstyle's default
 objective (``Stylizer._value_and_grad``, VGG19 truncated at block5_conv1), median of ``--repeats``
 calls after one warm-up call. Threads and oneDNN must be set before TensorFlow starts, hence one
-process per variant. The baseline is the first row ("default"): ratios are against it.
+process per variant. The baseline is the first row (tfstyle's default): ratios are against it.
 
 Variants that are not library options (XLA, NCHW, K Adam steps per call) are built here to find out
 whether they would be worth adding; see README "Speed benchmark" for what was kept.
@@ -24,22 +24,25 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# name -> (environment, options). One row each; ratios against the first.
+# name -> (environment, options). One row each; ratios against the first, tfstyle's default
+# (precision auto: mixed_bfloat16 on a CPU with AMX or AVX512_BF16; one inter-op thread, intra-op
+# threads as TensorFlow chooses: one per core). Every other row changes one thing.
 VARIANTS: dict[str, tuple[dict, dict]] = {
-    "default": ({}, {}),
-    "intra=2 inter=1": ({}, {"intra": 2, "inter": 1}),
+    "tfstyle default": ({}, {}),
+    "float32": ({}, {"precision": "float32"}),
+    # bfloat16 network, features cast to float32 before the Gram matmuls (see tfstyle.losses.gram).
+    "float32 Grams": ({}, {"f32_grams": True}),
+    "inter-op per core (TF default)": ({}, {"inter": 0}),
     "intra=1 inter=1": ({}, {"intra": 1, "inter": 1}),
     "intra=1 inter=2": ({}, {"intra": 1, "inter": 2}),
     "oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
     "XLA jit_compile": ({}, {"jit": True}),
-    "mixed_bfloat16": ({}, {"precision": "mixed"}),
-    # The same, with the features cast to float32 before the Gram matmuls (tfstyle before it kept
-    # bfloat16 features for its Grams; see tfstyle.losses.gram).
-    "mixed_bfloat16, float32 Grams": ({}, {"precision": "mixed", "f32_grams": True}),
-    "NCHW (channels_first)": ({}, {"layout": "channels_first"}),
-    "NHWC same model as NCHW row": ({}, {"layout": "channels_last"}),
     "Adam, 1 step per call": ({}, {"adam_k": 1}),
     "Adam, 8 steps per call": ({}, {"adam_k": 8}),
+    # Channel layout: Keras's VGG19 follows the global image_data_format, so these two rows build the
+    # same hand-made float32 objective in each layout, at 64 px (NCHW is far too slow for more).
+    "NCHW (channels_first), 64 px": ({}, {"layout": "channels_first", "size": 64, "vs": "NHWC same model, 64 px"}),
+    "NHWC same model, 64 px": ({}, {"layout": "channels_last", "size": 64}),
 }
 
 
@@ -93,9 +96,10 @@ def worker(name: str, size: int, repeats: int) -> dict:
     import tensorflow as tf
 
     env, opt = VARIANTS[name]
+    size = opt.get("size", size)
     if "intra" in opt:
         tf.config.threading.set_intra_op_parallelism_threads(opt["intra"])
-        tf.config.threading.set_inter_op_parallelism_threads(opt["inter"])
+    tf.config.threading.set_inter_op_parallelism_threads(opt.get("inter", 1))  # 0: TensorFlow's default
     from tfstyle import StylizeConfig
     from tfstyle.features import resolve_weights
     from tfstyle.optimize import Stylizer
@@ -105,8 +109,8 @@ def worker(name: str, size: int, repeats: int) -> dict:
         times = _time(fn, repeats)
         return {"median": statistics.median(times), "steps_per_call": 1}
     c, s = _images(size)
-    # inter_op_threads=0: leave TensorFlow's pools as this variant set them (default: TF's own).
-    cfg = StylizeConfig(size=size, precision=opt.get("precision", "float32"), optimizer="adam",
+    # inter_op_threads=0: leave TensorFlow's pools as this variant set them above.
+    cfg = StylizeConfig(size=size, precision=opt.get("precision", "auto"), optimizer="adam",
                         inter_op_threads=0)
     st = Stylizer(c, s, cfg, resolve_weights("random"))
     x = tf.constant(st.initial_image()[None])
@@ -172,15 +176,20 @@ def main(argv=None) -> int:
             rows.append((n, json.loads(r.stdout.strip().splitlines()[-1])["median"], ""))
         print(f"{n:32s} {rows[-1][1] if rows[-1][1] is not None else 'failed'} {rows[-1][2]}",
               file=sys.stderr, flush=True)
-    base = rows[0][1]
-    print(f"\nper step at {a.size}x{a.size}-fit, median of {a.repeats} (s); ratio = default / variant\n")
-    print(f"| {'variant':32s} | s/step | speed-up |")
-    print(f"|{'-' * 34}|--------|----------|")
+    times = {n: t for n, t, _ in rows}
+    print(f"\nper step at {a.size}x{a.size}-fit (unless the row says), median of {a.repeats} (s); "
+          f"speed-up = baseline / variant, the baseline being the first row unless named\n")
+    print(f"| {'variant':36s} | s/step | speed-up |")
+    print(f"|{'-' * 38}|--------|----------|")
     for n, t, err in rows:
+        vs = VARIANTS[n][1].get("vs", rows[0][0])
+        base = times.get(vs)
         if t is None:
-            print(f"| {n:32s} | failed | {err} |")
+            print(f"| {n:36s} | failed | {err} |")
+        elif base is None or "size" in VARIANTS[n][1] and "vs" not in VARIANTS[n][1]:
+            print(f"| {n:36s} | {t:6.3f} | - |")
         else:
-            print(f"| {n:32s} | {t:6.3f} | {base / t:7.2f}x |")
+            print(f"| {n:36s} | {t:6.3f} | {base / t:7.3g}x" + ("" if vs == rows[0][0] else f" vs {vs!r}") + " |")
     return 0
 
 

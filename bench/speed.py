@@ -327,24 +327,21 @@ def plot(results: dict, target: float | None, a, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Log-log: the objective falls by an order of magnitude and the rows' times span two or more.
     fig, ax = plt.subplots(figsize=(8, 5))
-    # Scale the y axis to the baselines' curves; a row far above them is drawn clipped and says so.
-    base = [v for n in (BASELINE_TUTORIAL, BASELINE_ARTICLE) for _, _, v in results.get(n, {}).get("trace", [])]
-    top = 1.15 * max(base) if base else None
     for name, r in results.items():
         if r.get("trace"):
-            t = [p[1] for p in r["trace"]]
-            v = [p[2] for p in r["trace"]]
-            label = name if top is None or max(v) <= top else f"{name} (off scale: up to {max(v):.3g})"
-            ax.plot(t, v, label=label, marker="." if len(t) < 40 else None)
-    if top is not None:
-        ax.set_ylim(0.97 * min(min(base), target if target is not None else min(base)), top)
+            pts = [(t, v) for _, t, v in r["trace"] if t > 0]
+            ax.plot([t for t, _ in pts], [v for _, v in pts], label=name, marker="." if len(pts) < 40 else None)
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=0.8,
                    label=f"target: tutorial after {a.ref_steps} steps")
-    ax.set_xlabel("wall time (s), excluding reference evaluations")
-    ax.set_ylabel("reference objective (relative style + content loss)")
-    ax.set_title(f"time to quality at {a.quality_size} px")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("wall time (s, log), setup included, reference evaluations excluded")
+    ax.set_ylabel("reference objective (log)")
+    ax.set_title(f"time to quality at {a.quality_size} px (baselines.objective)")
+    ax.grid(True, which="both", linewidth=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -387,6 +384,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for speed.json and speed.png")
     p.add_argument("--in-process", action="store_true",
                    help="run rows without environment settings in this process (faster start; no peak RSS)")
+    p.add_argument("--replot", action="store_true", help="redraw speed.png from the speed.json in --out, run nothing")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--target", type=float, help=argparse.SUPPRESS)
     p.add_argument("--time-limit", type=float, help=argparse.SUPPRESS)
@@ -401,6 +399,12 @@ def main(argv=None) -> int:
         p.error("--warmup and --timed must be at least 1")
     if a.worker:
         print(json.dumps(worker(a.worker, a)))
+        return 0
+    if a.replot:
+        data = json.loads((a.out / "speed.json").read_text())
+        saved = argparse.Namespace(**data["args"])
+        plot(data["results"], data["target"], saved, a.out / "speed.png")
+        print(f"wrote {a.out / 'speed.png'}")
         return 0
     if a.in_process:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
