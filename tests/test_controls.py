@@ -79,7 +79,7 @@ def test_style_loss_against_each_style_moves_with_its_weight(content, scream, wa
 
     dist = {}
     for blend in ((0.9, 0.1), (0.1, 0.9)):
-        st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=15, style_blend=blend), weights)
+        st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=15, style_blend=blend, optimizer="lbfgs"), weights)
         out = st.run().image
         dist[blend] = (style_distance(st, out, st.styles[0]), style_distance(st, out, st.styles[1]))
     # More weight on a style brings the output closer to that style, and further from the other.
@@ -413,7 +413,8 @@ def test_style_masks_put_each_style_in_its_region(content, scream, wave, weights
     from tfstyle.optimize import Stylizer
 
     left, right = _halves(content.shape[:2])
-    st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=20), weights, style_masks=[left, right])
+    st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=20, optimizer="lbfgs"), weights,
+                  style_masks=[left, right])
     assert set(st.loss(st.extractor(st.content[None]), st.content[None])[1]) >= {"style/s1/block1_conv1",
                                                                                "style/s2/block5_conv1"}
     out = st.run().image

@@ -75,8 +75,7 @@ class StylizeConfig:
                     "[0, 1] box bounds)", choices=OPTIMIZERS),
     )
     # 0.1 in [0, 1] pixel units, decaying to 0.01 (the TF tutorial keeps 0.02 throughout). Measured
-    # at 512 px, 300 steps: lower losses than 0.05 on tfstyle's loss and the benchmark's, and than
-    # 0.2 on the benchmark's.
+    # at 512 px, 300 steps: lower losses than 0.05 on tfstyle's loss and on the speed benchmark's.
     lr: float = field(default=0.1, metadata=_h("Adam learning rate, in [0, 1] pixel units"))
     lr_decay: float = field(
         default=0.1, metadata=_h("Adam: the learning rate falls exponentially to lr*lr_decay at the last step "
