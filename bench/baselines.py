@@ -96,7 +96,9 @@ class StyleContentModel:
 
 
 def total_variation(rgb01):
-    """Squared total variation of a (1, H, W, 3) [0, 1] image, as ``tfstyle.losses.total_variation``."""
+    """Squared total variation of a (1, H, W, 3) [0, 1] image, the formula of
+    ``tfstyle.losses.total_variation`` written out again, so that the test comparing tfstyle's loss
+    with this objective (tests/test_bench.py) compares two implementations."""
     dy = rgb01[:, 1:] - rgb01[:, :-1]
     dx = rgb01[:, :, 1:] - rgb01[:, :, :-1]
     side = tf.sqrt(tf.cast(tf.shape(rgb01)[1] * tf.shape(rgb01)[2], tf.float32))
