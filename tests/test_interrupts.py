@@ -218,6 +218,23 @@ def test_interrupted_write_keeps_old_file_and_leaves_no_temporary(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["o.png"]
 
 
+def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        new = save_image(np.zeros((8, 8, 3), np.float32), tmp_path / "new.png")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640  # 0666 less the umask, not mkstemp's 0600
+        kept = tmp_path / "kept.png"
+        kept.write_bytes(b"")
+        kept.chmod(0o604)
+        save_image(np.zeros((8, 8, 3), np.float32), kept)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o604  # replacing a file keeps its mode
+    finally:
+        os.umask(old)
+
+
 # ---- Python API: exact resume, non-finite losses --------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -219,12 +219,23 @@ def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     return atomic_write(p, lambda f: pil.save(f, format=fmt, **kwargs))
 
 
+def _file_mode(path: Path) -> int:
+    """The permissions ``open(path, "w")`` would give: the existing file's, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write) -> Path:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename over ``path``."""
     parent = path.parent if str(path.parent) else Path(".")
     tmp = None
     try:  # mkstemp inside the try: an interrupt right after it must not leave the file behind
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; a plain open() would not
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
