@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,10 +105,14 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
             # residual additions stay float32: fully int8 they cost 3-5 dB (measured on briefly
             # trained light networks: 26-28 dB -> 29-33 dB PSNR against Keras). Convolutions,
             # padding and resizing run in int8.
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter, debug_dataset=gen,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=INT8_FLOAT_OPS))
-            return debugger.get_nondebug_quantized_model()
+            with warnings.catch_warnings():
+                # The converter calibrates with its own tf.lite.Interpreter, whose deprecation
+                # notice is addressed to TensorFlow's code, not to whoever runs the export.
+                warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=gen,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=INT8_FLOAT_OPS))
+                return debugger.get_nondebug_quantized_model()
         return converter.convert()
 
 
