@@ -79,7 +79,8 @@ def test_style_loss_against_each_style_moves_with_its_weight(content, scream, wa
 
     dist = {}
     for blend in ((0.9, 0.1), (0.1, 0.9)):
-        st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=15, style_blend=blend, optimizer="lbfgs"), weights)
+        cfg = StylizeConfig(size=SIZE, steps=15, style_blend=blend, optimizer="lbfgs")
+        st = Stylizer(content, [scream, wave], cfg, weights)
         out = st.run().image
         dist[blend] = (style_distance(st, out, st.styles[0]), style_distance(st, out, st.styles[1]))
     # More weight on a style brings the output closer to that style, and further from the other.
