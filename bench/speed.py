@@ -357,10 +357,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    from tfstyle.features import cpu_has_fast_bf16
+    from tfstyle.hardware import describe
 
-    bf16 = "native bf16 (AMX/AVX512_BF16)" if cpu_has_fast_bf16() else "no native bf16 (no AMX/AVX512_BF16)"
-    return f"{model}, {os.cpu_count()} logical CPUs, {bf16}"
+    return f"{model}, {os.cpu_count()} logical CPUs, {describe()}"
 
 
 def main(argv=None) -> int:

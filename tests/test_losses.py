@@ -15,6 +15,7 @@ from tfstyle.losses import (  # noqa: E402
     style_layer_loss,
     total_variation,
 )
+from tfstyle.hardware import native_bfloat16  # noqa: E402
 from tfstyle.optimize import Stylizer  # noqa: E402
 
 EPS = 1e-8  # the losses' guard against an all-zero target
@@ -74,22 +75,65 @@ def test_gram_is_float32_for_low_precision_input(rng):
     assert g.dtype == tf.float32
     np.testing.assert_allclose(g.numpy(), np_gram(tf.cast(tf.cast(f, tf.float16), tf.float32).numpy()),
                                rtol=1e-5, atol=1e-6)
-    # bfloat16 features are multiplied in bfloat16: one bfloat16 rounding (8 bits) of the result.
+    # bfloat16 features: at most one bfloat16 rounding (8 bits) of the result, on any CPU.
     g = gram(tf.cast(f, tf.bfloat16))
     assert g.dtype == tf.float32
     ref = np_gram(tf.cast(tf.cast(f, tf.bfloat16), tf.float32).numpy())
     np.testing.assert_allclose(g.numpy(), ref, rtol=2.0 ** -8, atol=1e-3)
 
 
+def _bf16_features():
+    return tf.cast(tf.nn.relu(tf.random.stateless_normal((1, 300, 300, 16), seed=(1, 2))), tf.bfloat16)
+
+
 def test_bfloat16_gram_sums_in_float32():
     """A Gram of 90,000 pixels of bfloat16 features: summed in bfloat16 it would be off by percents
-    (each addition rounds to 8 bits); summed in float32 and rounded once, it is within 2^-8."""
-    f = tf.cast(tf.nn.relu(tf.random.stateless_normal((1, 300, 300, 16), seed=(1, 2))), tf.bfloat16)
+    (each addition rounds to 8 bits); summed in float32 and rounded once, it is within 2^-8. gram()
+    takes the bfloat16 matmul only where it sums in float32 (native bfloat16), float32 elsewhere:
+    this holds on every CPU kind."""
+    f = _bf16_features()
     exact = np_gram(tf.cast(f, tf.float64).numpy())
     g = gram(f).numpy()
     rel = np.abs(g - exact) / np.abs(exact).max()
     assert rel.max() <= 2.0 ** -8
     assert np.sqrt(np.mean((g - exact) ** 2) / np.mean(exact ** 2)) < 3e-3
+
+
+def test_gram_path_follows_native_bfloat16():
+    """Where bfloat16 is native the Gram is the bfloat16 matmul's (each entry a bfloat16 value);
+    elsewhere it is the float32 Gram of the same features, to float32 rounding."""
+    f = _bf16_features()
+    g = gram(f)
+    float32 = gram(tf.cast(f, tf.float32)).numpy()
+    if native_bfloat16():
+        np.testing.assert_array_equal(g.numpy(), tf.cast(tf.cast(g, tf.bfloat16), tf.float32).numpy())
+    else:
+        np.testing.assert_allclose(g.numpy(), float32, rtol=1e-6)
+
+
+def test_gram_multiplies_in_float32_where_bfloat16_is_not_native(monkeypatch):
+    """The fallback of CPUs without native bfloat16, checked on every CPU kind."""
+    from tfstyle import hardware
+
+    monkeypatch.setattr(hardware, "native_bfloat16", lambda: False)
+    f = _bf16_features()
+    exact = np_gram(tf.cast(f, tf.float64).numpy())
+    g = gram(f).numpy()
+    assert np.abs(g - exact).max() / np.abs(exact).max() < 1e-6
+
+
+def test_onednn_off_means_no_native_bfloat16_and_float32_by_default(tmp_path):
+    """With TF_ENABLE_ONEDNN_OPTS=0 bfloat16 is emulated even on AMX: auto precision stays float32."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from tfstyle import hardware; from tfstyle.features import resolve_precision; "
+            "print(hardware.native_bfloat16(), resolve_precision('auto'))")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-1000:]
+    assert r.stdout.split() == ["False", "float32"]
 
 
 def test_style_layer_loss_matches_numpy(rng):

@@ -7,7 +7,6 @@ subtraction, no scaling) happens inside :class:`FeatureExtractor` and nowhere el
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +141,12 @@ def resolve_precision(precision: str) -> str:
     """Map "auto" / "float32" / "mixed" to a Keras dtype policy name.
 
     "mixed" means bfloat16 on CPUs and float16 on GPUs. "auto" picks mixed only where it is fast:
-    a GPU, or a CPU with native bfloat16 math (AMX or AVX512_BF16); elsewhere bfloat16 is
-    emulated and slower than float32.
+    a GPU, or a CPU where bfloat16 is native (:func:`tfstyle.hardware.native_bfloat16`: AMX or
+    AVX512_BF16 with oneDNN on); elsewhere bfloat16 is emulated and slower than float32.
     """
     import tensorflow as tf
+
+    from .hardware import native_bfloat16
 
     if precision == "float32":
         return "float32"
@@ -156,17 +157,7 @@ def resolve_precision(precision: str) -> str:
         raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
     if gpu:
         return "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_fast_bf16() else "float32"
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_fast_bf16() -> bool:
-    """True if /proc/cpuinfo advertises AMX-BF16 or AVX512_BF16."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
 def _he_init_(model, seed: int) -> None:

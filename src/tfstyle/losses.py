@@ -26,12 +26,15 @@ _EPS = 1e-8
 def gram(features: tf.Tensor) -> tf.Tensor:
     """Normalised Gram matrix.
 
-    bfloat16 features (mixed_bfloat16) are multiplied in bfloat16: oneDNN's bfloat16 matmul (AMX,
-    AVX512_BF16) sums the H*W products in float32 and rounds the (C, C) result to bfloat16 once
-    (0.14% rms relative error, measured, which is one rounding of the features themselves), and
-    bfloat16 has float32's range, so nothing overflows. It halves the time of the Grams and their
-    gradient against a float32 matmul of the same features (bench/knobs.py). Every other dtype,
-    float16 in particular (whose H*W-term sums overflow), is multiplied in float32.
+    bfloat16 features (mixed_bfloat16) are multiplied in bfloat16 where bfloat16 is native
+    (:func:`tfstyle.hardware.native_bfloat16`: AMX or AVX512_BF16 with oneDNN): there oneDNN's
+    bfloat16 matmul sums the H*W products in float32 and rounds the (C, C) result to bfloat16 once
+    (0.14% rms relative error, measured on AMX, which is one rounding of the features themselves),
+    and bfloat16 has float32's range, so nothing overflows. It halves the time of the Grams and their
+    gradient against a float32 matmul of the same features (bench/knobs.py). Elsewhere bfloat16 is
+    emulated and its long sums round more often (0.52% maximum error on an AVX2-only CPU against 2^-8
+    for one rounding), so the features are cast to float32 first. Every other dtype, float16 in
+    particular (whose H*W-term sums overflow), is multiplied in float32.
 
     Args:
         features: (B, H, W, C) activations.
@@ -39,7 +42,10 @@ def gram(features: tf.Tensor) -> tf.Tensor:
     Returns:
         (B, C, C) float32, ``F^T F / (H*W)``.
     """
-    f = features if features.dtype == tf.bfloat16 else tf.cast(features, tf.float32)
+    from .hardware import native_bfloat16
+
+    keep = features.dtype == tf.bfloat16 and native_bfloat16()
+    f = features if keep else tf.cast(features, tf.float32)
     shape = tf.shape(f)
     flat = tf.reshape(f, (shape[0], shape[1] * shape[2], shape[3]))  # (B, H*W, C)
     hw = tf.cast(shape[1] * shape[2], tf.float32)
