@@ -14,7 +14,7 @@ These are benchmark baselines, not library code: they deliberately keep the sour
   train step, ``clip_0_1`` after each step.
 
 Both use the tutorial's layers: content ``block5_conv2``, style ``block1_conv1`` .. ``block5_conv1``,
-and the same VGG19 weights as tfstyle (``tfstyle.features.build_vgg19``), so only the loops differ.
+and the same VGG19 weights as tfstyle (``tfstyle.backbones.extractor.build_model``), so only the loops differ.
 
 **The reference objective** (:func:`objective`) is what every loop minimises, tfstyle's included
 (``reference_config``), and what "time to quality" scores: the tutorial's ``style_content_loss`` on
@@ -29,7 +29,7 @@ random-weight VGG19 the benchmark has to use, that objective is degenerate. Meas
 after 500 tutorial steps its style + content value was 956,465 against 957,679 for the untouched
 content image (0.13% lower; the total variation term dominated and the style term hardly moved),
 so "reaching the tutorial's value" would mean doing nothing. Scaling each layer by its target's
-magnitude makes every layer count on any backbone (``tfstyle.losses``). The total variation term is
+magnitude makes every layer count on any backbone (``tfstyle.objective.losses``). The total variation term is
 part of every style-transfer loss these loops come from; it is the same smooth one for every method.
 
 ``SCALE`` (1e7) makes the baselines' ``epsilon=0.1`` negligible beside their gradients, so their
@@ -56,9 +56,9 @@ _BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
 def vgg_layers(info, layer_names):
     """The tutorial's ``vgg_layers``: VGG19 outputs at ``layer_names`` (Keras keeps only the layers
     those outputs need, so it is truncated after the deepest one, as tfstyle's extractor is)."""
-    from tfstyle.features import build_vgg19
+    from tfstyle.backbones.extractor import build_model
 
-    vgg = build_vgg19(info, "float32")
+    vgg = build_model(info, "float32")
     vgg.trainable = False
     return tf.keras.Model(vgg.input, [vgg.get_layer(n).output for n in layer_names])
 
@@ -97,7 +97,7 @@ class StyleContentModel:
 
 def total_variation(rgb01):
     """Squared total variation of a (1, H, W, 3) [0, 1] image, the formula of
-    ``tfstyle.losses.total_variation`` written out again, so that the test comparing tfstyle's loss
+    ``tfstyle.objective.losses.total_variation`` written out again, so that the test comparing tfstyle's loss
     with this objective (tests/test_bench.py) compares two implementations."""
     dy = rgb01[:, 1:] - rgb01[:, :-1]
     dx = rgb01[:, :, 1:] - rgb01[:, :, :-1]
@@ -203,7 +203,7 @@ def reference_config(info, content, style, scale: float = 100.0) -> dict:
 
     tfstyle's loss is ``content_weight * mean((F-P)^2)/mean(P^2) + style_weight * (mean over style
     layers of mean((G-A)^2)/mean(A^2)) + tv_weight * TV`` with the tutorial's Gram (F^T F / (H*W)),
-    the same caffe preprocessing and the same total variation (see ``tfstyle.losses``): the reference
+    the same caffe preprocessing and the same total variation (see ``tfstyle.objective.losses``): the reference
     objective's own form. Weights ``c * SCALE`` times the reference's make it ``c`` times the
     reference, ``c`` chosen so that the content image scores ``scale`` (L-BFGS works best with a
     loss of O(1..1e3)).

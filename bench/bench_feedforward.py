@@ -57,8 +57,8 @@ def main(argv=None) -> int:
 
     from tfstyle.config import NETWORK_PRESETS
     from tfstyle.export import tflite_bytes
-    from tfstyle.image import load_image, resize
-    from tfstyle.models import build_transform_net, network_cost
+    from tfstyle.io.images import load_image, resize
+    from tfstyle.feedforward.networks import build_transform_net, network_cost
 
     photos = []
     for p in sorted(SHARED.iterdir()):

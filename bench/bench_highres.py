@@ -37,9 +37,9 @@ def child(size: int, mode: str, fine: int, precision: str, limit: float) -> None
     import numpy as np
 
     from tfstyle.config import StylizeConfig
-    from tfstyle.image import load_image, resize
-    from tfstyle.memory import peak_rss_bytes
-    from tfstyle.multiscale import MultiScaleStylizer, auto_scales
+    from tfstyle.io.images import load_image, resize
+    from tfstyle.optimize.memory import peak_rss_bytes
+    from tfstyle.optimize.multiscale import MultiScaleStylizer, auto_scales
 
     content = resize(load_image(os.path.join(IMAGES, "content", "chelsea_cat.png")), (size, size))
     style = resize(load_image(os.path.join(IMAGES, "style", "vangogh_starry_night.jpg")), (size, size))

@@ -1,4 +1,4 @@
-"""Measured peak RSS next to tfstyle.memory's estimate, one subprocess per configuration.
+"""Measured peak RSS next to tfstyle.optimize.memory's estimate, one subprocess per configuration.
 
     PYTHONPATH=src python bench/calibrate_memory.py [--sizes 256,512,1024] [--steps 2]
 
@@ -26,9 +26,9 @@ def child(size: int, optimizer: str, tile: int, steps: int, precision: str) -> N
     import numpy as np
 
     from tfstyle.config import StylizeConfig
-    from tfstyle.image import load_image, resize
-    from tfstyle.memory import estimate_step, peak_rss_bytes
-    from tfstyle.multiscale import MultiScaleStylizer
+    from tfstyle.io.images import load_image, resize
+    from tfstyle.optimize.memory import estimate_step, peak_rss_bytes
+    from tfstyle.optimize.multiscale import MultiScaleStylizer
 
     # Square inputs so that "size" is both sides (the worst case for a given longest side).
     content = resize(load_image(CONTENT), (size, size))

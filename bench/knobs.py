@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "tfstyle default": ({}, {}),
     "float32": ({}, {"precision": "float32"}),
-    # bfloat16 network, features cast to float32 before the Gram matmuls (see tfstyle.losses.gram).
+    # bfloat16 network, features cast to float32 before the Gram matmuls (see tfstyle.objective.losses.gram).
     "float32 Grams": ({}, {"f32_grams": True}),
     "inter-op per core (TF default)": ({}, {"inter": 0}),
     "intra=1 inter=1": ({}, {"intra": 1, "inter": 1}),
@@ -47,7 +47,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
 
 
 def _images(size):
-    from tfstyle.image import load_image
+    from tfstyle.io.images import load_image
 
     root = HERE.parent.parent / "shared" / "images"
     return (load_image(root / "content" / "chelsea_cat.png"),
@@ -101,8 +101,8 @@ def worker(name: str, size: int, repeats: int) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(opt["intra"])
     tf.config.threading.set_inter_op_parallelism_threads(opt.get("inter", 1))  # 0: TensorFlow's default
     from tfstyle import StylizeConfig
-    from tfstyle.features import resolve_weights
-    from tfstyle.optimize import Stylizer
+    from tfstyle.backbones.weights import resolve_weights
+    from tfstyle.optimize.stylizer import Stylizer
 
     if "layout" in opt:
         fn = _layout_fn(size, opt["layout"])

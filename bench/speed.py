@@ -67,7 +67,7 @@ class Method:
     kind: str
     config: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
-    entry: str = "tfstyle.optimize:stylize"
+    entry: str = "tfstyle.optimize.multiscale:stylize"
     quality: bool = True
     single_scale: bool = False
     max_size: int | None = None
@@ -128,8 +128,8 @@ def _peak_rss_mib() -> float:
 
 
 def _load_images(content_path, style_path, size):
-    from tfstyle.image import load_image, resize
-    from tfstyle.optimize import output_shape
+    from tfstyle.io.images import load_image, resize
+    from tfstyle.io.images import output_shape
 
     c, s = load_image(content_path), load_image(style_path)
     return resize(c, output_shape(c.shape[:2], size)), resize(s, output_shape(s.shape[:2], size))
@@ -188,7 +188,7 @@ class _Driver:
 def worker(name: str, a) -> dict:
     import tensorflow as tf  # noqa: F401 - imported before any clock starts
 
-    from tfstyle.features import resolve_weights
+    from tfstyle.backbones.weights import resolve_weights
 
     info = resolve_weights(a.backbone)
     out = {"name": name, "per_step": {}, "peak_rss_mib": {}, "policy": None}
@@ -214,7 +214,7 @@ def _quality_trace(name, info, a) -> list[tuple[int, float, float]]:
     """[(step, seconds, reference objective)] at checkpoints, seconds excluding the evaluations."""
     import baselines
 
-    from tfstyle.image import resize
+    from tfstyle.io.images import resize
 
     content, style = _load_images(a.content, a.style, a.quality_size)
     ref = baselines.ReferenceObjective(info, content, style)

@@ -27,8 +27,8 @@ def test_same_objective_config_makes_tfstyle_loss_a_multiple_of_the_reference(co
     import tensorflow as tf
 
     from tfstyle import StylizeConfig
-    from tfstyle.features import resolve_weights
-    from tfstyle.optimize import Stylizer
+    from tfstyle.backbones.weights import resolve_weights
+    from tfstyle.optimize.stylizer import Stylizer
 
     info = resolve_weights("random")
     content, style = speed._load_images(content_path, style_path, 48)

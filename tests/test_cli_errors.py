@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tfstyle.cli import main
-from tfstyle.state import save_state, state_path
+from tfstyle.io.state import save_state, state_path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_image_loader import hostile_files  # noqa: E402
@@ -266,7 +266,7 @@ def test_resume_without_state(tmp_path, capsys, content_path, style_path):
 
 def test_resume_refuses_other_inputs_or_settings(tmp_path, capsys, content_path, style_path, shared_images):
     """A state whose fingerprint is not this run's (other image, other settings) is refused."""
-    from tfstyle.optimize import RunState
+    from tfstyle.progress import RunState
 
     out = tmp_path / "o.png"
     save_state(RunState(image=_good_image(), step=2, optimizer="adam", history={"total": [1.0, 0.5]},

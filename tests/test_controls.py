@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfstyle import color
+from tfstyle.objective import color
 from tfstyle.config import PRESETS, ConfigError, StylizeConfig
-from tfstyle.image import ImageError, load_image, resize
+from tfstyle.io.images import ImageError, load_image, resize
 
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
 def weights():
-    from tfstyle.features import resolve_weights
+    from tfstyle.backbones.weights import resolve_weights
 
     return resolve_weights("random")
 
@@ -39,10 +39,10 @@ def wave(shared_images):  # cold blues
 
 def style_distance(st, image, style):
     """Mean relative Gram error over the style layers between ``image`` and ``style`` (lower = closer)."""
-    from tfstyle.losses import gram, style_layer_loss
+    from tfstyle.objective.losses import gram, style_layer_loss
 
     f, g = st.extractor(image[None]), st.extractor(style[None])
-    return float(np.mean([float(style_layer_loss(gram(f[n]), gram(g[n]))) for n, _ in st.config.style_layers]))
+    return float(np.mean([float(style_layer_loss(gram(f[n]), gram(g[n]))) for n, _ in st.config.resolved_layers()[1]]))
 
 
 def run_cli(*args, timeout=300):
@@ -62,8 +62,8 @@ def assert_usage_error(r, *words):
 
 
 def test_blend_target_is_weighted_sum_of_style_grams(content, scream, wave, weights):
-    from tfstyle.losses import gram
-    from tfstyle.optimize import Stylizer
+    from tfstyle.objective.losses import gram
+    from tfstyle.optimize.stylizer import Stylizer
 
     st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, style_blend=(3.0, 1.0)), weights)
     assert st.blend == (0.75, 0.25)
@@ -75,7 +75,7 @@ def test_blend_target_is_weighted_sum_of_style_grams(content, scream, wave, weig
 
 @pytest.mark.slow
 def test_style_loss_against_each_style_moves_with_its_weight(content, scream, wave, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     dist = {}
     for blend in ((0.9, 0.1), (0.1, 0.9)):
@@ -119,7 +119,7 @@ def test_cli_two_styles_with_blend_writes_image(tmp_path, content_path, shared_i
 
 
 def test_style_scale_resizes_style_relative_to_output_keeping_its_aspect(content, scream, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     for scale in (0.5, 2.0):
         st = Stylizer(content, scream, StylizeConfig(size=SIZE, style_scale=scale), weights)
@@ -142,7 +142,7 @@ def _spectral_centroid(img):
 
 @pytest.mark.slow
 def test_style_scale_2_makes_features_twice_as_large(weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     # Style: a checkerboard of 4-px squares at the output size; texture synthesis from noise.
     i = np.arange(SIZE)
@@ -182,7 +182,7 @@ def test_yiq_round_trip_and_with_chrominance(content, scream):
 
 @pytest.mark.slow
 def test_preserve_color_keeps_the_content_chrominance(content, scream, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     chroma_err, mean_err, luma_change = {}, {}, {}
     for mode in ("none", "luminance", "histogram"):
@@ -206,8 +206,8 @@ def test_preserve_color_keeps_the_content_chrominance(content, scream, weights):
 
 @pytest.mark.slow
 def test_init_from_file_noise_and_style(tmp_path, content, scream, weights):
-    from tfstyle.image import save_image
-    from tfstyle.optimize import Stylizer
+    from tfstyle.io.images import save_image
+    from tfstyle.optimize.stylizer import Stylizer
 
     init_path = tmp_path / "init.png"
     save_image(resize(scream, (60, 40)), init_path)
@@ -241,7 +241,7 @@ def test_cli_missing_init_file_is_a_one_line_usage_error(tmp_path, content_path,
 def test_average_pooling_rebuilds_the_network_with_the_same_weights(content, scream, weights):
     import keras
 
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     st = {p: Stylizer(content, scream, StylizeConfig(size=SIZE, pooling=p), weights) for p in ("max", "avg")}
     layers = {p: {type(layer).__name__ for layer in s.extractor.model.layers} for p, s in st.items()}
@@ -272,7 +272,7 @@ def test_average_pooling_rebuilds_the_network_with_the_same_weights(content, scr
 
 @pytest.mark.slow
 def test_average_pooling_run_lowers_the_loss(content, scream, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     r = Stylizer(content, scream, StylizeConfig(size=SIZE, steps=10, pooling="avg"), weights).run()
     assert r.stop_reason in ("done", "converged")
@@ -299,7 +299,8 @@ def _write_legacy_h5(model, path):
 def test_vgg16_random_backbone_and_layer_names(weights):
     import keras
 
-    from tfstyle.features import FeatureExtractor, resolve_weights
+    from tfstyle.backbones.extractor import FeatureExtractor
+    from tfstyle.backbones.weights import resolve_weights
 
     info = resolve_weights("random", network="vgg16")
     assert info.network == "vgg16" and "VGG16" in info.notice
@@ -314,10 +315,11 @@ def test_vgg16_random_backbone_and_layer_names(weights):
 def test_vgg16_weights_from_env_and_cache_through_the_loading_code(tmp_path, monkeypatch):
     import keras
 
-    from tfstyle.features import BackboneError, FeatureExtractor, WeightsInfo, build_backbone, resolve_weights
+    from tfstyle.backbones.extractor import FeatureExtractor, build_model
+    from tfstyle.backbones.weights import BackboneError, WeightsInfo, resolve_weights
 
     # A VGG16 whose weights differ from the built-in random ones.
-    ref = build_backbone(WeightsInfo(None, "random", "", "vgg16"))
+    ref = build_model(WeightsInfo(None, "random", "", "vgg16"))
     rng = np.random.default_rng(7)
     for layer in ref.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -347,7 +349,7 @@ def test_vgg16_weights_from_env_and_cache_through_the_loading_code(tmp_path, mon
     assert resolve_weights("imagenet", network="vgg16").source == "cache"
     # A VGG19 file is not a VGG16 file: one-line error naming it.
     vgg19_file = tmp_path / "vgg19.h5"
-    _write_legacy_h5(build_backbone(WeightsInfo(None, "random", "", "vgg19")), vgg19_file)
+    _write_legacy_h5(build_model(WeightsInfo(None, "random", "", "vgg19")), vgg19_file)
     with pytest.raises(BackboneError, match="vgg19.h5 is not a VGG16 notop weight file"):
         FeatureExtractor(["block1_conv1"], WeightsInfo(str(vgg19_file), "flag", "", "vgg16"))
 
@@ -368,7 +370,7 @@ def test_cli_vgg16_avg_pooling_run(tmp_path, content_path, style_path):
 def test_masked_gram_matches_numpy():
     import tensorflow as tf
 
-    from tfstyle.losses import gram, masked_gram
+    from tfstyle.objective.losses import gram, masked_gram
 
     rng = np.random.default_rng(0)
     f = rng.normal(size=(2, 5, 6, 4)).astype(np.float32)
@@ -392,7 +394,7 @@ def _halves(shape):
 
 @pytest.mark.slow
 def test_content_mask_stylises_inside_and_keeps_the_content_outside(content, scream, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     h, w = content.shape[:2]
     left, _ = _halves((h, w))
@@ -411,7 +413,7 @@ def test_content_mask_stylises_inside_and_keeps_the_content_outside(content, scr
 
 @pytest.mark.slow
 def test_style_masks_put_each_style_in_its_region(content, scream, wave, weights):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     left, right = _halves(content.shape[:2])
     st = Stylizer(content, [scream, wave], StylizeConfig(size=SIZE, steps=20, optimizer="lbfgs"), weights,
@@ -432,7 +434,7 @@ def test_style_masks_put_each_style_in_its_region(content, scream, wave, weights
 
 
 def test_mask_errors(tmp_path, content, scream, weights, content_path, style_path):
-    from tfstyle.masks import load_mask, load_masks
+    from tfstyle.objective.masks import load_mask, load_masks
 
     left, right = _halves((40, 60))
     with pytest.raises(ConfigError, match="style mask 1 does not overlap the content mask"):
@@ -459,7 +461,8 @@ def test_mask_errors(tmp_path, content, scream, weights, content_path, style_pat
 
 
 def test_presets_set_size_steps_optimizer_and_flags_override():
-    from tfstyle.cli import _config_from, build_parser
+    from tfstyle.cli.flags import config_from as _config_from
+    from tfstyle.cli.main import build_parser
 
     assert StylizeConfig.from_preset("draft").size == PRESETS["draft"]["size"]
     sizes = [StylizeConfig.from_preset(p).size * StylizeConfig.from_preset(p).steps for p in

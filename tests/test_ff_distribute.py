@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from ffdata import make_photos
 
-from tfstyle.models import load_model_dir
+from tfstyle.feedforward.networks import load_model_dir
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).resolve().parent
@@ -37,7 +37,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(photos, style_path, t
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
         sys.path.insert(0, {str(TESTS)!r})
         from ffdata import TINY_NET, TINY_TRAIN
-        from tfstyle.train import Trainer, train
+        from tfstyle.feedforward.train import Trainer, train
         config = TINY_TRAIN.replace(content_weight=0.0, batch_size=2)
         args = ({str(style_path)!r}, {str(photos)!r})
         mirrored = Trainer(*args, {str(tmp_path / "a")!r}, config.replace(strategy="mirrored"), network=TINY_NET)
@@ -112,7 +112,7 @@ def test_two_worker_processes_train_in_lockstep(photos, style_path, tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-6)
     # and they moved away from the common initialisation
     from tfstyle.config import NETWORK_PRESETS
-    from tfstyle.models import build_transform_net
+    from tfstyle.feedforward.networks import build_transform_net
 
     init = build_transform_net(NETWORK_PRESETS["light"], seed=0).get_weights()
     assert any(not np.allclose(a, b, atol=1e-4) for a, b in zip(init, w0.get_weights()))

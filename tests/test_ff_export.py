@@ -8,12 +8,12 @@ from ai_edge_litert.interpreter import Interpreter
 from ffdata import TINY_TRAIN, make_photos
 from PIL import Image
 
-from tfstyle.apply import StyleModel, apply_files
+from tfstyle.feedforward.apply import StyleModel, apply_files
 from tfstyle.config import NETWORK_PRESETS
 from tfstyle.export import ExportError, export_model
-from tfstyle.image import ImageError, load_image, resize
-from tfstyle.models import MODEL_FILE
-from tfstyle.train import train
+from tfstyle.io.images import ImageError, load_image, resize
+from tfstyle.feedforward.networks import MODEL_FILE
+from tfstyle import train
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_cli_apply_and_export(model_dir, photos, tmp_path):
     r = _cli("export", model_dir, "--format", "tflite", "-o", tmp_path / "m.tflite")
     assert r.returncode == 2 and "already exists" in r.stderr
     r = _cli("export", model_dir, "--format", "savedmodel", "--quantize", "int8")
-    assert r.returncode == 2 and "tflite only" in r.stderr
+    assert r.returncode == 2 and "savedmodel takes --quantize none" in r.stderr
 
 
 def test_cli_malformed_model_folders_exit_2(model_dir, tmp_path):
@@ -147,8 +147,8 @@ def test_cli_malformed_model_folders_exit_2(model_dir, tmp_path):
 
 def test_presets_export_with_dynamic_sizes(tmp_path):
     """Both real presets (random weights) convert and run at two sizes under LiteRT."""
-    from tfstyle.export import tflite_bytes
-    from tfstyle.models import build_transform_net
+    from tfstyle.export.tflite import tflite_bytes
+    from tfstyle.feedforward.networks import build_transform_net
 
     for name, net in NETWORK_PRESETS.items():
         model = build_transform_net(net)

@@ -6,8 +6,8 @@ import tensorflow as tf
 from ffdata import TINY_LIGHT_NET, TINY_NET
 
 from tfstyle.config import NETWORK_PRESETS, NetworkConfig
-from tfstyle.losses import StyleContentLoss, gram
-from tfstyle.models import (MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, load_model_dir,
+from tfstyle.objective.losses import StyleContentLoss, gram
+from tfstyle.feedforward.networks import (MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, load_model_dir,
                             network_cost, save_model_dir)
 
 

@@ -9,9 +9,10 @@ import pytest
 from ffdata import TINY_NET, TINY_TRAIN, make_photos
 from PIL import Image
 
-from tfstyle.models import ModelError, load_model_dir
-from tfstyle.train import (CHECKPOINT_DIR, DataError, Trainer, find_photos, photo_dataset, prepare_model_dir,
-                           scan_photos, train)
+from tfstyle.feedforward.networks import ModelError, load_model_dir
+from tfstyle import train
+from tfstyle.feedforward.data import DataError, find_photos, photo_dataset, scan_photos
+from tfstyle.feedforward.train import CHECKPOINT_DIR, Trainer, prepare_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_pipeline_crops_batches_is_seeded_and_skips_corrupt_decodes(photos, tmp_
     truncated = tmp_path / "truncated.png"
     data = (photos / "set0" / "photo04.png").read_bytes()
     truncated.write_bytes(data[: len(data) // 3])
-    from tfstyle.train import _DecodeStats
+    from tfstyle.feedforward.data import _DecodeStats
 
     stats = _DecodeStats()
     ds = photo_dataset(files + [truncated], image_size=32, batch_size=3, accumulate=2, seed=5, stats=stats)

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tfstyle import image as imageio
-from tfstyle.image import ImageError, load_image
+from tfstyle.io import images as imageio
+from tfstyle.io.images import ImageError, load_image
 
 H, W = 20, 24  # small, above the 16 px minimum, not square (catches transposes)
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfstyle.image import ImageError, atomic_write, save_image
-from tfstyle.state import load_state, state_path
+from tfstyle.io.images import ImageError, atomic_write, save_image
+from tfstyle.io.state import load_state, state_path
 
 pytestmark = pytest.mark.slow
 
@@ -240,7 +240,7 @@ def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path):
 @pytest.fixture(scope="module")
 def stylizer_parts(content_path, style_path):
     from tfstyle import load_image
-    from tfstyle.features import resolve_weights
+    from tfstyle.backbones.weights import resolve_weights
 
     return load_image(content_path), load_image(style_path), resolve_weights("random")
 
@@ -256,7 +256,7 @@ def _interrupt_at(step):
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_api_resume_continues(optimizer, stylizer_parts):
     from tfstyle.config import StylizeConfig
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     c, s, w = stylizer_parts
     st = Stylizer(c, s, StylizeConfig(size=32, steps=10, optimizer=optimizer, lr=0.05), w)
@@ -296,7 +296,7 @@ def test_api_nonfinite_loss_stops_and_keeps_last_good_image(optimizer, stylizer_
     import tensorflow as tf
 
     from tfstyle.config import StylizeConfig
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     c, s, w = stylizer_parts
     st = Stylizer(c, s, StylizeConfig(size=32, steps=20, optimizer=optimizer, lr=0.05), w)
@@ -318,7 +318,7 @@ def test_cli_nonfinite_exit_3(tmp_path, content_path, style_path):
     """A real way to overflow: an absurd style weight makes Adam's second moment overflow on the
     first update. The run stops with exit 3 and writes the last good image: the starting one."""
     from tfstyle import load_image
-    from tfstyle.image import resize, to_uint8
+    from tfstyle.io.images import resize, to_uint8
 
     out = tmp_path / "o.png"
     r = subprocess.run(_cmd(content_path, style_path, out, "--steps", 20, "--style-weight", "1e37", "-q"),

@@ -7,8 +7,10 @@ import tensorflow as tf
 
 from tfstyle import load_image  # noqa: E402
 from tfstyle.config import StylizeConfig  # noqa: E402
-from tfstyle.features import _BGR_MEAN, build_vgg19, resolve_weights  # noqa: E402
-from tfstyle.losses import (  # noqa: E402
+from tfstyle.backbones.extractor import build_model  # noqa: E402
+from tfstyle.backbones.vgg import BGR_MEAN as _BGR_MEAN  # noqa: E402
+from tfstyle.backbones.weights import resolve_weights  # noqa: E402
+from tfstyle.objective.losses import (  # noqa: E402
     StyleContentLoss,
     content_layer_loss,
     gram,
@@ -16,7 +18,7 @@ from tfstyle.losses import (  # noqa: E402
     total_variation,
 )
 from tfstyle.hardware import native_bfloat16  # noqa: E402
-from tfstyle.optimize import Stylizer  # noqa: E402
+from tfstyle.optimize.stylizer import Stylizer  # noqa: E402
 
 EPS = 1e-8  # the losses' guard against an all-zero target
 
@@ -128,7 +130,7 @@ def test_onednn_off_means_no_native_bfloat16_and_float32_by_default(tmp_path):
     import subprocess
     import sys
 
-    code = ("from tfstyle import hardware; from tfstyle.features import resolve_precision; "
+    code = ("from tfstyle import hardware; from tfstyle.backbones.extractor import resolve_precision; "
             "print(hardware.native_bfloat16(), resolve_precision('auto'))")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -186,7 +188,7 @@ def _float64_objective(st: Stylizer):
     the caffe preprocessing and the naive NumPy losses above."""
     import keras
 
-    base = build_vgg19(st.weights, "float64")
+    base = build_model(st.weights, "float64")
     layers = st.extractor.layers
     model = keras.Model(base.input, {n: base.get_layer(n).output for n in layers})
 
@@ -259,7 +261,7 @@ def test_run_lowers_every_loss_part_from_noise(images):
     assert res.stop_reason == "done" and res.steps == 40
     for key in res.history:
         assert _falls(res.history, key), (key, res.history[key][0], res.history[key][-1])
-    assert {k for k in res.history if k.startswith("style/")} == {f"style/{n}" for n, _ in cfg.style_layers}
+    assert {k for k in res.history if k.startswith("style/")} == {f"style/{n}" for n, _ in cfg.resolved_layers()[1]}
 
 
 @pytest.mark.slow

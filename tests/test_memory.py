@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tfstyle.config import StylizeConfig
-from tfstyle.memory import (GIB, MemoryLimitError, activation_bytes, estimate_step, plan_scale)
+from tfstyle.optimize.memory import (GIB, MemoryLimitError, activation_bytes, estimate_step, plan_scale)
 
 LAYERS = ["block4_conv2", "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
 
@@ -15,9 +15,11 @@ def test_activation_bytes_match_the_real_network():
     """Element count of every layer up to block5_conv1, read from the Keras model's own shapes."""
     import numpy as np
 
-    from tfstyle.features import VGG_LAYERS, WeightsInfo, build_vgg19
+    from tfstyle.backbones.extractor import build_model
+    from tfstyle.backbones.vgg import VGG19_LAYERS as VGG_LAYERS
+    from tfstyle.backbones.weights import WeightsInfo
 
-    model = build_vgg19(WeightsInfo(None, "random", "random"))
+    model = build_model(WeightsInfo(None, "random", "random"))
     h, w = 96, 80
     x = np.zeros((1, h, w, 3), np.float32)
     import keras

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from tfstyle.config import ConfigError, StylizeConfig, parse_scales
-from tfstyle.image import load_image
-from tfstyle.multiscale import MultiScaleStylizer, auto_scales, split_steps
+from tfstyle.io.images import load_image
+from tfstyle.optimize.multiscale import MultiScaleStylizer, auto_scales, split_steps
 
 
 def test_auto_scales_halve_down_to_256():
@@ -56,7 +56,7 @@ def test_targets_come_from_each_scale(images):
         assert st.content.shape[:2] == sc.shape
         assert max(st.style.shape[:2]) == sc.size
         # The content target is the extractor's features of the content at this scale.
-        name = st.config.content_layers[0]
+        name = st.config.resolved_layers()[0][0]
         want = st.extractor(st.content[None])[name].numpy()
         np.testing.assert_allclose(st.loss.content_targets[name].numpy(), want, rtol=1e-5, atol=1e-5)
 
@@ -101,15 +101,14 @@ class _StopAt:
 @pytest.mark.parametrize("stop", [2, 3])  # mid coarse scale; on the boundary to the fine scale
 def test_interrupt_then_resume(images, stop):
     cfg = _config()
-    res = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(stop), fingerprint="fp")
+    res = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(stop))
     assert res.stop_reason == "interrupted" and res.steps == stop
     assert f"step {stop} of 6" in res.message
     assert max(res.image.shape[:2]) == 64  # upsampled to the final size
     assert max(res.state.image.shape[:2]) == 32  # the state keeps its own scale
     assert res.state.step == stop and len(res.state.history["total"]) == stop
     steps = []
-    done = MultiScaleStylizer(*images, cfg).run(callback=lambda p: steps.append(p.step), resume=res.state,
-                                                fingerprint="fp")
+    done = MultiScaleStylizer(*images, cfg).run(callback=lambda p: steps.append(p.step), resume=res.state)
     assert done.stop_reason == "done" and done.steps == 6
     assert steps == list(range(stop + 1, 7))
     assert len(done.history["total"]) == 6
@@ -117,11 +116,27 @@ def test_interrupt_then_resume(images, stop):
 
 
 def test_resume_rejects_foreign_shape(images):
-    from tfstyle.optimize import RunState
+    from tfstyle.progress import RunState
 
-    bad = RunState(image=np.zeros((10, 10, 3), np.float32), step=5, optimizer="adam")
+    ms = MultiScaleStylizer(*images, _config())
+    bad = RunState(image=np.zeros((10, 10, 3), np.float32), step=5, optimizer="adam", fingerprint=ms.fingerprint)
     with pytest.raises(ConfigError, match="not a scale of this run"):
-        MultiScaleStylizer(*images, _config()).run(resume=bad)
+        ms.run(resume=bad)
+
+
+def test_resume_rejects_a_state_of_another_run(images):
+    """The library checks the run fingerprint itself (the Python API resumes like the command line)."""
+    from tfstyle.io.state import StateError
+
+    res = MultiScaleStylizer(*images, _config()).run(callback=_StopAt(2))
+    other = _config(style_weight=3.0)
+    with pytest.raises(StateError, match="other images or settings"):
+        MultiScaleStylizer(*images, other).run(resume=res.state)
+    swapped = (images[1], images[0])
+    with pytest.raises(StateError, match="other images or settings"):
+        MultiScaleStylizer(*swapped, _config()).run(resume=res.state)
+    more_steps = MultiScaleStylizer(*images, _config(steps=8)).run(resume=res.state)  # steps may grow
+    assert more_steps.stop_reason == "done" and more_steps.steps == 8
 
 
 def test_lbfgs_multiscale_lowers_loss(images):
@@ -145,17 +160,13 @@ def test_cli_scales(tmp_path, content_path, style_path):
 
 def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, images):
     """A state saved between scales (coarse image, global step) continues at the fine scale."""
-    import dataclasses
-    from pathlib import Path
-
-    from tfstyle.state import fingerprint, save_state, state_path
+    from tfstyle.io.state import run_fingerprint, save_state, state_path
 
     out = tmp_path / "r.png"
     cfg = _config(optimizer="lbfgs", precision="auto", backbone="auto")
-    fp = fingerprint(Path(content_path).read_bytes(), Path(style_path).read_bytes(),
-                     repr(dataclasses.replace(cfg, steps=0, memory_limit=0.0)))
-    res = MultiScaleStylizer(*images, cfg.replace(backbone="random")).run(callback=_StopAt(3), fingerprint=fp)
+    res = MultiScaleStylizer(*images, cfg.replace(backbone="random")).run(callback=_StopAt(3))
     assert res.state.step == 3 and max(res.state.image.shape[:2]) == 32
+    res.state.fingerprint = run_fingerprint(cfg, *images)  # as the command line's run (--backbone auto)
     save_state(res.state, state_path(out))
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
                         str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--optimizer", "lbfgs",

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from tfstyle.config import StylizeConfig
-from tfstyle.image import load_image, resize
-from tfstyle.tiling import TiledStylizer, tile_grid
+from tfstyle.io.images import load_image, resize
+from tfstyle.optimize.tiling import TiledStylizer, tile_grid
 
 
 @pytest.mark.parametrize("hw,tile,offset", [((128, 128), 32, (0, 0)), ((100, 77), 32, (16, 0)),
@@ -40,7 +40,7 @@ def _cfg(**kw):
 
 @pytest.fixture(scope="module")
 def untiled(pair):
-    from tfstyle.optimize import Stylizer
+    from tfstyle.optimize.stylizer import Stylizer
 
     return Stylizer(*pair, _cfg())
 
@@ -65,12 +65,16 @@ def probe(pair, untiled):
 
 
 def test_default_margin_covers_the_receptive_field():
-    from tfstyle.tiling import default_margin, receptive_radius
+    from tfstyle.backbones import get
+    from tfstyle.optimize.tiling import default_margin
 
-    assert receptive_radius("block1_conv1") == 1 and receptive_radius("block1_pool") == 3
-    assert receptive_radius("block4_conv2") == 42 and receptive_radius("block5_conv1") == 78
-    assert default_margin(["block1_conv1", "block5_conv1", "block4_conv2"]) == 80
-    assert default_margin(["block1_conv1", "block3_conv1"]) == 12
+    facts = get("vgg19").facts()
+    # The classic receptive fields (3x3 convolutions, 2x2 pools): 3 px at conv1_1, 156 px at conv5_1.
+    assert facts["block1_conv1"].left + facts["block1_conv1"].right + 1 == 3
+    assert facts["block5_conv1"].left + facts["block5_conv1"].right + 1 == 156
+    assert facts["block5_conv1"].margin == 70 and facts["block1_pool"].margin == 2
+    assert default_margin(facts, ["block1_conv1", "block5_conv1", "block4_conv2"]) == 80
+    assert default_margin(facts, ["block1_conv1", "block3_conv1"]) == 12
 
 
 def test_tiled_targets_match_untiled(untiled, tiled):
@@ -104,14 +108,14 @@ def test_tiled_gradient_matches_untiled(tiled, probe, offset):
 def test_tiles_are_exact_with_the_default_margin(pair, untiled):
     """Shallow layers (radius 16 px at block3_conv2): 32 px tiles with 16 px of context, far from the
     whole image, give the untiled loss and gradient up to float rounding."""
-    from tfstyle.optimize import Stylizer
-    from tfstyle.tiling import default_margin
+    from tfstyle.optimize.stylizer import Stylizer
+    from tfstyle.optimize.tiling import default_margin
 
     cfg = _cfg(content_layers=("block3_conv2",), style_layers=(("block1_conv1", 1.0), ("block2_conv1", 1.0),
                                                                ("block3_conv1", 1.0)))
     flat = Stylizer(*pair, cfg, untiled.weights)
     tiled = TiledStylizer(*pair, cfg, untiled.weights, tile=32)
-    assert tiled.objective.margin == default_margin(["block3_conv2", "block1_conv1"]) == 16
+    assert tiled.objective.margin == default_margin(tiled.extractor.facts, ["block3_conv2", "block1_conv1"]) == 16
     x = pair[1]
     total, parts, grad = flat._value_and_grad(x[None])
     t_total, t_parts, t_grad = tiled.objective.value_and_grad(x, (16, 8))
@@ -121,7 +125,7 @@ def test_tiles_are_exact_with_the_default_margin(pair, untiled):
 
 def test_margin_is_what_makes_tiles_exact(tiled, probe):
     """Without context the tiles' gradient drifts away from the untiled one."""
-    from tfstyle.tiling import TiledObjective
+    from tfstyle.optimize.tiling import TiledObjective
 
     x, _, _, grad = probe
     bare = TiledObjective(tiled.extractor, tiled.loss, tile=32, margin=16)

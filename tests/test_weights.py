@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from tfstyle.cli import main  # noqa: E402
-from tfstyle.features import VGG19_WEIGHTS_FILE, VGG_LAYERS, resolve_weights  # noqa: E402
+from tfstyle.backbones.vgg import VGG19 as _VGG19, VGG19_LAYERS as VGG_LAYERS  # noqa: E402
+from tfstyle.backbones.weights import resolve_weights  # noqa: E402
+
+VGG19_WEIGHTS_FILE = _VGG19.weights_file
 
 # VGG19's conv layers: (name, in channels, out channels).
 _WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
@@ -68,9 +71,9 @@ def clean_env(monkeypatch, tmp_path):
 
 
 def _assert_loaded(info, values):
-    from tfstyle.features import build_vgg19
+    from tfstyle.backbones.extractor import build_model
 
-    model = build_vgg19(info)
+    model = build_model(info)
     for name, (kernel, bias) in values.items():
         k, b = model.get_layer(name).get_weights()
         np.testing.assert_array_equal(k, kernel, err_msg=name)

@@ -6,41 +6,51 @@ Image optimisation (Gatys et al.)::
     result = tfstyle.stylize("photo.jpg", "painting.jpg", config=tfstyle.StylizeConfig(size=512))
     tfstyle.save_image(result.image, "out.png")
 
-Modules import TensorFlow lazily where they can, so that ``import tfstyle`` stays cheap.
+Feed-forward networks::
+
+    tfstyle.train("painting.jpg", "photos/", "models/painting", tfstyle.TrainConfig(arch="light"))
+    model = tfstyle.StyleModel("models/painting")
+    tfstyle.export_model("models/painting", "tflite", "float16")
+
+The package's layout: ``config`` (every default), ``progress`` (what runs report and return),
+``io`` (images, states), ``backbones`` (loss networks), ``objective`` (losses, masks, colour),
+``optimize`` (loops, scales, tiles, memory), ``feedforward`` (networks, data, training, applying),
+``export`` (one module per format), ``cli`` (the command line). Names below load on first use, so
+``import tfstyle`` imports no TensorFlow.
 """
 
-from .config import ConfigError, NetworkConfig, StylizeConfig, TrainConfig
+from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, StylizeConfig,  # noqa: F401
+                     TrainConfig)
 
 __version__ = "0.1.0"
 
+# Public name -> the module that defines it (imported on first use).
+_LAZY = {
+    "ImageError": "io.images", "load_image": "io.images", "save_image": "io.images",
+    "StateError": "io.state", "save_state": "io.state", "load_state": "io.state",
+    "stylize": "optimize.multiscale", "MultiScaleStylizer": "optimize.multiscale",
+    "Stylizer": "optimize.stylizer",
+    "Progress": "progress", "ScaleProgress": "progress", "ScalePlan": "progress", "RunState": "progress",
+    "StylizeResult": "progress", "TrainProgress": "progress", "TrainResult": "progress",
+    "BackboneError": "backbones.weights", "WeightsInfo": "backbones.weights", "resolve_weights": "backbones.weights",
+    "FeatureExtractor": "backbones.extractor",
+    "train": "feedforward.train", "Trainer": "feedforward.train",
+    "StyleModel": "feedforward.apply", "apply_files": "feedforward.apply",
+    "export_model": "export",
+}
+
 
 def __getattr__(name):
-    # NumPy/Pillow and TensorFlow-backed parts load on first use: `python -m tfstyle` installs its
-    # signal handlers before anything slow is imported.
-    if name in ("ImageError", "load_image", "save_image"):
-        from . import image
+    if name == "get_backbone":
+        from .backbones import get
 
-        return getattr(image, name)
-    if name in ("stylize", "Stylizer", "StylizeResult", "Progress", "RunState"):
-        from . import optimize
-
-        return getattr(optimize, name)
-    if name in ("BackboneError", "resolve_weights", "FeatureExtractor"):
-        from . import features
-
-        return getattr(features, name)
-    # Feed-forward models (the training function itself: ``from tfstyle.train import train``, since
-    # the name ``tfstyle.train`` is its module).
-    feedforward = {"Trainer": "train", "TrainProgress": "train", "TrainResult": "train", "StyleModel": "apply",
-                   "apply_files": "apply", "export_model": "export"}
-    if name in feedforward:
+        return get
+    if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"{__name__}.{feedforward[name]}"), name)
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'tfstyle' has no attribute {name!r}")
 
 
-__all__ = ["ConfigError", "ImageError", "StylizeConfig", "load_image", "save_image", "stylize",
-           "Stylizer", "StylizeResult", "Progress", "RunState", "BackboneError", "resolve_weights",
-           "FeatureExtractor", "__version__", "TrainConfig", "NetworkConfig", "Trainer", "TrainProgress",
-           "TrainResult", "StyleModel", "apply_files", "export_model"]
+__all__ = ["__version__", "ConfigError", "StylizeConfig", "TrainConfig", "NetworkConfig", "ApplyConfig",
+           "ExportConfig", "get_backbone", *_LAZY]

@@ -10,10 +10,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-# Layer names are Keras's own (keras.applications.VGG19), never indices.
-# Content: conv4_2 as in Gatys et al. (the TF tutorial uses block5_conv2).
+# Layer names are Keras's own (keras.applications), never indices.
+# VGG content: conv4_2 as in Gatys et al. (the TF tutorial uses block5_conv2).
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("block4_conv2",)
-# Style: conv1_1 .. conv5_1 with equal weights, as in Gatys et al.
+# VGG style: conv1_1 .. conv5_1 with equal weights, as in Gatys et al.
 DEFAULT_STYLE_LAYERS: tuple[tuple[str, float], ...] = (
     ("block1_conv1", 1.0),
     ("block2_conv1", 1.0),
@@ -22,23 +22,98 @@ DEFAULT_STYLE_LAYERS: tuple[tuple[str, float], ...] = (
     ("block5_conv1", 1.0),
 )
 
+
+@dataclass(frozen=True)
+class BackboneEntry:
+    """A loss network: where its implementation lives and its defaults.
+
+    Attributes:
+        implementation: "module:Class" of its :class:`tfstyle.backbones.base.Backbone` (imported
+            on first use). Adding a network is one file under ``tfstyle/backbones`` and one entry in
+            :data:`BACKBONES_REGISTRY`.
+        content_layers, style_layers: the default layers (Keras layer names; style layers with
+            weights).
+        smoothing: what ``smoothing="auto"`` means for it (see ``SMOOTHINGS``).
+    """
+
+    implementation: str
+    content_layers: tuple[str, ...]
+    style_layers: tuple[tuple[str, float], ...]
+    smoothing: str = "none"
+
+
+# Residual networks: Wang et al. (CVPR 2021, "Rethinking and Improving the Robustness of Image
+# Style Transfer") found their activations peaky (small entropy) and smoothed them with a softmax;
+# their ResNet50 layers, in Keras's names: style relu1, conv2_3, conv3_4, conv4_6, conv5_3 block
+# outputs, content conv4_6.
+BACKBONES_REGISTRY: dict[str, BackboneEntry] = {
+    "vgg19": BackboneEntry("tfstyle.backbones.vgg:VGG19", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
+    "vgg16": BackboneEntry("tfstyle.backbones.vgg:VGG16", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
+    "resnet50": BackboneEntry(
+        "tfstyle.backbones.resnet:ResNet50", ("conv4_block6_out",),
+        (("conv1_relu", 1.0), ("conv2_block3_out", 1.0), ("conv3_block4_out", 1.0), ("conv4_block6_out", 1.0),
+         ("conv5_block3_out", 1.0)),
+        smoothing="softmax"),
+    "efficientnetb0": BackboneEntry(
+        "tfstyle.backbones.efficientnet:EfficientNetB0", ("block4c_add",),
+        (("stem_activation", 1.0), ("block2b_add", 1.0), ("block3b_add", 1.0), ("block4c_add", 1.0),
+         ("block6d_add", 1.0)),
+        smoothing="softmax"),
+}
+# The architecture (--network); every one has Keras's layer names and its own preprocessing.
+NETWORKS = tuple(BACKBONES_REGISTRY)
+
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
 # Where the weights come from ("vgg19" is the older spelling of "imagenet", valid with network vgg19).
 BACKBONES = ("auto", "imagenet", "vgg19", "random")
-# The architecture: both have Keras's layer names (block4_conv2, ...) and caffe preprocessing.
-NETWORKS = ("vgg19", "vgg16")
 POOLINGS = ("max", "avg")
+# Feature smoothing before the losses (tfstyle.backbones.extractor.smooth): none, softmax (Wang et
+# al.), or auto (the network's own default, BackboneEntry.smoothing).
+SMOOTHINGS = ("auto", "none", "softmax")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 MAX_STYLE_SCALE = 8.0
 
-# Environment variable naming a VGG19 "notop" weight file (Keras h5 layout).
+# Environment variable naming a VGG19 "notop" weight file (Keras h5 layout) ...
 WEIGHTS_ENV = "TFSTYLE_VGG19_WEIGHTS"
+
+
+def weights_env(network: str) -> str:
+    """The environment variable naming ``network``'s weight file: ``TFSTYLE_<NETWORK>_WEIGHTS``."""
+    return f"TFSTYLE_{network.upper()}_WEIGHTS"
+
+
 # ... and the one for each network.
-WEIGHTS_ENVS = {"vgg19": WEIGHTS_ENV, "vgg16": "TFSTYLE_VGG16_WEIGHTS"}
+WEIGHTS_ENVS = {name: weights_env(name) for name in NETWORKS}
 # Set to 1 to never try Keras's download (useful offline: fail fast, no network wait).
 OFFLINE_ENV = "TFSTYLE_OFFLINE"
+# The fixed seed of the weight-free backbones: the same random filters on every run and machine.
+RANDOM_BACKBONE_SEED = 1234
+
+# --- image optimisation internals -------------------------------------------------------------
+# Adam's epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
+ADAM_EPSILON = 1e-10
+# L-BFGS-B correction pairs (SciPy's maxcor).
+LBFGS_HISTORY = 20
+# The coarsest automatic scale (longest side). Below ~256 px VGG's deep layers see only a few cells.
+MIN_COARSE = 256
+
+# --- memory planning (tfstyle.optimize.memory) --------------------------------------------------
+# Peak RSS of one step = MEMORY_BASE + MEMORY_BACKWARD_FACTOR * activation bytes + whole-image
+# buffers; both fitted to measured peaks (bench/calibrate_memory.py).
+MEMORY_BASE_GIB = 0.75
+MEMORY_BACKWARD_FACTOR = 1.3
+# Whole-image float32 RGB buffers alive during a step besides the optimiser's.
+MEMORY_IMAGE_BUFFERS = 8
+# A scale runs untiled if its estimate is at most this fraction of the limit.
+AUTO_TILE_FRACTION = 0.8
+# Tile sizes tried, largest first, when a scale must be tiled.
+TILE_CANDIDATES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
+
+# --- command-line only ------------------------------------------------------------------------
+SAVE_EVERY = 0       # stylize --save-every: intermediate images every N steps (0: never)
+PREVIEW_EVERY = 100  # train --preview-every: TensorBoard preview images every N steps
 
 
 MAX_SIZE = 16384
@@ -50,12 +125,41 @@ class ConfigError(ValueError):
     """A configuration value is out of range or inconsistent. Message is one line."""
 
 
+class _LossNetworkSettings:
+    """Resolution of the loss network's "use its defaults" settings, shared by the configs that
+    have ``network``, ``content_layers``, ``style_layers`` and ``smoothing`` fields."""
+
+    def resolved_layers(self) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...]]:
+        """``(content_layers, style_layers)``; an empty setting means the network's defaults."""
+        entry = BACKBONES_REGISTRY[self.network]
+        return (tuple(self.content_layers) or entry.content_layers,
+                tuple(self.style_layers) or entry.style_layers)
+
+    def resolved_smoothing(self) -> str:
+        """"none" or "softmax": ``smoothing`` with "auto" replaced by the network's default."""
+        return BACKBONES_REGISTRY[self.network].smoothing if self.smoothing == "auto" else self.smoothing
+
+    def _validate_loss_network(self) -> None:
+        _choice("network", self.network, NETWORKS)
+        _choice("pooling", self.pooling, POOLINGS)
+        _choice("smoothing", self.smoothing, SMOOTHINGS)
+        _finite("smoothing_temperature", self.smoothing_temperature, positive=True)
+        if self.backbone == "vgg19" and self.network != "vgg19":
+            raise ConfigError(f"backbone vgg19 means VGG19 weights but network is {self.network}; "
+                              f"use backbone imagenet")
+        content, style = self.resolved_layers()
+        for name, w in style:
+            _finite(f"weight of style layer {name}", w, positive=False)
+        if sum(w for _, w in style) <= 0:
+            raise ConfigError("style layer weights must not all be 0")
+
+
 def _h(text: str, **extra) -> dict:
     return {"help": text, **extra}
 
 
 @dataclass(frozen=True)
-class StylizeConfig:
+class StylizeConfig(_LossNetworkSettings):
     """Settings of one image-optimisation run (Gatys et al.).
 
     Loss weights are dimensionless: every loss part is divided by the magnitude of its own target
@@ -85,11 +189,13 @@ class StylizeConfig:
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation (smoothness) loss"))
     content_layers: tuple[str, ...] = field(
-        default=DEFAULT_CONTENT_LAYERS, metadata=_h("comma-separated Keras layer names")
+        default=(), metadata=_h("comma-separated Keras layer names; none: the network's own (vgg19: "
+                                "block4_conv2)")
     )
     style_layers: tuple[tuple[str, float], ...] = field(
-        default=DEFAULT_STYLE_LAYERS,
-        metadata=_h("comma-separated layer names, each with an optional :weight (block1_conv1:0.5,...)"),
+        default=(),
+        metadata=_h("comma-separated layer names, each with an optional :weight (block1_conv1:0.5,...); "
+                    "none: the network's own (vgg19: block1_conv1..block5_conv1)"),
     )
     init: str = field(
         default="content",
@@ -116,18 +222,27 @@ class StylizeConfig:
     )
     weights: str | None = field(
         default=None,
-        metadata=_h(f"notop weight file (.h5) of the --network; else ${WEIGHTS_ENV} / "
-                    f"${WEIGHTS_ENVS['vgg16']}"),
+        metadata=_h("notop weight file (.h5, Keras's layout) of the --network; else "
+                    "$TFSTYLE_<NETWORK>_WEIGHTS (e.g. $TFSTYLE_VGG19_WEIGHTS)"),
     )
     network: str = field(
         default="vgg19",
-        metadata=_h("the architecture: vgg19 or vgg16 (same layer names, own weight file)", choices=NETWORKS),
+        metadata=_h("the loss network (keras.applications): vgg19, vgg16, resnet50 or efficientnetb0, "
+                    "each with its own layers and weight file", choices=NETWORKS),
     )
     pooling: str = field(
         default="max",
-        metadata=_h("max (as trained) or avg (Gatys et al.: the same conv weights chained through "
-                    "average pooling)", choices=POOLINGS),
+        metadata=_h("VGG only: max (as trained) or avg (Gatys et al.: the same conv weights chained "
+                    "through average pooling)", choices=POOLINGS),
     )
+    smoothing: str = field(
+        default="auto",
+        metadata=_h("smooth each tapped layer before the losses: softmax over all its positions and "
+                    "channels (Wang et al. 2021), none, or auto (softmax for resnet50 and efficientnetb0, "
+                    "none for VGG)", choices=SMOOTHINGS),
+    )
+    smoothing_temperature: float = field(
+        default=1.0, metadata=_h("softmax smoothing: activations are divided by this before the softmax"))
     style_blend: tuple[float, ...] = field(
         default=(),
         metadata=_h("comma-separated weight of each style image, e.g. 0.7,0.3; none: equal weights",
@@ -188,12 +303,9 @@ class StylizeConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         if not isinstance(self.init, str) or not self.init.strip():
             raise ConfigError(f"init must be content, noise, style or an image path, got {self.init!r}")
-        _choice("network", self.network, NETWORKS)
-        _choice("pooling", self.pooling, POOLINGS)
         _choice("preserve_color", self.preserve_color, PRESERVE_COLORS)
-        if self.backbone == "vgg19" and self.network != "vgg19":
-            raise ConfigError(f"backbone vgg19 means VGG19 weights but network is {self.network}; "
-                              f"use backbone imagenet")
+        _choice("backbone", self.backbone, BACKBONES)
+        self._validate_loss_network()
         _finite("style_scale", self.style_scale, positive=True)
         if self.style_scale > MAX_STYLE_SCALE:  # the style image's one forward pass grows as scale^2
             raise ConfigError(f"style_scale must be at most {MAX_STYLE_SCALE:g}, got {self.style_scale}")
@@ -202,7 +314,6 @@ class StylizeConfig:
         if self.style_blend and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend weights must not all be 0")
         _choice("precision", self.precision, PRECISIONS)
-        _choice("backbone", self.backbone, BACKBONES)
         _finite("lr", self.lr, positive=True)
         _finite("lr_decay", self.lr_decay, positive=True)
         if self.lr_decay > 1:
@@ -211,14 +322,6 @@ class StylizeConfig:
             _finite(name, getattr(self, name), positive=False)
         if self.content_weight == 0 and self.style_weight == 0:
             raise ConfigError("content_weight and style_weight cannot both be 0")
-        if not self.content_layers:
-            raise ConfigError("content_layers is empty")
-        if not self.style_layers:
-            raise ConfigError("style_layers is empty")
-        for name, w in self.style_layers:
-            _finite(f"weight of style layer {name}", w, positive=False)
-        if sum(w for _, w in self.style_layers) <= 0:
-            raise ConfigError("style layer weights must not all be 0")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         parse_scales(self.scales, self.size)
@@ -443,7 +546,7 @@ NETWORK_PRESETS: dict[str, NetworkConfig] = {
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_LossNetworkSettings):
     """Settings of training a feed-forward network for one style.
 
     Loss weights and layers mean what they mean for ``StylizeConfig`` (the same scaled losses);
@@ -462,17 +565,25 @@ class TrainConfig:
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation loss"))
-    content_layers: tuple[str, ...] = field(default=DEFAULT_CONTENT_LAYERS,
-                                            metadata=_h("comma-separated Keras layer names"))
+    content_layers: tuple[str, ...] = field(default=(), metadata=_h("comma-separated Keras layer names of the "
+                                                                      "loss network; none: its own"))
     style_layers: tuple[tuple[str, float], ...] = field(
-        default=DEFAULT_STYLE_LAYERS, metadata=_h("comma-separated layer names, each with an optional :weight"))
+        default=(), metadata=_h("comma-separated layer names, each with an optional :weight; none: the loss "
+                                "network's own"))
     checkpoint_every: int = field(default=200, metadata=_h("save a resumable checkpoint every N steps"))
     seed: int = field(default=0, metadata=_h("random seed (initial weights, crops, shuffling)"))
     precision: str = field(default="auto", metadata=_h("float32, mixed or auto (as for stylize)",
                                                        choices=PRECISIONS))
-    backbone: str = field(default="auto", metadata=_h("loss network: vgg19, random or auto (as for stylize)",
-                                                      choices=BACKBONES))
-    weights: str | None = field(default=None, metadata=_h(f"VGG19 notop weight file (.h5); else ${WEIGHTS_ENV}"))
+    backbone: str = field(default="auto", metadata=_h("where the loss network's weights come from: imagenet, "
+                                                      "random or auto (as for stylize)", choices=BACKBONES))
+    weights: str | None = field(default=None, metadata=_h("notop weight file (.h5) of the loss network; else "
+                                                          "$TFSTYLE_<NETWORK>_WEIGHTS"))
+    network: str = field(default="vgg19", metadata=_h("the loss network: vgg19, vgg16, resnet50 or efficientnetb0",
+                                                      choices=NETWORKS))
+    pooling: str = field(default="max", metadata=_h("VGG only: max or avg pooling (as for stylize)", choices=POOLINGS))
+    smoothing: str = field(default="auto", metadata=_h("feature smoothing before the losses (as for stylize)",
+                                                       choices=SMOOTHINGS))
+    smoothing_temperature: float = field(default=1.0, metadata=_h("softmax smoothing temperature"))
     strategy: str = field(
         default="auto",
         metadata=_h("tf.distribute strategy: mirrored (all local GPUs, else all logical CPUs), multiworker "
@@ -495,7 +606,7 @@ class TrainConfig:
         _choice("strategy", self.strategy, STRATEGIES)
         # The loss settings mean what they mean for image optimisation: the same checks.
         shared = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "seed",
-                  "precision", "backbone", "weights")
+                  "precision", "backbone", "weights", "network", "pooling", "smoothing", "smoothing_temperature")
         StylizeConfig(**{n: getattr(self, n) for n in shared}).validate()
         return self
 
@@ -503,8 +614,25 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-EXPORT_FORMATS = ("savedmodel", "tflite")
+@dataclass(frozen=True)
+class ExportFormat:
+    """An export target: the module under ``tfstyle.export`` that writes it (with ``write`` and
+    ``default_name`` functions, see ``tfstyle/export/__init__.py``) and the ``--quantize`` values it
+    accepts, the first being its default. Adding a format is one module and one entry here."""
+
+    module: str
+    quantizations: tuple[str, ...]
+
+
+EXPORT_FORMATS_REGISTRY: dict[str, ExportFormat] = {
+    "savedmodel": ExportFormat("tfstyle.export.savedmodel", ("none",)),
+    "tflite": ExportFormat("tfstyle.export.tflite", ("none", "float16", "dynamic", "int8")),
+}
+EXPORT_FORMATS = tuple(EXPORT_FORMATS_REGISTRY)
+QUANTIZATIONS = tuple(dict.fromkeys(q for f in EXPORT_FORMATS_REGISTRY.values() for q in f.quantizations))
+# Training: photos shown as TensorBoard previews; checkpoints kept in MODEL_DIR/checkpoints.
+TRAIN_PREVIEW_COUNT = 2
+CHECKPOINTS_TO_KEEP = 2
 
 
 @dataclass(frozen=True)
@@ -540,6 +668,7 @@ class ExportConfig:
         _choice("quantize", self.quantize, QUANTIZATIONS)
         _positive_int("calibration_images", self.calibration_images, minimum=1)
         _positive_int("calibration_size", self.calibration_size, minimum=16)
-        if self.format == "savedmodel" and self.quantize != "none":
-            raise ConfigError("--quantize applies to --format tflite only")
+        accepted = EXPORT_FORMATS_REGISTRY[self.format].quantizations
+        if self.quantize not in accepted:
+            raise ConfigError(f"--format {self.format} takes --quantize {', '.join(accepted)}, got {self.quantize!r}")
         return self

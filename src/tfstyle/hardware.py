@@ -62,4 +62,23 @@ def describe() -> str:
     return "no native bf16 (no AMX/AVX512_BF16)"
 
 
-__all__ = ["cpu_has_bf16_instructions", "onednn_enabled", "native_bfloat16", "describe", "ONEDNN_ENV"]
+def set_inter_op_threads(n: int) -> None:
+    """Size TensorFlow's inter-op pool (0 leaves TensorFlow's default, one thread per core).
+
+    Why 1 by default: a VGG step is a chain of large ops that oneDNN already spreads over the
+    cores; a second inter-op thread only competes with them. bench/knobs.py at 512 px on 2 cores:
+    inter-op 1 was 1.02-1.40x faster per step (median 1.09x) in 5 of 5 runs. TensorFlow fixes its
+    pools when it runs its first op; after that this is a no-op.
+    """
+    import tensorflow as tf
+
+    if n <= 0 or tf.config.threading.get_inter_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:  # TensorFlow already started in this process: its pools are fixed
+        pass
+
+
+__all__ = ["cpu_has_bf16_instructions", "onednn_enabled", "native_bfloat16", "describe", "set_inter_op_threads",
+           "ONEDNN_ENV"]

@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..config import ConfigError
+
 # Refuse images declaring more pixels than this before decoding them (a small file can declare a
 # huge image: a decompression bomb; a 1 kB GIF can declare 16k x 16k). 2**27 = 134 M pixels covers
 # any camera photo (102 MP medium format); its float32 RGB array alone is 1.6 GB.
@@ -251,3 +253,42 @@ def atomic_write(path: Path, write) -> Path:
             raise ImageError(f"{path}: cannot write ({e.strerror or e})") from None
         raise
     return path
+
+
+def as_image(x, what: str) -> np.ndarray:
+    """An (H, W, 3) float32 RGB [0, 1] image from a path (loaded) or an array (checked and clipped).
+
+    Raises:
+        ImageError: not (H, W, 3), NaN or Inf values, a side under MIN_SIDE, or an unreadable file.
+    """
+    if isinstance(x, np.ndarray):
+        a = np.asarray(x, np.float32)
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ImageError(f"{what} array must be (H, W, 3), got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ImageError(f"{what} array has NaN or Inf values")
+        if min(a.shape[:2]) < MIN_SIDE:
+            raise ImageError(f"{what} array is {a.shape[1]}x{a.shape[0]}; each side must be "
+                                     f"at least {MIN_SIDE} pixels")
+        return np.clip(a, 0, 1)
+    return load_image(x)
+
+
+def style_shape(hw: tuple[int, int], side: int, index: int, count: int) -> tuple[int, int]:
+    """(H, W) of style image ``index`` of ``count`` at longest side ``side``; ConfigError if a side
+    falls under MIN_SIDE."""
+    out = fit_size(hw, side)
+    if min(out) < MIN_SIDE:
+        which = "style image" if count == 1 else f"style image {index + 1}"
+        raise ConfigError(f"at --size x --style-scale = {side} px the {which} ({hw[1]}x{hw[0]}) becomes "
+                          f"{out[1]}x{out[0]}; each side must be at least {MIN_SIDE} px")
+    return out
+
+
+def output_shape(content_hw: tuple[int, int], size: int, what: str = "content image") -> tuple[int, int]:
+    """Output (H, W) for a content image and the longest side; errors if a side falls under 16 px."""
+    hw = fit_size(content_hw, size)
+    if min(hw) < MIN_SIDE:
+        raise ConfigError(f"at --size {size} the {what} ({content_hw[1]}x{content_hw[0]}) becomes "
+                          f"{hw[1]}x{hw[0]}; each side must be at least {MIN_SIDE} px")
+    return hw

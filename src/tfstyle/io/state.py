@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .image import atomic_write
-from .optimize import RunState
+from ..progress import RunState
+from .images import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -37,6 +37,41 @@ def fingerprint(*parts: bytes | str) -> str:
         h.update(part.encode() if isinstance(part, str) else part)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def _input_bytes(x) -> bytes:
+    """An input's identity: an array's shape and pixels, a file's bytes."""
+    if isinstance(x, np.ndarray):
+        a = np.ascontiguousarray(x, np.float32)
+        return repr(a.shape).encode() + a.tobytes()
+    return Path(x).read_bytes()
+
+
+def run_fingerprint(config, content, styles, init_image=None, content_mask=None, style_masks=None) -> str:
+    """The fingerprint of an image-optimisation run: its images (arrays or files) and its settings.
+
+    Everything but ``steps`` (a resumed run may go further) and ``memory_limit`` (it changes how a
+    scale is computed, tiled or not, not what) must match for a saved state to continue a run. The
+    library computes it (:class:`tfstyle.optimize.multiscale.MultiScaleStylizer`) and refuses a
+    ``resume`` state of another run; the command line computes the same before it loads TensorFlow.
+
+    Args:
+        config: the run's :class:`tfstyle.config.StylizeConfig`.
+        content, styles: (H, W, 3) arrays or paths; ``styles`` one or a sequence.
+        init_image, content_mask, style_masks: arrays or paths in place of the files ``config`` names.
+    """
+    import dataclasses
+
+    styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    parts = [_input_bytes(content), *(_input_bytes(s) for s in styles)]
+    if init_image is not None:
+        parts.append(_input_bytes(init_image))
+    mask = content_mask if content_mask is not None else config.content_mask
+    if mask is not None:
+        parts.append(_input_bytes(mask))
+    for m in (style_masks if style_masks is not None else config.style_masks):
+        parts.append(_input_bytes(m))
+    return fingerprint(*parts, repr(dataclasses.replace(config, steps=0, memory_limit=0.0)))
 
 
 def save_state(state: RunState, path: str | os.PathLike) -> Path:

@@ -4,45 +4,41 @@ A run killed by the kernel's out-of-memory killer loses everything; a run refuse
 line naming the estimate and the limit loses nothing. The estimate of one step's peak resident
 memory (bytes) is::
 
-    BASE + BACKWARD_FACTOR * (activation bytes of the extractor for the (tile) image)
-         + bytes of whole-image buffers (images, optimiser state, targets)
+    MEMORY_BASE + MEMORY_BACKWARD_FACTOR * (activation bytes of the extractor for the (tile) image)
+                + bytes of whole-image buffers (images, optimiser state, targets)
 
-* activation bytes: every VGG19 layer up to the deepest one used, h_l * w_l * C_l elements each, at
-  the policy's compute width (2 bytes under mixed_bfloat16 / mixed_float16, 4 under float32), plus
-  the float32 copies of the layers the losses read (Grams are always float32);
-* ``BACKWARD_FACTOR``: the backward pass keeps the forward activations and creates gradients of the
-  same shapes, plus oneDNN scratch;
-* ``BASE``: the TensorFlow runtime, the model and its compiled functions.
+* activation bytes: every layer the truncated network computes (the ancestors of the layers the
+  losses read, from the backbone's graph facts: ``tfstyle.backbones.base.graph_facts``), cells x
+  channels each, at the policy's compute width (2 bytes under mixed_bfloat16 / mixed_float16, 4
+  under float32), plus the float32 copies of the layers the losses read (two more under softmax
+  smoothing);
+* ``MEMORY_BACKWARD_FACTOR``: the backward pass keeps the forward activations and creates gradients
+  of the same shapes, plus oneDNN scratch;
+* ``MEMORY_BASE``: the TensorFlow runtime, the model and its compiled functions.
 
-``BASE`` and ``BACKWARD_FACTOR`` were calibrated against the peak RSS (``resource.getrusage``) of
-real runs in subprocesses: ``python bench/calibrate_memory.py`` prints measured next to estimated
-(the README's high-resolution section has the table). The estimate counts VGG19 (the widest
-supported backbone up to block5), so it is conservative for smaller ones.
+Both constants live in ``tfstyle.config`` and were calibrated against the peak RSS of real runs in
+subprocesses: ``python bench/calibrate_memory.py`` prints measured next to estimated for every network
+(the README's high-resolution section has the table).
 
 Policy: a scale runs untiled when its untiled estimate is at most ``AUTO_TILE_FRACTION`` of the
 limit (the limit is ``--memory-limit`` GiB, or the RAM psutil reports available); else in the
 largest tiles whose estimate is within that fraction; a run whose smallest plan still exceeds the
-limit is refused with :class:`MemoryLimitError` (exit 2 on the command line).
+limit is refused with :class:`MemoryLimitError` (exit 2 on the command line). Networks whose
+features see the whole image (EfficientNet's squeeze-and-excitation) and softmax smoothing (which
+normalises over the whole image) cannot be tiled: their runs are planned untiled or refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import ConfigError, StylizeConfig
-from .features import VGG_LAYERS, resolve_precision
+from ..backbones import get
+from ..backbones.extractor import resolve_precision
+from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
+                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, ConfigError, StylizeConfig)
 
 GIB = 1024 ** 3
-# Calibrated (bench/calibrate_memory.py): see the module docstring.
-BASE = int(0.75 * GIB)
-BACKWARD_FACTOR = 1.3
-# Whole-image float32 RGB buffers alive during a step besides the optimiser's: the content and style
-# images, the image variable or array, its gradient, L-BFGS's float64 copies in and out.
-IMAGE_BUFFERS = 8
-LBFGS_HISTORY = 20  # maxcor of tfstyle.optimize._LBFGSRun: pairs of float64 vectors kept
-AUTO_TILE_FRACTION = 0.8
-TILE_CANDIDATES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
-_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+BASE = int(MEMORY_BASE_GIB * GIB)
 
 
 class MemoryLimitError(ConfigError):
@@ -62,54 +58,48 @@ class Estimate:
         return self.base + self.activations + self.buffers
 
 
-def layer_stride(name: str) -> int:
-    """Pixels per feature cell of a VGG layer: block k conv layers 2^(k-1), block k pool 2^k."""
-    block = int(name[5])
-    return 2 ** (block if name.endswith("pool") else block - 1)
-
-
-def layer_channels(name: str) -> int:
-    return _CHANNELS[int(name[5])]
-
-
-def _cells(n: int, stride: int) -> int:
-    return n // stride  # VGG's poolings floor
-
-
-def activation_bytes(hw: tuple[int, int], layers, policy: str) -> int:
-    """Bytes of the forward activations up to the deepest of ``layers`` for an (H, W) input.
+def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "vgg19",
+                     smoothing: str = "none") -> int:
+    """Bytes of the forward activations of the network truncated after ``layers``, for an (H, W) input.
 
     Args:
         hw: (H, W) of the input image (or tile).
         layers: Keras layer names the losses read (their float32 copies are counted too).
         policy: "float32", "mixed_bfloat16" or "mixed_float16".
+        network: the backbone (its graph facts give every layer's cells and channels).
+        smoothing: "softmax" adds two float32 copies of each layer the losses read.
     """
+    facts = get(network).facts()
     width = 4 if policy == "float32" else 2
-    deepest = max(VGG_LAYERS.index(n) for n in layers)
     h, w = hw
+    computed = set().union(*(facts[n].ancestors for n in layers))
+
+    def elements(name):
+        f = facts[name]
+        return f.cells(h) * f.cells(w) * f.channels
+
     total = 3 * h * w * 4 * 2  # the [0, 1] input and its preprocessed copy (float32)
-    for name in VGG_LAYERS[: deepest + 1]:
-        s = layer_stride(name)
-        total += _cells(h, s) * _cells(w, s) * layer_channels(name) * width
-    for name in set(layers):
-        s = layer_stride(name)
-        total += _cells(h, s) * _cells(w, s) * layer_channels(name) * 4
+    total += sum(elements(n) for n in computed if len(facts[n].ancestors) > 1) * width  # not the input
+    copies = 3 if smoothing == "softmax" else 1
+    total += sum(elements(n) for n in set(layers)) * 4 * copies
     return total
 
 
 def _layers(config: StylizeConfig) -> list[str]:
-    return list(config.content_layers) + [n for n, w in config.style_layers if w > 0]
+    content, style = config.resolved_layers()
+    return list(content) + [n for n, w in style if w > 0]
 
 
 def target_bytes(hw: tuple[int, int], config: StylizeConfig) -> int:
     """float32 content targets (whole feature maps) and style Grams."""
-    h, w = hw
+    facts = get(config.network).facts()
+    content, style = config.resolved_layers()
     total = 0
-    for name in config.content_layers:
-        s = layer_stride(name)
-        total += _cells(h, s) * _cells(w, s) * layer_channels(name) * 4
-    for name, _ in config.style_layers:
-        total += layer_channels(name) ** 2 * 4
+    for name in content:
+        f = facts[name]
+        total += f.cells(hw[0]) * f.cells(hw[1]) * f.channels * 4
+    for name, _ in style:
+        total += facts[name].channels ** 2 * 4
     return total
 
 
@@ -125,19 +115,35 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
     """Estimated peak bytes of one step on an (H, W) image, untiled (``tile=0``) or in tiles.
 
     Tiles are estimated at their largest: a core of 1.25 * ``tile`` (small edge pieces merge into
-    their neighbour) plus :func:`tfstyle.tiling.default_margin` on each side, clipped to the image.
+    their neighbour) plus :func:`tfstyle.optimize.tiling.default_margin` on each side, clipped to the
+    image.
     """
     from .tiling import default_margin, max_core
 
     policy = policy or resolve_precision(config.precision)
     optimizer = optimizer or config.optimizer
+    layers = _layers(config)
     if tile:
-        ext = tuple(min(n, max_core(tile) + 2 * default_margin(_layers(config))) for n in hw)
+        margin = default_margin(get(config.network).facts(), layers)
+        ext = tuple(min(n, max_core(tile) + 2 * margin) for n in hw)
     else:
         ext = hw
-    acts = int(BACKWARD_FACTOR * activation_bytes(ext, _layers(config), policy))
-    buffers = IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer) + target_bytes(hw, config)
+    acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, config.network,
+                                                         config.resolved_smoothing()))
+    buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
+               + target_bytes(hw, config))
     return Estimate(BASE, acts, buffers)
+
+
+def untileable_reason(config: StylizeConfig) -> str | None:
+    """Why ``config``'s objective cannot be computed in tiles, or None if it can."""
+    if config.resolved_smoothing() == "softmax":
+        return "softmax smoothing normalises each layer over the whole image (use --smoothing none to tile)"
+    bb = get(config.network)
+    if not bb.tileable(_layers(config)):
+        return (f"{bb.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
+                f"so tiles cannot compute them")
+    return None
 
 
 def available_bytes() -> int:
@@ -168,11 +174,16 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[
     """
     budget = AUTO_TILE_FRACTION * limit
     longest = max(hw)
+    untileable = untileable_reason(config)
+    if config.tile_size and longest > config.tile_size and untileable:
+        raise ConfigError(f"--tile-size {config.tile_size}: {untileable}")
     if config.tile_size:
         if longest <= config.tile_size:
             plans = [(0, config.optimizer)]
         else:
             plans = [(config.tile_size, "adam")]
+    elif untileable:
+        plans = [(0, config.optimizer)]
     else:
         plans = [(0, config.optimizer)] + [(t, "adam") for t in TILE_CANDIDATES if t < longest]
     chosen = None
@@ -185,9 +196,10 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[
     if est <= limit:
         return tile, opt, est
     how = f"in tiles of {tile} px" if tile else "untiled"
+    why_not_tiles = f" (it cannot be tiled: {untileable})" if untileable and not tile else ""
     raise MemoryLimitError(
         f"a {hw[1]}x{hw[0]} step {how} needs an estimated {est / GIB:.1f} GiB, more than the "
-        f"{limit / GIB:.1f} GiB limit ({_limit_name(config)}); lower --size"
+        f"{limit / GIB:.1f} GiB limit ({_limit_name(config)}){why_not_tiles}; lower --size"
         + (" or --tile-size" if config.tile_size else "") + " or free memory")
 
 
@@ -212,5 +224,5 @@ def peak_rss_bytes() -> int:
     return int(r if sys.platform == "darwin" else r * 1024)
 
 
-__all__ = ["MemoryLimitError", "Estimate", "estimate_step", "activation_bytes", "plan_scale",
+__all__ = ["MemoryLimitError", "Estimate", "estimate_step", "activation_bytes", "plan_scale", "untileable_reason",
            "resolve_limit", "available_bytes", "peak_rss_bytes", "GIB"]

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import image as imageio
-from .config import ConfigError
+from ..config import ConfigError
+from ..io import images
 from .losses import StyleContentLoss, masked_gram, style_layer_loss
 
 # A mask whose mean is below this (a handful of pixels) cannot carry a style loss.
@@ -45,15 +45,15 @@ def load_mask(source, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
         a = np.asarray(source, np.float32)
         name = what
     else:
-        a = imageio.load_image(source)
+        a = images.load_image(source)
         name = f"{what} {source}"
     if a.ndim == 3:
         a = a.mean(axis=-1)
     if a.ndim != 2 or not np.isfinite(a).all():
-        raise imageio.ImageError(f"{name}: must be a finite (H, W) greyscale image")
+        raise images.ImageError(f"{name}: must be a finite (H, W) greyscale image")
     h, w = a.shape
     if abs((w / h) / (shape[1] / shape[0]) - 1) > 0.02:
-        raise imageio.ImageError(f"{name}: is {w}x{h}, its aspect ratio differs from the content's "
+        raise images.ImageError(f"{name}: is {w}x{h}, its aspect ratio differs from the content's "
                                  f"({shape[1]}x{shape[0]} output)")
     # Box (area) filter down, bilinear up: no ringing, so pure black stays exactly 0 away from edges
     # (Lanczos would leak a little style into areas meant to stay the content).
@@ -62,7 +62,7 @@ def load_mask(source, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
     m = np.asarray(pil.resize((shape[1], shape[0]), Image.Resampling.BOX if down else Image.Resampling.BILINEAR))
     m = np.clip(m, 0, 1)
     if m.mean() < MIN_AREA:
-        raise imageio.ImageError(f"{name}: is (almost) all black, so it selects nothing to stylise")
+        raise images.ImageError(f"{name}: is (almost) all black, so it selects nothing to stylise")
     return m.astype(np.float32)
 
 

@@ -1,15 +1,16 @@
 """Training a feed-forward transform network for one style (Johnson et al. 2016).
 
-The loss network, its weights and the losses are the ones of image optimisation
-(:class:`tfstyle.features.FeatureExtractor`, :class:`tfstyle.losses.StyleContentLoss`): the
-style Grams are computed once; each photo is its own content target.
+The loss network (any backbone: ``TrainConfig.network``), its weights and the losses are the ones of
+image optimisation (:class:`tfstyle.backbones.extractor.FeatureExtractor`,
+:class:`tfstyle.objective.losses.StyleContentLoss`): the style Grams are computed once; each photo is
+its own content target.
 
 Training runs under a ``tf.distribute`` strategy (one device, MirroredStrategy over local devices,
 or MultiWorkerMirroredStrategy from ``$TF_CONFIG``). Gradient accumulation is done inside each
 replica: one update averages ``accumulate`` micro-batches and all-reduces once.
 
 The library never prints: progress goes to ``callback(TrainProgress)``; the outcome is a
-:class:`TrainResult`. It writes only into ``model_dir``: ``checkpoints/`` (resumable state, every
+:class:`tfstyle.progress.TrainResult`. It writes only into ``model_dir``: ``checkpoints/`` (resumable state, every
 ``checkpoint_every`` steps, on Ctrl-C and at the end) and the model (``model.json`` +
 ``model.weights.h5``).
 """
@@ -23,178 +24,21 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import image as imageio
-from .apply import centre_crops, find_images
-from .config import ConfigError, NETWORK_PRESETS, NetworkConfig, TrainConfig
-from .models.transform import MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, save_model_dir
+from ..config import (CHECKPOINTS_TO_KEEP, NETWORK_PRESETS, TRAIN_PREVIEW_COUNT, ConfigError, NetworkConfig,
+                      TrainConfig)
+from ..io import images
+from ..io.images import output_shape
+from ..progress import TrainProgress, TrainResult
+from .data import DataError, _DecodeStats, centre_crops, find_photos, photo_dataset, scan_photos
+from .networks import MODEL_FILE, WEIGHTS_FILE, ModelError, build_transform_net, save_model_dir
 
 CHECKPOINT_DIR = "checkpoints"
 RUN_FILE = "run.json"  # inside CHECKPOINT_DIR: what a resumed run must match
-# Preview photos logged with the progress (centre crops of the first readable training photos).
-PREVIEW_COUNT = 2
-
-
-class DataError(ValueError):
-    """The photo folder is missing, empty or holds no readable photo. One-line message."""
-
-
-@dataclass
-class TrainProgress:
-    """What the callback receives after every update.
-
-    Attributes:
-        step: updates completed (1-based). total_steps: the target.
-        loss: total loss of this update (mean over its micro-batches and replicas).
-        parts: named weighted loss parts, like ``stylize``'s.
-        elapsed: seconds since the loop started. images_per_second: training throughput so far.
-        unreadable: photos skipped so far because they could not be decoded.
-    """
-
-    step: int
-    total_steps: int
-    loss: float
-    parts: dict[str, float]
-    elapsed: float
-    images_per_second: float
-    unreadable: int
-    _preview: Callable[[], np.ndarray] = field(repr=False, default=None)
-
-    def preview(self) -> np.ndarray:
-        """(N, H, W, 3) float RGB [0, 1]: the preview photos through the current network."""
-        return self._preview()
-
-
-@dataclass
-class TrainResult:
-    """The outcome of :meth:`Trainer.run`.
-
-    Attributes:
-        model_dir: where the model was written.
-        steps: updates completed (including resumed ones).
-        stop_reason: "done", "interrupted" or "nonfinite". message: one line for the latter two.
-        history: per-update loss parts (this session), ``{"total": [...], "style/...": [...]}``.
-        unreadable: photos skipped (header check before training plus decode failures during it).
-        replicas: ``strategy.num_replicas_in_sync``. is_chief: this process writes the results.
-        policy: Keras dtype policy. weights: where the loss network's weights came from.
-        seconds: wall time of the loop. images_per_second: training throughput.
-    """
-
-    model_dir: Path
-    steps: int
-    stop_reason: str
-    message: str
-    history: dict[str, list[float]]
-    unreadable: list[Path]
-    replicas: int
-    is_chief: bool
-    policy: str
-    weights: object
-    seconds: float
-    images_per_second: float
-
-
-# ------------------------------------------------------------------------------------------ data
-
-def find_photos(folder: str | os.PathLike) -> list[Path]:
-    """Image files under ``folder`` (recursive). Raises DataError if the folder is missing or empty."""
-    root = Path(folder)
-    if not root.exists():
-        raise DataError(f"{root}: photo folder does not exist")
-    if not root.is_dir():
-        raise DataError(f"{root}: is not a folder of photos")
-    files = find_images(root)
-    if not files:
-        raise DataError(f"{root}: holds no image files (.jpg, .png, .webp, ...)")
-    return files
-
-
-def scan_photos(files: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Split files into (readable headers, unreadable) without decoding pixels.
-
-    Raises DataError if none is readable. Files with a good header that fail to decode later are
-    skipped by the pipeline and counted then.
-    """
-    from PIL import Image
-
-    ok, bad = [], []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                w, h = im.size
-            (ok if min(w, h) >= imageio.MIN_SIDE else bad).append(f)
-        except Exception:  # noqa: BLE001 - any Pillow failure means "not a readable photo"
-            bad.append(f)
-    if not ok:
-        raise DataError(f"{files[0].parent}: no readable photos among {len(files)} image files")
-    return ok, bad
-
-
-class _DecodeStats:
-    """Files the pipeline could not decode (shared with the Python generators)."""
-
-    def __init__(self):
-        self.bad: set[Path] = set()
-
-
-def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulate: int, seed: int,
-                  shard: tuple[int, int] = (0, 1), stats: _DecodeStats | None = None):
-    """``tf.data`` pipeline of training crops.
-
-    Decode (Pillow, any format, skipping corrupt files), random resize of the shorter side to
-    1..1.5 x ``image_size``, random square crop, random horizontal flip, shuffle, batch, prefetch.
-
-    Args:
-        files: photo paths. shard: (index, count): this input pipeline reads files[index::count].
-        batch_size: photos per micro-batch; accumulate: micro-batches per element.
-        seed: seeds file order, crops, flips and shuffling.
-
-    Returns:
-        A dataset of (accumulate, batch_size, image_size, image_size, 3) float32 RGB [0, 1].
-    """
-    import tensorflow as tf
-
-    index, count = shard
-    mine = files[index::count] or files
-    stats = stats or _DecodeStats()
-
-    def gen():
-        rng = np.random.default_rng([seed, index])
-        while True:
-            good = 0
-            for i in rng.permutation(len(mine)):
-                try:
-                    a = imageio.load_image(mine[i], shrink_to=image_size)
-                except imageio.ImageError:
-                    stats.bad.add(mine[i])
-                    continue
-                good += 1
-                yield a
-            if good == 0:
-                return  # nothing decodes: the dataset ends and the trainer reports it
-
-    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec((None, None, 3), tf.float32))
-    seeds = tf.data.Dataset.random(seed=seed * 7919 + index).batch(2)  # (2,) int64 per photo
-
-    def augment(img, s):
-        s = tf.cast(s, tf.int32) % (2**31 - 1)
-        hw = tf.cast(tf.shape(img)[:2], tf.float32)
-        target = image_size * tf.random.stateless_uniform([], s, 1.0, 1.5)
-        scale = target / tf.reduce_min(hw)
-        new_hw = tf.maximum(tf.cast(tf.math.ceil(hw * scale), tf.int32), image_size)
-        img = tf.image.resize(img, new_hw, method="bilinear", antialias=True)
-        img = tf.image.stateless_random_crop(img, [image_size, image_size, 3], seed=s + [0, 1])
-        img = tf.image.stateless_random_flip_left_right(img, seed=s + [0, 2])
-        return tf.clip_by_value(img, 0.0, 1.0)
-
-    ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.shuffle(64, seed=seed).batch(batch_size, drop_remainder=True)
-    return ds.batch(accumulate, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 # ------------------------------------------------------------------------------------ strategy
@@ -315,8 +159,9 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from .features import FeatureExtractor, resolve_precision, resolve_weights
-        from .losses import StyleContentLoss, gram
+        from ..backbones.extractor import FeatureExtractor, resolve_precision
+        from ..backbones.weights import resolve_weights
+        from ..objective.losses import StyleContentLoss, gram
 
         t0 = time.perf_counter()
         c = self.config
@@ -327,23 +172,27 @@ class Trainer:
         if c.batch_size % self.replicas:
             raise ConfigError(f"batch_size {c.batch_size} must be a multiple of the {self.replicas} replicas")
         self.is_chief = _is_chief(self.strategy)
-        self.style = style if isinstance(style, np.ndarray) else imageio.load_image(style)
+        self.style = style if isinstance(style, np.ndarray) else images.load_image(style)
         self.style_name = "array" if isinstance(style, np.ndarray) else str(Path(style).resolve())
         files, self.unreadable = scan_photos(find_photos(self.data_dir))
         self.files = files
         self.stats = _DecodeStats()
         self.fingerprint = _run_fingerprint(self.style, c, self.network)
         self.resume = resume
-        self.weights = weights or resolve_weights(c.backbone, c.weights)
+        self.weights = weights or resolve_weights(c.backbone, c.weights, c.network)
+        if self.weights.network != c.network:
+            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for {c.network}")
         self.policy = resolve_precision(c.precision)
         keras.utils.set_random_seed(c.seed)
 
-        style_layers = {n: w for n, w in c.style_layers if w > 0}
-        self.content_layers = tuple(c.content_layers)
+        content_layers, style_layers = c.resolved_layers()
+        style_layers = {n: w for n, w in style_layers if w > 0}
+        self.content_layers = tuple(content_layers)
         with self.strategy.scope():
             self.model = build_transform_net(self.network, self.policy, seed=c.seed)
-            self.extractor = FeatureExtractor(list(c.content_layers) + list(style_layers), self.weights,
-                                              self.policy)
+            self.extractor = FeatureExtractor(list(content_layers) + list(style_layers), self.weights,
+                                              self.policy, pooling=c.pooling, smoothing=c.resolved_smoothing(),
+                                              temperature=c.smoothing_temperature)
             opt = keras.optimizers.Adam(c.lr)
             if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling
                 opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -351,9 +200,7 @@ class Trainer:
             self.opt.build(self.model.trainable_variables)
             self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         # Style Grams, once. The style keeps its aspect ratio; Grams are per-pixel averages.
-        from .optimize import output_shape
-
-        style_img = imageio.resize(self.style, output_shape(self.style.shape[:2], c.style_size))
+        style_img = images.resize(self.style, output_shape(self.style.shape[:2], c.style_size))
         sf = self.extractor(style_img[None])
         self.loss = StyleContentLoss(
             content_targets={}, style_targets={n: gram(sf[n]).numpy() for n in style_layers},
@@ -361,7 +208,7 @@ class Trainer:
             style_weight=c.style_weight, tv_weight=c.tv_weight)
 
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.opt, step=self.step_var)
-        self.manager = tf.train.CheckpointManager(self.ckpt, str(self.model_dir / CHECKPOINT_DIR), max_to_keep=2)
+        self.manager = tf.train.CheckpointManager(self.ckpt, str(self.model_dir / CHECKPOINT_DIR), max_to_keep=CHECKPOINTS_TO_KEEP)
         self.start_step = 0
         if resume:
             self._restore()
@@ -399,10 +246,10 @@ class Trainer:
         self.model_dir.mkdir(parents=True, exist_ok=True)
         self.manager.save(checkpoint_number=step)
         run = {"fingerprint": self.fingerprint, "step": step}
-        imageio.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
+        images.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
         meta = {"style": self.style_name, "data": str(self.data_dir.resolve()), "steps": step,
                 "image_size": self.config.image_size, "arch": self.config.arch,
-                "policy": self.policy, "backbone": self.weights.source,
+                "policy": self.policy, "backbone": self.weights.source, "network": self.weights.network,
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
         save_model_dir(self.model, self.network, self.model_dir, meta)
 
@@ -450,7 +297,7 @@ class Trainer:
                 {k: self.strategy.reduce(mean, v, axis=None) for k, v in parts.items()})
 
     def _preview_photos(self) -> np.ndarray:
-        return np.stack(centre_crops(self.files, PREVIEW_COUNT, self.config.image_size))
+        return np.stack(centre_crops(self.files, TRAIN_PREVIEW_COUNT, self.config.image_size))
 
     def preview(self) -> np.ndarray:
         """The preview photos through the current network, (N, H, W, 3) float32 RGB [0, 1]."""
@@ -532,5 +379,4 @@ def train(style, data_dir, model_dir, config: TrainConfig | None = None, network
                    strategy=strategy).run(callback)
 
 
-__all__ = ["DataError", "TrainConfig", "TrainProgress", "TrainResult", "Trainer", "find_photos", "make_strategy",
-           "photo_dataset", "prepare_model_dir", "scan_photos", "train"]
+__all__ = ["Trainer", "make_strategy", "prepare_model_dir", "train"]

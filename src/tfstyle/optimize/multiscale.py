@@ -1,4 +1,5 @@
-"""Coarse-to-fine (multi-scale) image optimisation on top of :class:`tfstyle.optimize.Stylizer`.
+"""Coarse-to-fine (multi-scale) image optimisation on top of :class:`tfstyle.optimize.stylizer.Stylizer`,
+and :func:`stylize`, the library's entry point for image optimisation.
 
 The image is optimised at a small size, upsampled (bicubic), and optimised further at the next size,
 up to the requested one. Coarse scales are cheap (a quarter of the pixels per halving) and settle the
@@ -7,11 +8,12 @@ only refine texture: faster and better at large sizes (``bench/bench_highres.py`
 
 Decisions, stated once:
 
-* **Scales.** ``auto`` halves ``size`` while the result stays >= :data:`MIN_COARSE` (256 px), so
+* **Scales.** ``auto`` halves ``size`` while the result stays >= ``config.MIN_COARSE`` (256 px), so
   512 -> 256, 512; 4096 -> 256 .. 4096; under 512 px a single scale (exactly the plain Stylizer).
   ``--scales 256,512`` overrides; ``size`` is always the last scale.
 * **Targets per scale.** Each scale builds its own Stylizer (or tiled Stylizer): the content target
-  from the content image at that scale, the style Grams from the style image at that scale.
+  from the content image at that scale, the style Grams from the style image at that scale. The
+  network itself is built once and shared by all scales.
 * **Steps.** ``config.steps`` is the total over all scales, split equally (largest-remainder
   rounding, finer scales take the remainder; with fewer steps than scales, the coarsest scales are
   dropped), as jcjohnson's multi-resolution script and crowsonkb's style-transfer-pytorch give every
@@ -35,27 +37,29 @@ Decisions, stated once:
   size), while ``result.state`` keeps that image at its own scale: resuming continues that scale
   where it stopped (mid-scale, with Adam's slots) or starts the next scale when the state lies on a
   scale boundary.
-* **Memory.** Every scale is planned with :mod:`tfstyle.memory`: tiled (:mod:`tfstyle.tiling`) when
-  the untiled step would not fit, refused with :class:`tfstyle.memory.MemoryLimitError` when not
-  even tiles fit.
+* **Memory.** Every scale is planned with :mod:`tfstyle.optimize.memory`: tiled
+  (:mod:`tfstyle.optimize.tiling`) when the untiled step would not fit, refused with
+  :class:`tfstyle.optimize.memory.MemoryLimitError` when not even tiles fit (or when the network
+  or its smoothing cannot be tiled).
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from . import image as imageio
-from .config import ConfigError, StylizeConfig, parse_scales
-from .features import WeightsInfo, resolve_precision, resolve_weights
-from .optimize import Progress, RunState, StylizeResult, Stylizer, output_shape
-
-# The coarsest automatic scale (longest side). Below ~256 px VGG's deep layers see only a few cells.
-MIN_COARSE = 256
+from ..backbones.extractor import resolve_precision
+from ..backbones.weights import WeightsInfo, resolve_weights
+from ..hardware import set_inter_op_threads
+from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
+from ..io import images
+from ..io.images import as_image, output_shape
+from ..io.state import StateError, run_fingerprint
+from ..progress import Progress, RunState, ScalePlan, ScaleProgress, StylizeResult
+from .stylizer import Stylizer, build_extractor
 
 
 def auto_scales(size: int) -> tuple[int, ...]:
@@ -81,45 +85,6 @@ def split_steps(total: int, n: int) -> list[int]:
     return [base + (1 if i >= n - extra else 0) for i in range(n)]
 
 
-@dataclass(frozen=True)
-class ScalePlan:
-    """One scale of a run.
-
-    Attributes:
-        size: longest side in pixels.
-        shape: (H, W) of the image at this scale.
-        steps: steps planned at this scale.
-        offset: global steps planned before this scale.
-        tile: core size of the tiles (0: the whole image at once).
-        optimizer: optimiser at this scale ("adam" at tiled scales, else the configured one).
-        estimate: estimated peak memory of this scale in bytes (see tfstyle.memory).
-    """
-
-    size: int
-    shape: tuple[int, int]
-    steps: int
-    offset: int
-    tile: int = 0
-    optimizer: str = "lbfgs"
-    estimate: int = 0
-
-
-@dataclass
-class ScaleProgress(Progress):
-    """:class:`Progress` with the scale: ``size`` (longest side), ``scale`` (0-based), ``n_scales``."""
-
-    size: int = 0
-    scale: int = 0
-    n_scales: int = 1
-
-
-@dataclass
-class MultiScaleResult(StylizeResult):
-    """:class:`StylizeResult` plus the plan that ran (``scales``: one :class:`ScalePlan` each)."""
-
-    scales: list[ScalePlan] = field(default_factory=list)
-
-
 def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
                 memory_limit: int | None = None) -> list[ScalePlan]:
     """The scales of a run, with steps, tiling and memory estimates.
@@ -131,7 +96,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
 
     Raises:
         ConfigError: a scale is too small for the content's aspect ratio.
-        tfstyle.memory.MemoryLimitError: a scale cannot fit even in tiles.
+        tfstyle.optimize.memory.MemoryLimitError: a scale cannot fit even in tiles.
     """
     from . import memory
 
@@ -164,18 +129,30 @@ class MultiScaleStylizer:
         arrays: further keyword arguments of :class:`Stylizer`, passed on to every scale.
 
     Raises:
-        tfstyle.memory.MemoryLimitError (a ConfigError) before any work if a scale cannot fit.
+        tfstyle.optimize.memory.MemoryLimitError (a ConfigError) before the optimisation starts if a
+        scale cannot fit.
     """
 
     def __init__(self, content: np.ndarray, style, config: StylizeConfig,
                  weights: WeightsInfo | None = None, memory_limit: int | None = None, **arrays):
         self.config = config.validate()
+        set_inter_op_threads(config.inter_op_threads)  # before TensorFlow runs its first op
         self.content = content
         self.style = style
+        if config.init not in INITS and arrays.get("init_image") is None:
+            arrays["init_image"] = images.load_image(config.init)  # once, not per scale
         self.arrays = arrays
+        # What a saved state must match to continue this run (tfstyle.io.state.run_fingerprint).
+        self.fingerprint = run_fingerprint(config, content, style, arrays.get("init_image"),
+                                           arrays.get("content_mask"), arrays.get("style_masks"))
         self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
+        if self.weights.network != config.network:
+            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
+                              f"{config.network}")
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
+        # The network once for every scale (its graph facts also serve the memory plan).
+        self.extractor = build_extractor(self.config, self.weights, self.policy)
         self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
 
     def stylizer(self, k: int) -> Stylizer:
@@ -188,8 +165,9 @@ class MultiScaleStylizer:
         if sc.tile:
             from .tiling import TiledStylizer
 
-            return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile, **self.arrays)
-        return Stylizer(self.content, self.style, cfg, self.weights, **self.arrays)
+            return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile,
+                                 extractor=self.extractor, **self.arrays)
+        return Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, **self.arrays)
 
     def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
         """Where a saved state continues: (scale index, per-scale resume state, start image)."""
@@ -208,9 +186,20 @@ class MultiScaleStylizer:
         raise ConfigError(f"saved state holds a {hw[1]}x{hw[0]} image at step {resume.step}, which is not "
                           f"a scale of this run (scales {','.join(str(s.size) for s in self.plan)})")
 
-    def run(self, callback: Callable[[Progress], None] | None = None, resume: RunState | None = None,
-            fingerprint: str = "") -> MultiScaleResult:
-        """Optimise coarse to fine. Arguments as :meth:`Stylizer.run`; see the module docstring."""
+    def run(self, callback: Callable[[Progress], None] | None = None,
+            resume: RunState | None = None) -> StylizeResult:
+        """Optimise coarse to fine; see the module docstring.
+
+        Args:
+            callback: called with a :class:`tfstyle.progress.ScaleProgress` after every step.
+            resume: a state of an earlier, unfinished run of the same images and settings.
+
+        Raises:
+            tfstyle.io.state.StateError: ``resume`` is from another run (other images or settings).
+        """
+        fingerprint = self.fingerprint
+        if resume is not None and resume.fingerprint != fingerprint:
+            raise StateError("saved state is from a run with other images or settings")
         t0 = time.perf_counter()
         total = sum(sc.steps for sc in self.plan)
         history = {k: list(v) for k, v in resume.history.items()} if resume else {}
@@ -221,14 +210,14 @@ class MultiScaleStylizer:
         result = None
 
         def finish(image_now, state_image, step_now, slots, reason, message):
-            out = imageio.resize(image_now, self.shape)
+            out = images.resize(image_now, self.shape)
             state = RunState(image=state_image, step=step_now, optimizer=self.config.optimizer, slots=slots,
                              history=history, fingerprint=fingerprint)
             timings["per_step"] = timings["optimize"] / max(1, done_steps)
-            return MultiScaleResult(image=out, history=history, timings=timings, steps=step_now,
-                                    stop_reason=reason, message=message, weights=self.weights,
-                                    policy=self.policy, evaluations=evaluations, state=state,
-                                    scales=list(self.plan))
+            return StylizeResult(image=out, history=history, timings=timings, steps=step_now,
+                                 stop_reason=reason, message=message, weights=self.weights,
+                                 policy=self.policy, evaluations=evaluations, state=state,
+                                 scales=list(self.plan))
 
         for k in range(first, len(self.plan)):
             sc = self.plan[k]
@@ -282,5 +271,40 @@ def _concat(a: dict[str, list[float]], b: dict[str, list[float]]) -> dict[str, l
     return out
 
 
-__all__ = ["MultiScaleStylizer", "MultiScaleResult", "ScalePlan", "ScaleProgress", "auto_scales",
-           "split_steps", "plan_scales", "MIN_COARSE"]
+def stylize(content, style, config: StylizeConfig | None = None,
+            callback: Callable[[Progress], None] | None = None,
+            resume: RunState | None = None, weights: WeightsInfo | None = None,
+            **arrays) -> StylizeResult:
+    """Stylise ``content`` with ``style`` by optimising the image's pixels (Gatys et al.).
+
+    Args:
+        content: path or (H, W, 3) float RGB array in [0, 1].
+        style: path or (H, W, 3) float RGB array in [0, 1], or a list of them (several styles,
+            blended by ``config.style_blend`` or placed by ``config.style_masks``).
+        config: settings; defaults to ``StylizeConfig()``.
+        callback: called with a :class:`Progress` after every step.
+        resume: a :class:`RunState` from an earlier, unfinished run of the same inputs and settings
+            (``result.state`` of that run, e.g. saved with :func:`tfstyle.io.state.save_state`); a
+            state of another run is refused with :class:`tfstyle.io.state.StateError`.
+        weights: pre-resolved backbone weights (else resolved from ``config``).
+        **arrays: ``init_image``, ``content_mask``, ``style_masks``: arrays in place of the files
+            that ``config`` names (see :class:`Stylizer`).
+
+    Returns:
+        A :class:`tfstyle.progress.StylizeResult`; ``result.image`` is (H, W, 3) float32 RGB in [0, 1] with the longest
+        side ``config.size``.
+
+    Raises:
+        tfstyle.io.images.ImageError, tfstyle.config.ConfigError, tfstyle.backbones.weights.BackboneError.
+    """
+    config = (config or StylizeConfig()).validate()
+    c = as_image(content, "content")
+    if isinstance(style, (list, tuple)):
+        s = [as_image(x, f"style {i + 1}") for i, x in enumerate(style)]
+    else:
+        s = as_image(style, "style")
+    # Coarse-to-fine when the size calls for it (one scale, i.e. plain Stylizer, below 512 px).
+    return MultiScaleStylizer(c, s, config, weights, **arrays).run(callback=callback, resume=resume)
+
+
+__all__ = ["MultiScaleStylizer", "auto_scales", "split_steps", "plan_scales", "stylize"]

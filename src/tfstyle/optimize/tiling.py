@@ -6,7 +6,7 @@ needs a few. Tiling must not change the objective: the style loss compares the G
 every tile match the style's statistics on its own, and seams would show). Instead, every evaluation
 of the loss and its gradient runs two passes over a grid of tiles:
 
-1. **Forward only**, per tile: the features of the tile (core plus :data:`MARGIN` pixels of context
+1. **Forward only**, per tile: the features of the tile (core plus a margin of context pixels
    on each side, clipped at the image's border) are cut to the tile's *core* and their Gram sums
    ``F^T F`` and cell counts are added up. Cores partition the image, so the sums give the global
    Gram ``G = sum_t F_t^T F_t / N`` exactly, up to the context the margin cuts off.
@@ -35,37 +35,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError
+from ..config import ConfigError
+from .stylizer import Stylizer
 
-from .memory import layer_stride
-
-# Context around each tile's core when no layer list is at hand, in pixels: the receptive-field
-# radius of block5_conv1 (78 px) rounded up to its stride. See default_margin.
-MARGIN = 80
 # "End of the tile" in core boxes: slicing clips it to the feature map's size.
 _TO_END = 1 << 30
 
 
-def receptive_radius(name: str) -> int:
-    """Pixels of context on each side that a feature of VGG layer ``name`` sees (conv 3x3, pool 2x2)."""
-    from .features import VGG_LAYERS
+def default_margin(facts, layers) -> int:
+    """Context that makes tiles exact for ``layers``: the largest margin any of them needs
+    (:attr:`tfstyle.backbones.base.LayerFacts.margin`, from the network's graph), rounded up to the
+    alignment (80 px for VGG19's block5_conv1, whose features see 70 px beyond a core). Every feature
+    of a tile's core then sees exactly the pixels it sees in the whole image, so tiled Grams, content
+    features and gradients equal the untiled ones up to float rounding; smaller margins trade
+    exactness for speed.
 
-    rf, jump = 1, 1
-    for layer in VGG_LAYERS[: VGG_LAYERS.index(name) + 1]:
-        if layer.endswith("pool"):
-            rf, jump = rf + jump, jump * 2
-        else:
-            rf += 2 * jump
-    return rf // 2
-
-
-def default_margin(layers) -> int:
-    """Context that makes tiles exact for ``layers``: the deepest layer's receptive-field radius,
-    rounded up to the alignment (80 px for block5_conv1). Every feature of a tile's core then sees
-    exactly the pixels it sees in the whole image, so tiled Grams, content features and gradients
-    equal the untiled ones up to float rounding; smaller margins trade exactness for speed."""
-    a = alignment(layers)
-    return -(-max(receptive_radius(n) for n in layers) // a) * a
+    Args:
+        facts: ``{layer: LayerFacts}`` of the network (``FeatureExtractor.facts``).
+        layers: the layers the losses read.
+    """
+    if any(facts[n].is_global for n in layers):
+        raise ConfigError(f"layers {', '.join(n for n in layers if facts[n].is_global)} see the whole image: "
+                          f"no margin makes tiles exact")
+    a = alignment(facts, layers)
+    return -(-max(facts[n].margin for n in layers) // a) * a
 
 
 def max_core(tile: int) -> int:
@@ -103,7 +96,7 @@ def _cuts(n: int, tile: int, shift: int) -> list[int]:
     return cuts
 
 
-def tile_grid(hw: tuple[int, int], tile: int, margin: int = MARGIN, offset: tuple[int, int] = (0, 0)) -> list[Tile]:
+def tile_grid(hw: tuple[int, int], tile: int, margin: int, offset: tuple[int, int] = (0, 0)) -> list[Tile]:
     """Tiles covering an (H, W) image: cores of about ``tile`` px partition it; each extent adds
     ``margin`` px of context per side, clipped to the image.
 
@@ -122,19 +115,20 @@ def tile_grid(hw: tuple[int, int], tile: int, margin: int = MARGIN, offset: tupl
     return out
 
 
-def alignment(layers) -> int:
-    """The largest stride among ``layers``: tile boundaries on multiples of it keep every pooling
+def alignment(facts, layers) -> int:
+    """The largest stride among ``layers``: tile boundaries on multiples of it keep every strided
     grid of a tile aligned with the untiled image's."""
-    return max(layer_stride(n) for n in layers)
+    return max(facts[n].stride for n in layers)
 
 
 class TiledObjective:
     """The Gatys objective of one image evaluated in tiles (see the module docstring).
 
     Args:
-        extractor: a :class:`tfstyle.features.FeatureExtractor` with the content and style layers.
-        loss: a :class:`tfstyle.losses.StyleContentLoss` (targets and weights; content targets are
-            whole feature maps of the image's shape).
+        extractor: a :class:`tfstyle.backbones.extractor.FeatureExtractor` with the content and style
+            layers (and no smoothing: a softmax over the whole image is not a sum over tiles).
+        loss: a :class:`tfstyle.objective.losses.StyleContentLoss` (targets and weights; content
+            targets are whole feature maps of the image's shape).
         tile, margin: core size and context (multiples of :func:`alignment` of the layers); margin
             None: :func:`default_margin`.
     """
@@ -147,26 +141,28 @@ class TiledObjective:
         self.tile = tile
         self.style_layers = list(loss.style_targets)
         self.content_layers = list(loss.content_targets)
-        self.align = alignment(self.style_layers + self.content_layers)
-        margin = default_margin(self.style_layers + self.content_layers) if margin is None else margin
+        self.facts = facts = extractor.facts
+        if extractor.smoothing != "none":
+            raise ConfigError("softmax smoothing normalises each layer over the whole image; tiles cannot "
+                              "compute it (use --smoothing none to tile)")
+        self.align = alignment(facts, self.style_layers + self.content_layers)
+        margin = default_margin(facts, self.style_layers + self.content_layers) if margin is None else margin
         self.margin = margin
         if tile % self.align or margin % self.align:
             raise ValueError(f"tile {tile} and margin {margin} must be multiples of {self.align}")
         sig = [tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((4,), tf.int32)]
         self._grams = tf.function(self._grams_impl, input_signature=sig)
         self._core_features = tf.function(self._core_features_impl, input_signature=sig)
-        from .memory import layer_channels
-
         # Fixed signatures: one trace for every tile shape (tiles at the edges differ in size).
-        crops = {n: tf.TensorSpec((1, None, None, layer_channels(n)), tf.float32) for n in self.content_layers}
+        crops = {n: tf.TensorSpec((1, None, None, facts[n].channels), tf.float32) for n in self.content_layers}
         scales = {n: tf.TensorSpec((), tf.float32) for n in self.content_layers}
-        dgram = {n: tf.TensorSpec((layer_channels(n),) * 2, tf.float32) for n in self.style_layers}
+        dgram = {n: tf.TensorSpec((facts[n].channels,) * 2, tf.float32) for n in self.style_layers}
         self._surrogate_grad = tf.function(self._surrogate_grad_impl, input_signature=sig + [dgram, crops, scales])
         self._forward = tf.function(self._forward_impl, input_signature=sig + [crops, scales])
 
     # --- graph pieces -----------------------------------------------------------------------------
     def _core(self, f, name, box):
-        s = layer_stride(name)
+        s = self.facts[name].stride
         return f[:, box[0] // s: box[1] // s, box[2] // s: box[3] // s, :]  # (1, h_core, w_core, C)
 
     def _grams_impl(self, x, box):
@@ -271,7 +267,7 @@ class TiledObjective:
         """The content targets under tile ``t``'s core."""
         out = {}
         for name in self.content_layers:
-            s = layer_stride(name)
+            s = self.facts[name].stride
             p = self.loss.content_targets[name]
             out[name] = p[:, t.cy0 // s: (t.cy1 // s if t.cy1 < hw[0] else p.shape[1]),
                           t.cx0 // s: (t.cx1 // s if t.cx1 < hw[1] else p.shape[2]), :]
@@ -281,7 +277,7 @@ class TiledObjective:
         """Style loss parts at the global Grams and ``{layer: dL/d(sum F^T F)}`` (CxC each)."""
         import tensorflow as tf
 
-        from .losses import style_layer_loss
+        from ..objective.losses import style_layer_loss
 
         L = self.loss
         parts, dgram = {}, {}
@@ -299,7 +295,7 @@ class TiledObjective:
         """Total variation of the whole image (cheap: no network); adds its gradient into ``grad``."""
         import tensorflow as tf
 
-        from .losses import total_variation
+        from ..objective.losses import total_variation
 
         x = tf.constant(image[None])
         with tf.GradientTape() as tape:
@@ -351,14 +347,8 @@ class TiledObjective:
         return sum(parts.values()), parts, grad
 
 
-def _stylizer_base():
-    from .optimize import Stylizer
-
-    return Stylizer
-
-
-class TiledStylizer(_stylizer_base()):
-    """A :class:`tfstyle.optimize.Stylizer` whose targets, loss and gradient are computed in tiles.
+class TiledStylizer(Stylizer):
+    """A :class:`tfstyle.optimize.stylizer.Stylizer` whose targets, loss and gradient are computed in tiles.
 
     Same interface (``run``, ``shape``, ``config`` ...); the network never sees the whole image at once.
 
@@ -387,9 +377,9 @@ class TiledStylizer(_stylizer_base()):
         self._value_and_grad = self._tiled_value_and_grad  # instead of Stylizer's whole-image function
 
     def _probe(self) -> "TiledObjective":
-        style_layers = [n for n, w in self.config.style_layers if w > 0]
-        return TiledObjective(self.extractor, _Targets(self.config.content_layers, style_layers), self.tile,
-                              self.margin)
+        content_layers, style_layers = self.config.resolved_layers()
+        style_layers = [n for n, w in style_layers if w > 0]
+        return TiledObjective(self.extractor, _Targets(content_layers, style_layers), self.tile, self.margin)
 
     def _content_features(self, image):
         """Content-layer features of the whole image, stitched from tile cores."""

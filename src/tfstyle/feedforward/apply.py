@@ -13,42 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import image as imageio
-from .config import ConfigError
-from .models import load_model_dir
-
-# Suffixes treated as images when a folder is given (any of them that Pillow can read).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
-                  ".pnm", ".jfif", ".tga")
-
-
-def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Every file under ``folder`` (recursively, sorted) whose suffix is a common image suffix."""
-    root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
-
-
-def centre_crops(files, count: int, size: int) -> list[np.ndarray]:
-    """Up to ``count`` centre-cropped squares of side ``size`` from ``files``, skipping unreadable ones.
-
-    Returns:
-        A list of (size, size, 3) float32 RGB [0, 1] arrays.
-    """
-    out = []
-    for f in files:
-        if len(out) >= count:
-            break
-        try:
-            a = imageio.load_image(f, shrink_to=size)
-        except imageio.ImageError:
-            continue
-        h, w = a.shape[:2]
-        s = min(h, w)
-        a = a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        out.append(imageio.resize(a, (size, size)))
-    return out
-
+from ..config import ConfigError
+from ..io.images import MIN_SIDE, ImageError, fit_size, load_image, resize, save_image
+from .data import find_images
+from .networks import load_model_dir
 
 class StyleModel:
     """A loaded transform network.
@@ -76,8 +44,8 @@ class StyleModel:
             a = a[None]
         if a.ndim != 4 or a.shape[-1] != 3:
             raise ConfigError(f"images must be (H, W, 3) or (B, H, W, 3), got {a.shape}")
-        if min(a.shape[1:3]) < imageio.MIN_SIDE:
-            raise ConfigError(f"images must be at least {imageio.MIN_SIDE} px on each side, got "
+        if min(a.shape[1:3]) < MIN_SIDE:
+            raise ConfigError(f"images must be at least {MIN_SIDE} px on each side, got "
                               f"{a.shape[2]}x{a.shape[1]}")
         out = np.asarray(self._fn(np.clip(a, 0, 1)))
         return out[0] if single else out
@@ -111,16 +79,16 @@ def plan_outputs(inputs, out_dir: str | os.PathLike, suffix: str = ".png") -> li
         if p.is_dir():
             found = find_images(p)
             if not found:
-                raise imageio.ImageError(f"{p}: folder holds no images")
+                raise ImageError(f"{p}: folder holds no images")
             plan += [(f, out / f.relative_to(p).with_suffix(suffix), True) for f in found]
         elif p.exists():
             plan.append((p, out / (p.stem + suffix), False))
         else:
-            raise imageio.ImageError(f"{p}: no such file or folder")
+            raise ImageError(f"{p}: no such file or folder")
     seen: dict[Path, Path] = {}
     for src, dst, _ in plan:
         if dst in seen:
-            raise imageio.ImageError(f"{src} and {seen[dst]} would both be written to {dst}")
+            raise ImageError(f"{src} and {seen[dst]} would both be written to {dst}")
         seen[dst] = src
     return plan
 
@@ -140,13 +108,13 @@ def apply_files(model: StyleModel, inputs, out_dir: str | os.PathLike, size: int
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    if size is not None and size < imageio.MIN_SIDE:
-        raise ConfigError(f"size must be >= {imageio.MIN_SIDE}, got {size}")
+    if size is not None and size < MIN_SIDE:
+        raise ConfigError(f"size must be >= {MIN_SIDE}, got {size}")
     plan = plan_outputs(inputs, out_dir, suffix)
     if not overwrite:
         for _, dst, _ in plan:
             if dst.exists():
-                raise imageio.ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
+                raise ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
     result = ApplyResult()
     pending: list[tuple[np.ndarray, Path]] = []
 
@@ -156,7 +124,7 @@ def apply_files(model: StyleModel, inputs, out_dir: str | os.PathLike, size: int
         outs = model(np.stack([a for a, _ in pending]))
         for o, dst in zip(outs, (d for _, d in pending)):
             dst.parent.mkdir(parents=True, exist_ok=True)
-            imageio.save_image(o, dst)
+            save_image(o, dst)
             result.written.append(dst)
             if callback is not None:
                 callback(dst)
@@ -164,14 +132,14 @@ def apply_files(model: StyleModel, inputs, out_dir: str | os.PathLike, size: int
 
     for src, dst, from_folder in plan:
         try:
-            a = imageio.load_image(src)
-        except imageio.ImageError as e:
+            a = load_image(src)
+        except ImageError as e:
             if not from_folder:
                 raise
             result.skipped.append((src, str(e)))
             continue
         if size is not None:
-            a = imageio.resize(a, imageio.fit_size(a.shape[:2], size))
+            a = resize(a, fit_size(a.shape[:2], size))
         if pending and (pending[0][0].shape != a.shape or len(pending) >= batch_size):
             flush()
         pending.append((a, dst))

@@ -42,7 +42,7 @@ def gram(features: tf.Tensor) -> tf.Tensor:
     Returns:
         (B, C, C) float32, ``F^T F / (H*W)``.
     """
-    from .hardware import native_bfloat16
+    from ..hardware import native_bfloat16
 
     keep = features.dtype == tf.bfloat16 and native_bfloat16()
     f = features if keep else tf.cast(features, tf.float32)

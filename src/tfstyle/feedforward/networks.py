@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from ..config import ConfigError, NetworkConfig
-from ..image import atomic_write
+from ..io.images import atomic_write
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"

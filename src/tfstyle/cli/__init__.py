@@ -1,0 +1,5 @@
+"""The command line: ``main`` parses and dispatches to one module per subcommand."""
+
+from .main import main
+
+__all__ = ["main"]

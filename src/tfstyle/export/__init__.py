@@ -1,0 +1,109 @@
+"""Exporting a trained feed-forward model: one module per format, chosen through the registry.
+
+``tfstyle.config.EXPORT_FORMATS_REGISTRY`` names each format's module and the ``--quantize`` values
+it takes. A format module has two functions:
+
+* ``default_name(config) -> str``: the output's name inside the model folder;
+* ``write(keras_model, out, config, representative) -> Path``: write ``out`` (a path that does not
+  exist yet; a file or a folder), with ``representative`` the calibration photos where
+  ``config.quantize`` asks for them.
+
+:func:`export_model` checks the request, loads the model folder, has the format write into a staging
+path beside the output and renames it into place, so an interrupted or failed export never leaves a
+half-written output, and an existing output is only replaced by a complete new one.
+
+Every export takes any batch, height and width of float32 RGB in [0, 1] and returns the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from pathlib import Path
+
+from ..config import EXPORT_FORMATS_REGISTRY, ExportConfig
+from .base import ExportError, representative_images
+
+# Quantisations that calibrate on photos.
+CALIBRATED = ("int8",)
+
+
+def default_output(model_dir: str | os.PathLike, fmt: str, quantize: str) -> Path:
+    """Where ``fmt`` is written by default: ``MODEL_DIR/savedmodel``, ``MODEL_DIR/model_<quantize>.tflite``..."""
+    config = ExportConfig(format=fmt, quantize=quantize).validate()
+    return Path(model_dir) / _module(fmt).default_name(config)
+
+
+def _module(fmt: str):
+    return importlib.import_module(EXPORT_FORMATS_REGISTRY[fmt].module)
+
+
+def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: str = "none",
+                 output: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
+                 overwrite: bool = False, calibration_images: int | None = None,
+                 calibration_size: int | None = None) -> Path:
+    """Export the model in ``model_dir``; returns the written path.
+
+    Args:
+        fmt: a format of ``EXPORT_FORMATS_REGISTRY`` ("savedmodel", "tflite", ...).
+        quantize: one of the format's quantisations.
+        output: target path (default :func:`default_output`).
+        data_dir: photos for int8 calibration (default: the training photos named in model.json).
+        calibration_images, calibration_size: int8: how many photos, centre-cropped squares of which
+            side (defaults: ``ExportConfig``'s).
+        overwrite: replace an existing output.
+
+    Raises:
+        ModelError, ExportError, ConfigError: one line each.
+    """
+    from ..feedforward.networks import load_model_dir
+
+    defaults = ExportConfig()
+    config = ExportConfig(format=fmt, quantize=quantize,
+                          calibration_images=calibration_images or defaults.calibration_images,
+                          calibration_size=calibration_size or defaults.calibration_size).validate()
+    module = _module(fmt)
+    out = Path(output) if output else Path(model_dir) / module.default_name(config)
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise ExportError(f"{out}: already exists (pass --overwrite to replace it)")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise ExportError(f"{out}: folder {parent} does not exist")
+    keras_model, _, meta = load_model_dir(model_dir)
+    representative = None
+    if config.quantize in CALIBRATED:
+        data = data_dir or meta.get("data")
+        if not data:
+            raise ExportError(f"{config.quantize} needs calibration photos: pass --data PHOTOS_DIR")
+        # Calibrate at the application size, not the training crop size: activation ranges (and
+        # instance-norm statistics) shift with the image size.
+        representative = representative_images(data, config.calibration_images, config.calibration_size)
+    staging = parent / f".{out.name}.{os.getpid()}.staging"
+    try:
+        module.write(keras_model, staging, config, representative)
+        _replace(staging, out)
+    finally:
+        _remove(staging)
+    return out
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Put ``new`` where ``out`` is; an existing folder is moved aside first and removed after."""
+    if out.is_dir() and not out.is_symlink():
+        old = out.with_name(f".{out.name}.{os.getpid()}.old")
+        os.replace(out, old)
+        os.replace(new, out)
+        _remove(old)
+    else:
+        os.replace(new, out)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+__all__ = ["export_model", "default_output", "ExportError"]

@@ -1,0 +1,1 @@
+"""Input and output: images (load, resize, atomic save) and resumable run states."""

@@ -1,0 +1,1 @@
+"""The objective: loss functions (plain TensorFlow functions), masks and colour controls."""

@@ -1,0 +1,237 @@
+"""The optimisation loops: Adam with a decaying rate, or SciPy's L-BFGS-B with [0, 1] box bounds.
+
+A loop drives one :class:`tfstyle.optimize.stylizer.Stylizer` (its ``_value_and_grad``, ``shape``,
+``config``) from a start image for ``config.steps`` steps. It keeps the history and the best image,
+reports :class:`tfstyle.progress.Progress` after every step, stops on Ctrl-C (KeyboardInterrupt) with
+the best image so far, and returns a :class:`tfstyle.progress.StylizeResult`. It knows nothing of
+scales or tiles: the planner (tfstyle.optimize.multiscale) drives stylizers, which drive loops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..config import ADAM_EPSILON, LBFGS_HISTORY, ConfigError
+from ..progress import Progress, RunState, StylizeResult
+
+
+class Run:
+    """Shared bookkeeping of one optimisation loop: history, best image, progress, stopping."""
+
+    def __init__(self, st: Stylizer, start, first_step, history, callback, resume, fingerprint):
+        self.st = st
+        self.steps = st.config.steps
+        self.step = first_step
+        self.history = history
+        self.callback = callback
+        self.resume = resume
+        self.fingerprint = fingerprint
+        self.best_loss = math.inf
+        self.best_image = start.copy()
+        self.evaluations = 0
+        self.stop_reason = "done"
+        self.message = ""
+        self.t0 = time.perf_counter()
+
+    def record(self, loss: float, parts: dict[str, float], notify: bool = True) -> None:
+        # History first, then the step: an interrupt between the two leaves extra entries, which
+        # state() trims, never a step without its history.
+        self.history.setdefault("total", []).append(loss)
+        for k, v in parts.items():
+            self.history.setdefault(k, []).append(v)
+        self.step += 1
+        if notify:
+            self.notify(loss, parts)
+
+    def notify(self, loss: float, parts: dict[str, float]) -> None:
+        if self.callback is not None:
+            self.callback(Progress(self.step, self.steps, loss, parts, time.perf_counter() - self.t0,
+                                   self.state))
+
+    def state(self) -> RunState:
+        step = self.done()
+        return RunState(image=self.resume_image(), step=step, optimizer=self.st.config.optimizer,
+                        slots=self.slots(), history={k: list(v[:step]) for k, v in self.history.items()},
+                        fingerprint=self.fingerprint)
+
+    def done(self) -> int:
+        return self.step
+
+    def resume_image(self) -> np.ndarray:
+        return self.best_image.copy()
+
+    def slots(self) -> list[np.ndarray]:
+        return []
+
+    def nonfinite(self, loss: float, grad_finite: bool = True, what: str = "") -> bool:
+        if not what:
+            if math.isfinite(loss) and grad_finite:
+                return False
+            what = f"loss became {loss}" if not math.isfinite(loss) else "the gradient became NaN or Inf"
+            what += f" at step {self.step + 1}"
+        self.stop_reason = "nonfinite"
+        self.message = f"{what}; stopped and kept the last finite image (try a lower --lr or other weights)"
+        return True
+
+    def execute(self) -> StylizeResult:
+        try:
+            if self.step < self.steps:
+                self.loop()
+        except KeyboardInterrupt:
+            self.stop_reason = "interrupted"
+            self.message = f"interrupted at step {self.step} of {self.steps}"
+        elapsed = time.perf_counter() - self.t0
+        state = self.state()
+        done = max(1, state.step - (self.resume.step if self.resume else 0))
+        return StylizeResult(
+            image=self.best_image, history=state.history,
+            timings={"setup": self.st.setup_seconds, "optimize": elapsed, "per_step": elapsed / done},
+            steps=state.step, stop_reason=self.stop_reason, message=self.message, weights=self.st.weights,
+            policy=self.st.policy, evaluations=self.evaluations, state=state,
+        )
+
+
+def _to_floats(parts) -> dict[str, float]:
+    return {k: float(v) for k, v in parts.items()}
+
+
+class AdamRun(Run):
+    """Adam on the [0, 1] image, learning rate decaying exponentially to lr*lr_decay at the last step,
+    projected back into [0, 1] after every step."""
+
+    def __init__(self, st, start, *args):
+        import keras
+        import tensorflow as tf
+
+        super().__init__(st, start, *args)
+        c = st.config
+        self.var = tf.Variable(start[None], dtype=tf.float32)
+        sched = keras.optimizers.schedules.ExponentialDecay(c.lr, decay_steps=c.steps, decay_rate=c.lr_decay)
+        # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
+        self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
+        self.opt.build([self.var])
+        if self.resume is not None and self.resume.slots:
+            shapes = [tuple(v.shape) for v in self.opt.variables]
+            if [tuple(np.shape(a)) for a in self.resume.slots] != shapes:
+                raise ConfigError("saved optimiser state does not match Adam's variables")
+            for v, a in zip(self.opt.variables, self.resume.slots):
+                v.assign(a)
+            if int(self.opt.iterations.numpy()) != self.step:
+                raise ConfigError(f"saved optimiser state has {int(self.opt.iterations.numpy())} updates, "
+                                  f"the saved step is {self.step}")
+        self._apply_fn = tf.function(self._apply_impl)
+
+    def _apply_impl(self, grad):
+        """One Adam update; undone (returns False) if it overflows, so the state stays resumable."""
+        import tensorflow as tf
+
+        keep = [self.var, *self.opt.variables]
+        saved = [tf.identity(v) for v in keep]
+        self.opt.apply_gradients([(grad, self.var)])
+        self.var.assign(tf.clip_by_value(self.var, 0.0, 1.0))
+        ok = tf.reduce_all([tf.reduce_all(tf.math.is_finite(tf.cast(v, tf.float32))) for v in keep])
+        for v, old in zip(keep, saved):
+            v.assign(tf.where(ok, v, old))
+        return ok
+
+    def done(self) -> int:
+        # Adam's own update counter is the truth: an interrupt may land after the step was
+        # recorded but before its update was applied.
+        return int(self.opt.iterations.numpy())
+
+    def resume_image(self) -> np.ndarray:
+        return self.var.numpy()[0]
+
+    def slots(self) -> list[np.ndarray]:
+        return [np.array(v.numpy()) for v in self.opt.variables]
+
+    def loop(self) -> None:
+        import tensorflow as tf
+
+        while self.step < self.steps:
+            # Measure, record, then update: the loss belongs to the image before the update, and a
+            # non-finite loss or gradient never reaches the optimiser's state.
+            total, parts, grad = self.st._value_and_grad(self.var)
+            if not tf.is_tensor(grad):  # a tiled objective computes its gradient on demand
+                grad = tf.constant(grad.numpy())
+            self.evaluations += 1
+            loss = float(total)
+            if self.nonfinite(loss, bool(tf.reduce_all(tf.math.is_finite(grad)))):
+                return
+            if loss < self.best_loss:
+                self.best_loss = loss
+                self.best_image = self.var.numpy()[0]
+            floats = _to_floats(parts)
+            self.record(loss, floats, notify=False)
+            if not bool(self._apply_fn(grad)):  # the step's loss stays in the history, trimmed by state()
+                self.nonfinite(loss, what=f"the Adam update overflowed to NaN or Inf at step {self.step}")
+                return
+            self.notify(loss, floats)
+        # The final update has no loss of its own yet; keep it if it is at least as good.
+        total, _, _ = self.st._value_and_grad(self.var)
+        if math.isfinite(float(total)) and float(total) <= self.best_loss:
+            self.best_loss = float(total)
+            self.best_image = self.var.numpy()[0]
+
+
+class LBFGSRun(Run):
+    """SciPy's L-BFGS-B on the flattened image with [0, 1] box bounds (no clamping between steps),
+    driving the compiled TensorFlow value-and-gradient function."""
+
+    def loop(self) -> None:
+        import scipy.optimize
+        import tensorflow as tf
+
+        shape = (1, *self.st.shape, 3)
+        last = {}
+
+        def fun(x):
+            t = tf.constant(x.reshape(shape), tf.float32)
+            total, parts, grad = self.st._value_and_grad(t)
+            self.evaluations += 1
+            loss = float(total)
+            g = grad.numpy().astype(np.float64).ravel()
+            if not (math.isfinite(loss) and np.isfinite(g).all()):
+                raise _NonFinite(loss)
+            last["parts"] = parts
+            if loss < self.best_loss:
+                self.best_loss = loss
+                self.best_image = x.reshape(shape[1:]).astype(np.float32)
+            return loss, g
+
+        def on_iter(intermediate_result):
+            self.record(float(intermediate_result.fun), _to_floats(last["parts"]))
+
+        x0 = self.best_image.astype(np.float64).ravel()
+        remaining = self.steps - self.step
+        try:
+            res = scipy.optimize.minimize(
+                fun, x0, jac=True, method="L-BFGS-B", bounds=scipy.optimize.Bounds(0.0, 1.0),
+                callback=on_iter,
+                # Per-pixel gradients are tiny (~1e-6): SciPy's default gtol would stop at once.
+                options={"maxiter": remaining, "maxfun": remaining * 2 + 20, "ftol": 0.0, "gtol": 0.0,
+                         "maxcor": LBFGS_HISTORY},
+            )
+        except _NonFinite as e:
+            self.nonfinite(e.loss, grad_finite=False)
+            return
+        if self.step < self.steps:
+            self.stop_reason = "converged"
+            self.message = f"L-BFGS stopped after {self.step} of {self.steps} steps: {res.message}"
+
+
+class _NonFinite(Exception):
+    def __init__(self, loss):
+        super().__init__(loss)
+        self.loss = loss
+
+
+def loop_class(optimizer: str) -> type[Run]:
+    """The loop of an optimiser name ("adam" or "lbfgs")."""
+    return LBFGSRun if optimizer == "lbfgs" else AdamRun
+
+
+__all__ = ["Run", "AdamRun", "LBFGSRun", "loop_class"]
