@@ -80,10 +80,10 @@ def run(args) -> int:
     from ..optimize.multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
+    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2), in one line.
+    stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     if weights.is_random:
         note(weights.notice)
-    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2).
-    stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     signals.check_interrupt()  # an interrupt during setup: nothing written
     render = _Renderer(args, config, out)
     result = stylizer.run(callback=render, resume=resume)

@@ -160,7 +160,7 @@ class Trainer:
         import tensorflow as tf
 
         from ..backbones.extractor import FeatureExtractor, resolve_precision
-        from ..backbones.weights import resolve_weights
+        from ..backbones.weights import weights_for
         from ..objective.losses import StyleContentLoss, gram
 
         t0 = time.perf_counter()
@@ -179,9 +179,7 @@ class Trainer:
         self.stats = _DecodeStats()
         self.fingerprint = _run_fingerprint(self.style, c, self.network)
         self.resume = resume
-        self.weights = weights or resolve_weights(c.backbone, c.weights, c.network)
-        if self.weights.network != c.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for {c.network}")
+        self.weights = weights_for(c, weights)
         self.policy = resolve_precision(c.precision)
         keras.utils.set_random_seed(c.seed)
 
@@ -249,7 +247,7 @@ class Trainer:
         images.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
         meta = {"style": self.style_name, "data": str(self.data_dir.resolve()), "steps": step,
                 "image_size": self.config.image_size, "arch": self.config.arch,
-                "policy": self.policy, "backbone": self.weights.source, "network": self.weights.network,
+                "policy": self.policy, "backbone": self.weights.source, "loss_network": self.weights.network,
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
         save_model_dir(self.model, self.network, self.model_dir, meta)
 

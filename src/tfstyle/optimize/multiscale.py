@@ -52,7 +52,7 @@ from typing import Callable
 import numpy as np
 
 from ..backbones.extractor import resolve_precision
-from ..backbones.weights import WeightsInfo, resolve_weights
+from ..backbones.weights import WeightsInfo, weights_for
 from ..hardware import set_inter_op_threads
 from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
 from ..io import images
@@ -145,10 +145,7 @@ class MultiScaleStylizer:
         # What a saved state must match to continue this run (tfstyle.io.state.run_fingerprint).
         self.fingerprint = run_fingerprint(config, content, style, arrays.get("init_image"),
                                            arrays.get("content_mask"), arrays.get("style_masks"))
-        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
-        if self.weights.network != config.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
-                              f"{config.network}")
+        self.weights = weights_for(config, weights)
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
@@ -161,7 +158,8 @@ class MultiScaleStylizer:
         cfg = self.config.replace(size=sc.size, steps=sc.steps, optimizer=sc.optimizer, scales="auto")
         # One Adam schedule over the whole run: this scale's segment of lr * lr_decay^(step / steps).
         total, c = sum(p.steps for p in self.plan), self.config
-        cfg = cfg.replace(lr=c.lr * c.lr_decay ** (sc.offset / total), lr_decay=c.lr_decay ** (sc.steps / total))
+        cfg = cfg.replace(lr=c.resolved_lr() * c.lr_decay ** (sc.offset / total),
+                          lr_decay=c.lr_decay ** (sc.steps / total))
         if sc.tile:
             from .tiling import TiledStylizer
 

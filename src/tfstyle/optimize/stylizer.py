@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..backbones.extractor import FeatureExtractor, resolve_precision
-from ..backbones.weights import WeightsInfo, resolve_weights
+from ..backbones.weights import WeightsInfo, weights_for
 from ..config import ConfigError, StylizeConfig
 from ..hardware import set_inter_op_threads
 from ..io import images
@@ -68,10 +68,7 @@ class Stylizer:
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = config.blend_weights(len(styles))
         t0 = time.perf_counter()
-        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
-        if self.weights.network != config.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
-                              f"{config.network}")
+        self.weights = weights_for(config, weights)
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
         content_layers, style_layers = config.resolved_layers()
