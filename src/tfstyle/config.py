@@ -284,6 +284,11 @@ class StylizeConfig(_LossNetworkSettings):
         metadata=_h("coarse-to-fine longest sides, e.g. 256,512 (SIZE is always the last); auto: halve "
                     "SIZE down to 256 px (one scale below 512 px); steps split equally over the scales"),
     )
+    coarsest: int = field(
+        default=MIN_COARSE, metadata=_h("--scales auto: halve SIZE while the result stays at least this many px"))
+    scale_split: float = field(
+        default=1.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
+                                 "scale twice the steps)"))
     tile_size: int = field(
         default=0,
         metadata=_h("optimise scales larger than this in tiles of this many pixels (multiple of 32) with "
@@ -330,6 +335,8 @@ class StylizeConfig(_LossNetworkSettings):
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         parse_scales(self.scales, self.size)
+        _positive_int("coarsest", self.coarsest, minimum=16)
+        _finite("scale_split", self.scale_split, positive=True)
         if not isinstance(self.tile_size, int) or self.tile_size < 0 or (self.tile_size and (
                 self.tile_size < 64 or self.tile_size % 32)):
             raise ConfigError(f"tile_size must be 0 or a multiple of 32 >= 64, got {self.tile_size!r}")

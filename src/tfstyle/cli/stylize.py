@@ -110,6 +110,10 @@ def _finish(args, result, render, out, spath, weights) -> int:
         spath.unlink()
     if result.stop_reason == "converged":
         say(result.message)
+    total = result.history.get("total", [])
+    if len(total) > 1 and min(total[1:]) >= total[0]:
+        note(f"the loss never fell below its starting value ({total[0]:.4g}), so the output is the starting "
+             f"image; try a lower --lr, --smoothing none or another --network")
     if not args.quiet:
         say(f"wrote {out} ({result.image.shape[1]}x{result.image.shape[0]}, {result.steps} steps, "
             f"{result.timings['per_step']:.2f} s/step, {result.policy}, {weights.notice})")

@@ -59,30 +59,35 @@ from ..io import images
 from ..io.images import as_image, output_shape
 from ..io.state import StateError, run_fingerprint
 from ..progress import Progress, RunState, ScalePlan, ScaleProgress, StylizeResult
-from .stylizer import Stylizer, build_extractor
+from .stylizer import SharedObjective, Stylizer, build_extractor
 
 
-def auto_scales(size: int) -> tuple[int, ...]:
-    """Halve ``size`` while the result stays >= MIN_COARSE: 1024 -> (256, 512, 1024); 300 -> (300,)."""
+def auto_scales(size: int, coarsest: int = MIN_COARSE) -> tuple[int, ...]:
+    """Halve ``size`` while the result stays >= ``coarsest``: 1024 -> (256, 512, 1024); 300 -> (300,)."""
     scales = [size]
-    while scales[0] // 2 >= MIN_COARSE:
+    while scales[0] // 2 >= coarsest:
         scales.insert(0, scales[0] // 2)
     return tuple(scales)
 
 
-def split_steps(total: int, n: int) -> list[int]:
-    """Split ``total`` steps equally over ``n`` scales, coarse to fine.
+def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
+    """Split ``total`` steps over ``n`` scales, coarse to fine, each coarser scale ``ratio`` times the
+    steps of the next finer one (1: equal).
 
-    Largest-remainder rounding, so the parts sum to ``total``; the finer scales get the remainder.
-    Every part is >= 1 when ``total >= n``; otherwise the leading (coarse) parts are 0 (those scales
-    are skipped).
+    Largest-remainder rounding, so the parts sum to ``total``; ties go to the finer scales. Every part
+    is >= 1 when ``total >= n``; otherwise the leading (coarse) parts are 0 (those scales are skipped).
     """
     if n <= 0:
         return []
     if total < n:
         return [0] * (n - total) + [1] * total
-    base, extra = divmod(total, n)
-    return [base + (1 if i >= n - extra else 0) for i in range(n)]
+    weights = [ratio ** (n - 1 - i) for i in range(n)]
+    exact = [(total - n) * w / sum(weights) for w in weights]  # one step each is given first
+    parts = [1 + int(e) for e in exact]
+    order = sorted(range(n), key=lambda i: (-(exact[i] - int(exact[i])), -i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
@@ -100,8 +105,8 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     """
     from . import memory
 
-    sizes = parse_scales(config.scales, config.size) or auto_scales(config.size)
-    steps = split_steps(config.steps, len(sizes))
+    sizes = parse_scales(config.scales, config.size) or auto_scales(config.size, config.coarsest)
+    steps = split_steps(config.steps, len(sizes), config.scale_split)
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
@@ -150,6 +155,7 @@ class MultiScaleStylizer:
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
+        self.shared = SharedObjective(self.extractor)  # traced once for every scale
         self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
 
     def stylizer(self, k: int) -> Stylizer:
@@ -165,7 +171,8 @@ class MultiScaleStylizer:
 
             return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile,
                                  extractor=self.extractor, **self.arrays)
-        return Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, **self.arrays)
+        return Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, shared=self.shared,
+                        **self.arrays)
 
     def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
         """Where a saved state continues: (scale index, per-scale resume state, start image)."""
