@@ -52,12 +52,15 @@ class Stylizer:
             already read them, e.g. the CLI).
         extractor: a :func:`build_extractor` of the same settings to reuse (coarse-to-fine runs
             build the network once for all scales).
+        extra_loss: a further term of the objective: called with the optimised (1, H, W, 3) image
+            inside the compiled objective, it returns ``(value, {name: value})``; the value is added
+            to the total and the parts to the named breakdown (e.g. video's temporal loss).
     """
 
     def __init__(self, content: np.ndarray, style, config: StylizeConfig,
                  weights: WeightsInfo | None = None, *, init_image: np.ndarray | None = None,
                  content_mask: np.ndarray | None = None, style_masks=None,
-                 extractor: FeatureExtractor | None = None):
+                 extractor: FeatureExtractor | None = None, extra_loss: Callable | None = None):
         import tensorflow as tf
 
         from ..objective import color, masks
@@ -126,6 +129,7 @@ class Stylizer:
             self._keep = (tf.constant(self.mask[None, :, :, None], tf.float32),
                           tf.constant(content_in[None], tf.float32))
         self._luminance = config.preserve_color == "luminance"
+        self.extra_loss = extra_loss
         self.setup_seconds = time.perf_counter() - t0
         self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
 
@@ -173,6 +177,10 @@ class Stylizer:
             tape.watch(x)
             v = self.view(x)
             total, parts = self.loss(self.extractor(v, keep_bfloat16=True), v)
+            if self.extra_loss is not None:
+                extra, extra_parts = self.extra_loss(x)
+                total = total + extra
+                parts = {**parts, **extra_parts}
         return total, parts, tape.gradient(total, x)
 
     def initial_image(self) -> np.ndarray:
