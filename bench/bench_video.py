@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for video.json")
     ap.add_argument("--size", type=int, default=0, help="clip width (default 192, quick 96)")
     ap.add_argument("--frames", type=int, default=0, help="frames per clip (default 12, quick 6)")
-    ap.add_argument("--train-steps", type=int, default=0, help="training steps (default 400, quick 40)")
+    ap.add_argument("--train-steps", type=int, default=0, help="training steps (default 300, quick 40)")
     ap.add_argument("--opt-steps", type=int, default=0, help="optimisation steps per frame (default 60, quick 10)")
     ap.add_argument("--train-temporal", type=float, default=30.0, help="TrainConfig.temporal_weight")
     ap.add_argument("--blend", type=float, default=None, help="VideoConfig.blend (default: its default)")
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     width = args.size or (96 if q else 192)
     hw = (width * 3 // 4, width)
     frames = args.frames or (6 if q else 12)
-    train_steps = args.train_steps or (40 if q else 400)
+    train_steps = args.train_steps or (40 if q else 300)
     opt_steps = args.opt_steps or (10 if q else 60)
     defaults = VideoConfig()
     blend = defaults.blend if args.blend is None else args.blend
@@ -274,7 +274,7 @@ def main(argv=None) -> int:
     clips = make_clips(hw, frames, noise)
     meter = StyleMeter(style, hw)
     photos = make_photos(work / "photos", side=2 * width)
-    crop = max(64, (width // 4) * 4)
+    crop = 64 if q else 128
     plain = StyleModel(train_net(STYLE, photos, work / "net_plain", train_steps, crop, 0.0))
     temporal_net = StyleModel(train_net(STYLE, photos, work / "net_temporal", train_steps, crop,
                                         args.train_temporal))
@@ -292,6 +292,7 @@ def main(argv=None) -> int:
         for method, outs in ff.items():
             rows.append((name, method, warping_error(clip, outs), meter(outs), "independent (plain net)"))
         log(f"{name}: feed-forward done")
+        strips = {"input": [f.astype(np.float32) / 255.0 for f in clip.frames], **ff}
         if not args.skip_opt:
             ind, spf_ind, _ = run_opt(style, clip, opt_steps, 0.0, frame_lr)
             tmp, spf_tmp, tim = run_opt(style, clip, opt_steps, temporal, frame_lr)
@@ -302,6 +303,10 @@ def main(argv=None) -> int:
             rows[-1] = rows[-1] + (spf_tmp, tim)
             rows[-2] = rows[-2] + (spf_ind, None)
             log(f"{name}: optimisation done ({spf_ind:.1f} / {spf_tmp:.1f} s/frame)")
+            strips.update({"independent optimisation": ind, "optimisation + temporal": tmp})
+        # Every method's frames, for bench/video_strip.py (the README's strip of frames).
+        np.savez_compressed(work / f"frames_{name.split()[0]}.npz",
+                            **{k: np.stack(v).astype(np.float16) for k, v in strips.items()})
 
     # The table: each method against its baseline on the same clip.
     print(f"\nClips: {frames} frames of {hw[1]}x{hw[0]} px, sensor noise sigma {noise}; networks: light, "

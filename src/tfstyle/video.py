@@ -234,6 +234,12 @@ def store_path(output: str | os.PathLike) -> Path:
     return p.with_name(p.name + STORE_SUFFIX)
 
 
+def frame_shape(info: VideoInfo, size: int, as_frames: bool) -> tuple[int, int]:
+    """(H, W) of the output frames: the longest side ``size``, even sides for a video output."""
+    hw = output_shape((info.height, info.width), size, "video frame")
+    return hw if as_frames else even_shape(hw)
+
+
 def _hash_files(h, paths) -> None:
     for p in paths:
         with open(p, "rb") as f:
@@ -327,9 +333,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
         raise ConfigError("give either a trained model or a style image")
     info = info or probe(source, fps=video.fps)
     out, as_frames = check_output(output, overwrite=overwrite or resume)
-    hw = output_shape((info.height, info.width), config.size, "video frame")
-    if not as_frames:
-        hw = even_shape(hw)
+    hw = frame_shape(info, config.size, as_frames)
     if model is not None and not callable(model):
         from .feedforward.apply import StyleModel
 
@@ -431,4 +435,4 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
 
 
 __all__ = ["FeedForwardFrames", "OptimisedFrames", "VideoProgress", "VideoResult", "stylize_video", "store_path",
-           "prepare_store", "video_fingerprint"]
+           "prepare_store", "video_fingerprint", "frame_shape"]

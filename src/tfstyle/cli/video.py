@@ -40,8 +40,9 @@ _IMAGE_ONLY = ("content_mask", "style_masks", "tile_size", "memory_limit")
 
 def run(args) -> int:
     from ..feedforward.networks import read_model_json
-    from ..io.images import load_image, output_shape
-    from ..io.video import check_output, probe, require_av, require_cv2
+    from ..io.images import load_image
+    from ..io.video import FrameFolder, check_output, probe, require_av, require_cv2
+    from ..video import frame_shape, prepare_store, store_path, video_fingerprint
 
     config = config_from(args, StylizeConfig)
     video = config_from(args, VideoConfig)
@@ -58,8 +59,8 @@ def run(args) -> int:
     require_cv2()
     # Every check that needs no TensorFlow first: bad input fails in a fraction of a second.
     info = probe(args.input, fps=video.fps)
-    check_output(args.output, overwrite=args.overwrite or args.resume)
-    output_shape((info.height, info.width), config.size, "video frame")
+    out, as_frames = check_output(args.output, overwrite=args.overwrite or args.resume)
+    hw = frame_shape(info, config.size, as_frames)
     styles = []
     if args.model:
         read_model_json(args.model)
@@ -69,6 +70,11 @@ def run(args) -> int:
         styles = [load_image(p, notice=note) for p in args.style]
         config.blend_weights(len(styles))
         check_inputs(config, _Shape(info), styles)
+    style = (styles if len(styles) > 1 else styles[0]) if styles else None
+    # The frames of an interrupted run: resumed, refused or (with --overwrite) discarded, all before
+    # TensorFlow loads.
+    fp = video_fingerprint(info, hw, args.model, style, config, video)
+    prepare_store(FrameFolder(out if as_frames else store_path(out)), fp, args.resume, args.overwrite, as_frames)
 
     quiet_tensorflow()
     signals.start_polling()
@@ -89,7 +95,7 @@ def run(args) -> int:
     render = _Renderer(args, info.frames, 0 if args.model else config.steps)
     try:
         result = stylize_video(info.path if info.kind == "video" else args.input, args.output, model=model,
-                               style=(styles if len(styles) > 1 else styles[0]) if styles else None,
+                               style=style,
                                config=config, video=video, callback=render, resume=args.resume,
                                overwrite=args.overwrite, weights=weights, info=info,
                                model_dir=args.model)

@@ -356,12 +356,25 @@ class FrameFolder:
         return self.folder / FRAME_PATTERN.format(index + 1)
 
     def write(self, index: int, image: np.ndarray) -> Path:
+        """Write frame ``index`` (uint8 RGB) as a temporary file renamed into place. Not fsynced:
+        the rename keeps a reader (and a resumed run) from ever seeing half a frame, and syncing
+        every frame cost as much as encoding it."""
         from PIL import Image
 
         self.folder.mkdir(parents=True, exist_ok=True)
         pil = Image.fromarray(np.ascontiguousarray(image, np.uint8), mode="RGB")
-        # compress_level 1: the frames are a working store; deflate's higher levels cost 5-10x the time.
-        return atomic_write(self.path(index), lambda f: pil.save(f, format="PNG", compress_level=1))
+        path = self.path(index)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            # compress_level 1: deflate's higher levels cost 5-10x the time for a few per cent.
+            pil.save(tmp, format="PNG", compress_level=1)
+            os.replace(tmp, path)
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise VideoError(f"{path}: cannot write ({e.strerror or e})") from None
+            raise
+        return path
 
     def read(self, index: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
