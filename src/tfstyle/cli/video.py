@@ -123,7 +123,7 @@ class _Shape:
 
 
 class _Renderer:
-    """A tqdm bar with ETA over frames (fast path) or over all steps of all frames (optimisation)."""
+    """A tqdm bar with ETA, counted in frames (fractions of a frame during an optimised frame's steps)."""
 
     def __init__(self, args, frames: int, steps: int):
         self.quiet, self.frames, self.steps = args.quiet, frames, steps
@@ -133,20 +133,21 @@ class _Renderer:
         signals.check_interrupt()  # ends the loop between frames or steps; finished frames are kept
         if self.quiet or (self.steps and not p.step):
             return
-        done = p.frame * self.steps + p.step if self.steps else p.frame
+        done = p.frame + p.step / p.steps if p.steps else float(p.frame)
         if self.bar is None:
             from tqdm import tqdm
 
             # From the first progress on: a resumed run starts where it stopped, so the ETA is right.
-            total = self.frames * self.steps if self.steps else self.frames
-            self.bar = tqdm(total=total, initial=done - 1, unit="step" if self.steps else "frame",
-                            dynamic_ncols=True, file=sys.stderr)
-        if self.steps:
+            first = p.frame if p.steps else p.frame - 1
+            self.bar = tqdm(total=self.frames, initial=first, unit="frame", dynamic_ncols=True, file=sys.stderr,
+                            bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+                            if self.steps else None)
+        if p.steps:
             parts = short_parts(p.loss, p.parts)
             if "temporal" in p.parts:
                 parts += f" temporal={p.parts['temporal']:.3g}"
-            self.bar.set_postfix_str(f"frame {p.frame + 1}/{p.total_frames} {parts}", refresh=False)
-        self.bar.update(max(0, done - self.bar.n))
+            self.bar.set_postfix_str(f"frame {p.frame + 1} step {p.step}/{p.steps} {parts}", refresh=False)
+        self.bar.update(max(0.0, done - self.bar.n))
 
     def close(self) -> None:
         if self.bar is not None:
