@@ -24,7 +24,7 @@ The networks are trained here, briefly, with the fixed-seed random-weight VGG19 
 (no ImageNet weights can be had on this machine): the numbers compare methods on the same
 networks, they say nothing about ImageNet-quality stylisation.
 
-    PYTHONPATH=src python bench/bench_video.py             # full run (~25 min on 2 cores)
+    PYTHONPATH=src python bench/bench_video.py             # full run (~20 min on 2 idle cores)
     PYTHONPATH=src python bench/bench_video.py --quick     # minutes
 """
 
@@ -143,7 +143,12 @@ def train_net(style_path, photos: Path, out: Path, steps: int, size: int, tempor
                       checkpoint_every=10 ** 6, backbone="random", precision="float32", strategy="default",
                       temporal_weight=temporal_weight, seed=0)
     t0 = time.perf_counter()
-    r = train(style_path, photos, out, cfg, overwrite=True)
+
+    def every(p):
+        if p.step % 50 == 0:
+            log(f"  {out.name}: step {p.step}/{p.total_steps} loss {p.loss:.3f} ({time.perf_counter() - t0:.0f} s)")
+
+    r = train(style_path, photos, out, cfg, overwrite=True, callback=every)
     log(f"trained {out.name}: {r.steps} steps in {time.perf_counter() - t0:.0f} s, "
         f"final loss {r.history['total'][-1]:.3f}")
     return out
@@ -237,10 +242,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small clips, short training, few steps")
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for video.json")
-    ap.add_argument("--size", type=int, default=0, help="clip width (default 192, quick 96)")
-    ap.add_argument("--frames", type=int, default=0, help="frames per clip (default 12, quick 6)")
-    ap.add_argument("--train-steps", type=int, default=0, help="training steps (default 300, quick 40)")
-    ap.add_argument("--opt-steps", type=int, default=0, help="optimisation steps per frame (default 60, quick 10)")
+    ap.add_argument("--size", type=int, default=0, help="clip width (default 128, quick 96)")
+    ap.add_argument("--frames", type=int, default=0, help="frames per clip (default 8, quick 6)")
+    ap.add_argument("--train-steps", type=int, default=0, help="training steps (default 200, quick 40)")
+    ap.add_argument("--crop", type=int, default=64, help="training crop side")
+    ap.add_argument("--opt-steps", type=int, default=0, help="optimisation steps per frame (default 30, quick 10)")
     ap.add_argument("--train-temporal", type=float, default=30.0, help="TrainConfig.temporal_weight")
     ap.add_argument("--blend", type=float, default=None, help="VideoConfig.blend (default: its default)")
     ap.add_argument("--temporal", type=float, default=None, help="VideoConfig.temporal_weight (default: its default)")
@@ -256,11 +262,11 @@ def main(argv=None) -> int:
     from tfstyle.io.images import load_image
 
     q = args.quick
-    width = args.size or (96 if q else 192)
+    width = args.size or (96 if q else 128)
     hw = (width * 3 // 4, width)
-    frames = args.frames or (6 if q else 12)
-    train_steps = args.train_steps or (40 if q else 300)
-    opt_steps = args.opt_steps or (10 if q else 60)
+    frames = args.frames or (6 if q else 8)
+    train_steps = args.train_steps or (40 if q else 200)
+    opt_steps = args.opt_steps or (10 if q else 30)
     defaults = VideoConfig()
     blend = defaults.blend if args.blend is None else args.blend
     temporal = defaults.temporal_weight if args.temporal is None else args.temporal
@@ -273,8 +279,8 @@ def main(argv=None) -> int:
     style = load_image(STYLE)
     clips = make_clips(hw, frames, noise)
     meter = StyleMeter(style, hw)
-    photos = make_photos(work / "photos", side=2 * width)
-    crop = 64 if q else 128
+    crop = args.crop
+    photos = make_photos(work / "photos", side=2 * crop)
     plain = StyleModel(train_net(STYLE, photos, work / "net_plain", train_steps, crop, 0.0))
     temporal_net = StyleModel(train_net(STYLE, photos, work / "net_temporal", train_steps, crop,
                                         args.train_temporal))
@@ -334,7 +340,7 @@ def main(argv=None) -> int:
     flows = {}
     if not args.skip_speed:
         sizes = (128, 256) if q else (256, 512)
-        speed = speed_ff(work / "net_plain", sizes, 24 if q else 60, blend, work)
+        speed = speed_ff(work / "net_plain", sizes, 24 if q else 40, blend, work)
         flows = flow_ms(sizes)
         print("\n| size | blend | frames/s (decode + stylise + encode) | ms/frame decode | flow | stylise | write |")
         print("|---|---|---|---|---|---|---|")
