@@ -198,3 +198,32 @@ def test_interrupt_keeps_frames_and_resume_finishes(sig, clip, tmp_path, style_p
     assert not store.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
     assert len(first) > 0
+
+
+@pytest.mark.parametrize("kind", ["one frame", "odd sides", "rotated", "variable frame rate"])
+def test_unusual_but_valid_clips(kind, model_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "in.mkv"
+    pts = None
+    if kind == "one frame":
+        write_clip(src, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)])
+        want = (1, 64, 48)
+    elif kind == "odd sides":
+        write_clip(src, [rng.integers(0, 255, (37, 51, 3), dtype=np.uint8)] * 3, codec="ffv1")
+        want = (3, 50, 36)  # 51x37 kept at its own size (--size 51), then even sides for H.264
+    elif kind == "rotated":
+        src = tmp_path / "in.mp4"
+        write_clip(src, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)] * 3, rotation=90)
+        want = (3, 48, 64)  # upright: portrait
+    else:
+        src = tmp_path / "in.mp4"
+        pts = [0, 40, 120, 130, 400]
+        write_clip(src, [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)] * 5, pts=pts)
+        want = (5, 64, 48)
+    out = tmp_path / "out.mp4"
+    size = "51" if kind == "odd sides" else "64"
+    assert main(["video", str(src), "-o", str(out), "--model", str(model_dir), "--size", size, "-q"]) == 0
+    info = probe(out)
+    assert (info.frames, info.width, info.height, info.rotation, info.has_audio) == (*want, 0, False)
+    if pts is not None:
+        assert [round(f.time * 1000) for f in read_frames(info)] == pts
