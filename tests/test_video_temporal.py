@@ -176,3 +176,25 @@ def test_optimisation_with_the_temporal_loss_lowers_the_warping_error(pan, style
             assert "temporal" in frames.last_parts
     independent, consistent = outs[0.0], outs[VideoConfig().temporal_weight]
     assert _werr(clip, consistent) < 0.5 * _werr(clip, independent)
+
+
+@pytest.mark.slow
+def test_long_term_terms_use_frames_further_back(pan, style_path, monkeypatch):
+    from tfstyle import StylizeConfig, VideoConfig
+    from tfstyle.video import OptimisedFrames
+
+    seen = []
+    real = temporal.TemporalTerm
+
+    def spy(warped, masks, weight):
+        seen.append(len(warped))
+        # Long-term masks never count a pixel twice.
+        assert np.max(np.sum(masks, axis=0)) <= 1.0
+        return real(warped, masks, weight)
+
+    monkeypatch.setattr(temporal, "TemporalTerm", spy)
+    cfg = StylizeConfig(size=64, steps=2, backbone="random", precision="float32",
+                        content_layers=("block1_conv2",), style_layers=(("block1_conv1", 1.0),))
+    frames = OptimisedFrames(load_image(style_path), cfg, VideoConfig(long_term=(2, 3)))
+    outs = [frames(f) for f in pan.frames[:4]]
+    assert seen == [1, 2, 3] and all(o.shape == (48, 64, 3) for o in outs)
