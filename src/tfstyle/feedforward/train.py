@@ -265,6 +265,10 @@ class Trainer:
             with tf.GradientTape() as tape:
                 out = self.model(images, training=True)
                 total, parts = self.loss(self.extractor(out), out, content_targets=content)
+                if self.config.temporal_weight > 0:
+                    temporal = self.config.temporal_weight * self._temporal_loss(images, out)
+                    total = total + temporal
+                    parts = {**parts, "temporal": temporal}
                 # Keras's optimizer all-reduces with a SUM: divide by the replicas (and the
                 # micro-batches) so that the update uses the mean over the effective batch.
                 scaled = total / (self.replicas * n)
@@ -285,6 +289,24 @@ class Trainer:
             parts = {k: v / n for k, v in parts.items()}
         self.opt.apply_gradients(zip(grads, variables))
         return total, parts
+
+    def _temporal_loss(self, images, out):
+        """Synthetic-motion temporal loss (Huang et al. 2017; ReCoNet): the network's output of the
+        photos moved by a small random affine motion (plus sensor noise) against its output of the
+        photos moved the same way, mean squared difference over the pixels both images cover."""
+        import tensorflow as tf
+
+        from ..config import TEMPORAL_MAX_ANGLE, TEMPORAL_MAX_SHIFT, TEMPORAL_MAX_ZOOM, TEMPORAL_NOISE
+        from ..objective.temporal import affine_warp, masked_mse, random_affine
+
+        size = self.config.image_size
+        motion = random_affine(tf.shape(images)[0], size, TEMPORAL_MAX_SHIFT * size, TEMPORAL_MAX_ANGLE,
+                               TEMPORAL_MAX_ZOOM)
+        moved, valid = affine_warp(images, motion)
+        noisy = tf.clip_by_value(moved + tf.random.normal(tf.shape(moved), stddev=TEMPORAL_NOISE), 0.0, 1.0)
+        out_moved = self.model(noisy, training=True)
+        target, _ = affine_warp(out, motion)  # the first output, moved
+        return masked_mse(out_moved, target, valid)
 
     def _distributed_step(self, batches):
         import tensorflow as tf

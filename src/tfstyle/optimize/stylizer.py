@@ -87,13 +87,17 @@ class Stylizer:
         extractor: a :func:`build_extractor` of the same settings to reuse (coarse-to-fine runs
             build the network once for all scales).
         shared: a :class:`SharedObjective` of that extractor, compiled once for every scale (used
-            where the objective is plain: no masks, no luminance-only view).
+            where the objective is plain: no masks, no luminance-only view, no extra term).
+        extra_loss: a further term of the objective: called with the optimised (1, H, W, 3) image
+            inside the compiled objective, it returns ``(value, {name: value})``; the value is added
+            to the total and the parts to the named breakdown (e.g. video's temporal loss).
     """
 
     def __init__(self, content: np.ndarray, style, config: StylizeConfig,
                  weights: WeightsInfo | None = None, *, init_image: np.ndarray | None = None,
                  content_mask: np.ndarray | None = None, style_masks=None,
-                 extractor: FeatureExtractor | None = None, shared: SharedObjective | None = None):
+                 extractor: FeatureExtractor | None = None, shared: SharedObjective | None = None,
+                 extra_loss: Callable | None = None):
         import tensorflow as tf
 
         from ..objective import color, masks
@@ -159,8 +163,10 @@ class Stylizer:
             self._keep = (tf.constant(self.mask[None, :, :, None], tf.float32),
                           tf.constant(content_in[None], tf.float32))
         self._luminance = config.preserve_color == "luminance"
+        self.extra_loss = extra_loss
         self.setup_seconds = time.perf_counter() - t0
-        if shared is not None and self._keep is None and not self._luminance and type(self.loss) is StyleContentLoss:
+        plain = self._keep is None and not self._luminance and extra_loss is None
+        if shared is not None and plain and type(self.loss) is StyleContentLoss:
             self._value_and_grad = lambda x: shared(tf.convert_to_tensor(x, tf.float32), self.loss)
         else:
             self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
@@ -209,6 +215,10 @@ class Stylizer:
             tape.watch(x)
             v = self.view(x)
             total, parts = self.loss(self.extractor(v, keep_bfloat16=True), v)
+            if self.extra_loss is not None:
+                extra, extra_parts = self.extra_loss(x)
+                total = total + extra
+                parts = {**parts, **extra_parts}
         return total, parts, tape.gradient(total, x)
 
     def initial_image(self) -> np.ndarray:
