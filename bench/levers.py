@@ -1,7 +1,7 @@
 """What each speed lever buys: steps and work to reach the tutorial loop's quality, in one process.
 
     PYTHONPATH=src python bench/levers.py --size 256 --ref-steps 400              # every variant
-    PYTHONPATH=src python bench/levers.py --size 128 --ref-steps 100 --variants default,lbfgs
+    PYTHONPATH=src python bench/levers.py --size 128 --ref-steps 100 --variants 'default;lbfgs'
 
 The tutorial loop (``baselines.TutorialLoop``) runs ``--ref-steps`` steps at ``--size``; its
 reference objective (``baselines.objective``) after them is the target. Each variant is tfstyle on
@@ -43,18 +43,24 @@ VARIANTS: dict[str, dict] = {
     "lbfgs": {"optimizer": "lbfgs"},
     "from 128": {"coarsest": 128},
     "from 64": {"coarsest": 64},
-    "from 128, 2x coarse": {"coarsest": 128, "scale_split": 2.0},
-    "from 64, 2x coarse": {"coarsest": 64, "scale_split": 2.0},
+    "from 128 2x coarse": {"coarsest": 128, "scale_split": 2.0},
+    "from 128 1:2": {"coarsest": 128, "scale_split": 0.5},
+    "from 128 1:4": {"coarsest": 128, "scale_split": 0.25},
 }
 
 
 # Levers tried outside the library (single scale at --size, tfstyle's objective and Adam settings):
 # name -> keyword arguments of custom_adam. They are here because they did not win (see the README).
 CUSTOM: dict[str, dict] = {
+    "adam as tfstyle's (control)": {},
     "pyramid parameterisation": {"param": "pyramid"},
-    "pyramid parameterisation, lr 0.05": {"param": "pyramid", "lr": 0.05},
+    "pyramid parameterisation lr 0.05": {"param": "pyramid", "lr": 0.05},
     "init: content in the style's colours": {"init": "colour"},
     "iterate average (EMA 0.8)": {"ema": 0.8},
+    "schedule over 100 steps": {"steps": 100},
+    "lr 0.2 schedule over 100 steps": {"lr": 0.2, "steps": 100},
+    "beta1 0.5": {"beta_1": 0.5},
+    "beta2 0.99": {"beta_2": 0.99},
 }
 
 
@@ -109,7 +115,7 @@ def run_variant(info, content, style, fields: dict, size: int, every: int, ref, 
 
 def custom_adam(info, content, style, size: int, every: int, ref, target: float | None, steps: int = 300,
                 lr: float = 0.1, lr_decay: float = 0.1, param: str = "pixels", init: str = "content",
-                ema: float = 0.0):
+                ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
     one change: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
@@ -142,7 +148,7 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
         return out
 
     sched = tf.keras.optimizers.schedules.ExponentialDecay(lr, steps, lr_decay)
-    opt = tf.keras.optimizers.Adam(sched, epsilon=ADAM_EPSILON)
+    opt = tf.keras.optimizers.Adam(sched, beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
     trace, excluded, avg = [(0, 0.0, 0.0, ref(content))], 0.0, None
     for i in range(1, steps + 1):
         with tf.GradientTape() as tape:
@@ -168,7 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--ref-steps", type=int, default=400)
     p.add_argument("--every", type=int, default=5)
-    p.add_argument("--variants", default=",".join(list(VARIANTS) + list(CUSTOM)))
+    p.add_argument("--variants", default=";".join(list(VARIANTS) + list(CUSTOM)), help="semicolon-separated names")
     p.add_argument("--target", type=float, help="skip the tutorial run and use this target value")
     p.add_argument("--content", type=Path, default=IMAGES / "content" / "chelsea_cat.png")
     p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
@@ -197,7 +203,7 @@ def main(argv=None) -> int:
         target, tut = a.target, None
     out["target"] = target
     rows = []
-    for name in [v.strip() for v in a.variants.split(",") if v.strip()]:
+    for name in [v.strip() for v in a.variants.split(";") if v.strip()]:
         if name in CUSTOM:
             trace = custom_adam(info, content, style, a.size, a.every, ref, None if a.full else target, **CUSTOM[name])
         else:

@@ -16,8 +16,9 @@ configuration stylises the README's three image pairs with the same settings (``
   high-frequency energy, blurred, is lowest), divided by the content's there. 1: as smooth as the
   photo; above: grain and speckle that random filters tend to add.
 
-It writes ``offline.json`` and a contact sheet ``offline.png`` (content, style, one output per
-configuration, each labelled with its two numbers) to ``--out``.
+It writes ``offline.json``, the outputs (``offline/<pair>-<configuration>.png``) and a contact sheet
+``offline.png`` (content, style, one output per configuration, each labelled with its two numbers)
+to ``--out``; ``--replot`` redraws the sheet from them.
 """
 
 from __future__ import annotations
@@ -77,12 +78,13 @@ def measure(out, content, style, directions) -> dict:
 
 def run(a) -> dict:
     import tfstyle
-    from tfstyle.io.images import load_image, output_shape, resize
+    from tfstyle.io.images import load_image, output_shape, resize, save_image
 
     rng = np.random.default_rng(0)
     directions = rng.standard_normal((128, 3))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     results = {"args": {"size": a.size, "steps": a.steps}, "pairs": [], "configs": a.configs}
+    (a.out / "offline").mkdir(parents=True, exist_ok=True)
     images = {}
     for c_name, s_name in PAIRS:
         content = load_image(IMAGES / "content" / c_name)
@@ -100,6 +102,7 @@ def run(a) -> dict:
             m.update(seconds=seconds, final_loss=res.history["total"][-1])
             row["outputs"][name] = m
             images[(c_name, name)] = res.image
+            save_image(res.image, a.out / "offline" / f"{Path(c_name).stem}-{name}.png")
             print(f"{c_name:30s} {name:24s} colour moved {m['colour_moved']:.3f} flat noise {m['flat_noise']:.2f} "
                   f"({seconds:.0f} s)", file=sys.stderr, flush=True)
         results["pairs"].append(row)
@@ -111,32 +114,56 @@ def run(a) -> dict:
 
 
 def sheet(images: dict, results: dict, path: Path, cell: int = 220) -> None:
-    """Rows: image pairs; columns: content, style, one output per configuration, labelled."""
+    """Rows: image pairs; columns: content, style, one output per configuration, labelled beneath."""
     from PIL import Image, ImageDraw
 
     from tfstyle.io.images import to_uint8
 
     cols = ["content", "style"] + results["configs"]
-    label_h = 34
-    canvas = Image.new("RGB", (cell * len(cols), 22 + (cell + label_h) * len(results["pairs"])), "white")
+    thumbs = {}
+    for pair in results["pairs"]:
+        for name in cols:
+            img = Image.fromarray(to_uint8(images[(pair["content"], name)]))
+            img.thumbnail((cell - 6, cell - 6))
+            thumbs[(pair["content"], name)] = img
+    label_h = 32
+    heights = [max(thumbs[(p["content"], n)].size[1] for n in cols) + label_h + 8 for p in results["pairs"]]
+    canvas = Image.new("RGB", (cell * len(cols), 22 + sum(heights)), "white")
     draw = ImageDraw.Draw(canvas)
     for j, name in enumerate(cols):
         draw.text((j * cell + 6, 5), name, fill="black")
-    for i, pair in enumerate(results["pairs"]):
-        y = 22 + i * (cell + label_h)
+    y = 22
+    for pair, row_h in zip(results["pairs"], heights):
         for j, name in enumerate(cols):
-            img = Image.fromarray(to_uint8(images[(pair["content"], name)]))
-            img.thumbnail((cell - 6, cell - 6))
+            img = thumbs[(pair["content"], name)]
             canvas.paste(img, (j * cell + 3, y + 3))
+            below = y + img.size[1] + 6
             if name in pair["outputs"]:
                 m = pair["outputs"][name]
-                draw.text((j * cell + 6, y + cell + 2), f"colour moved {m['colour_moved']:.2f}", fill="black")
-                draw.text((j * cell + 6, y + cell + 16), f"flat noise {m['flat_noise']:.1f}x", fill="black")
+                draw.text((j * cell + 6, below), f"colour moved {m['colour_moved']:.2f}", fill="black")
+                draw.text((j * cell + 6, below + 14), f"flat noise {m['flat_noise']:.1f}x", fill="black")
             else:
-                draw.text((j * cell + 6, y + cell + 2), pair[name] if name in pair else "", fill="black")
+                draw.text((j * cell + 6, below), pair[name], fill="black")
+        y += row_h
     tmp = path.with_suffix(".tmp.png")
     canvas.save(tmp)
     tmp.replace(path)
+
+
+def replot(out: Path) -> None:
+    """Redraw the sheet from ``offline.json`` and the saved outputs."""
+    from tfstyle.io.images import load_image, output_shape, resize
+
+    results = json.loads((out / "offline.json").read_text())
+    size = results["args"]["size"]
+    images = {}
+    for pair in results["pairs"]:
+        for kind in ("content", "style"):
+            img = load_image(IMAGES / kind / pair[kind])
+            images[(pair["content"], kind)] = resize(img, output_shape(img.shape[:2], size))
+        for name in results["configs"]:
+            images[(pair["content"], name)] = load_image(out / "offline" / f"{Path(pair['content']).stem}-{name}.png")
+    sheet(images, results, out / "offline.png")
 
 
 def table(results: dict) -> str:
@@ -157,7 +184,12 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names of CONFIGS")
     p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--replot", action="store_true", help="redraw offline.png from offline.json and the outputs")
     a = p.parse_args(argv)
+    if a.replot:
+        replot(a.out)
+        print(f"wrote {a.out / 'offline.png'}")
+        return 0
     a.configs = [c.strip() for c in a.configs.split(",") if c.strip()]
     unknown = [c for c in a.configs if c not in CONFIGS]
     if unknown:

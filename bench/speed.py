@@ -62,6 +62,9 @@ class Method:
         quality: run the time-to-quality phase too. Rows that only change how fast a step runs
             (threads, oneDNN) follow the same path per step, so their time to quality is their
             s/step ratio times the default's; skipping them keeps the run short.
+        network: the loss network of a tfstyle row. Rows of other networks than VGG19 use that
+            network's own default layers (the reference objective is VGG19's), so they are timed
+            per step and in memory only (``quality`` False).
     """
 
     kind: str
@@ -71,6 +74,7 @@ class Method:
     quality: bool = True
     single_scale: bool = False
     max_size: int | None = None
+    network: str = "vgg19"
 
 
 # One speed option changed per tfstyle row, against "tfstyle default" (Adam, precision auto:
@@ -88,13 +92,16 @@ METHODS: dict[str, Method] = {
     "tfstyle 1 thread": Method("tfstyle", env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
                                quality=False, max_size=512),
     "tfstyle oneDNN off": Method("tfstyle", env={"TF_ENABLE_ONEDNN_OPTS": "0"}, quality=False, max_size=512),
+    # The other loss networks, with their own default layers, smoothing and rate (per step and memory).
+    "tfstyle resnet50": Method("tfstyle", quality=False, max_size=512, network="resnet50"),
+    "tfstyle efficientnetb0": Method("tfstyle", quality=False, max_size=512, network="efficientnetb0"),
 }
 BASELINE_ARTICLE, BASELINE_TUTORIAL, DEFAULT = "article loop", "tutorial loop", "tfstyle default"
 
 PRESETS = {  # sizes, warmup, timed, quality size, reference steps, checkpoint every
     "full": dict(sizes=[256, 512, 1024], warmup=1, timed=3, quality_size=512, ref_steps=500, every=5),
     "quick": dict(sizes=[128, 256], warmup=1, timed=3, quality_size=128, ref_steps=100, every=5),
-    "smoke": dict(sizes=[32], warmup=1, timed=1, quality_size=32, ref_steps=3, every=1),
+    "smoke": dict(sizes=[64], warmup=1, timed=1, quality_size=64, ref_steps=3, every=1),
 }
 
 
@@ -140,9 +147,14 @@ class _Driver:
     ``image_fn()`` returns the method's current [0, 1] image."""
 
     def __init__(self, name: str, info, content, style):
+        from tfstyle.backbones.weights import resolve_weights
+
         self.name, self.m, self.info, self.content, self.style = name, METHODS[name], info, content, style
+        self.net_info = resolve_weights(info.source if info.is_random else "auto", None, self.m.network)
         self.fields = {}
-        if self.m.kind == "tfstyle":
+        if self.m.kind == "tfstyle" and self.m.network != "vgg19":
+            self.fields = {**self.m.config, "network": self.m.network}
+        elif self.m.kind == "tfstyle":
             import baselines
 
             # The reference objective's layers and weights, computed here, before any clock starts:
@@ -179,8 +191,9 @@ class _Driver:
         config = StylizeConfig(size=size, **fields)
         if steps is not None:
             config = config.replace(steps=steps)
+        weights = self.info if self.m.network == "vgg19" else self.net_info
         result = stylize(self.content, self.style, config, callback=lambda p: on_step(p.step, lambda: p.image),
-                         weights=self.info)
+                         weights=weights)
         if result.stop_reason not in ("done", "converged"):
             raise RuntimeError(f"{self.name}: {result.stop_reason}: {result.message}")
 

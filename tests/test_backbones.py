@@ -454,3 +454,15 @@ def test_cli_tiles_resnet50_and_refuses_to_tile_efficientnet(tmp_path, content_p
     r = _cli("stylize", content_path, style_path, "-o", tmp_path / "l.png", "--network", "resnet50",
              "--content-layers", "block4_conv2")
     assert r.returncode == 2 and "ResNet50 layers are" in r.stderr
+
+
+def test_weight_free_vgg_pools_by_average_unless_told(pair):
+    """The offline default (bench/offline.py): random VGG with average pooling; ImageNet VGG as trained."""
+    from tfstyle.optimize.stylizer import Stylizer
+
+    assert StylizeConfig().resolved_pooling(True) == "avg" and StylizeConfig().resolved_pooling(False) == "max"
+    assert StylizeConfig(pooling="max").resolved_pooling(True) == "max"
+    assert StylizeConfig(network="resnet50").resolved_pooling(True) == "max"
+    st = Stylizer(*pair, StylizeConfig(size=64, backbone="random"))
+    assert st.extractor.pooling == "avg"
+    assert any(isinstance(layer, keras.layers.AveragePooling2D) for layer in st.extractor.model.layers)

@@ -231,7 +231,7 @@ class Backbone:
         return self.layers
 
     def check_pooling(self, pooling: str) -> None:
-        if pooling not in self.poolings:
+        if pooling != "auto" and pooling not in self.poolings:
             raise ConfigError(f"--pooling {pooling} is not available for {self.name} "
                               f"(it has {', '.join(self.poolings)})")
 
@@ -279,6 +279,13 @@ class Backbone:
 
     def layer(self, name: str) -> LayerFacts:
         return self.facts()[name]
+
+    def min_side(self, layers) -> int:
+        """The smallest image side (px) at which every one of ``layers`` still has a cell."""
+        n = 1
+        while any(self.layer(name).cells(n) < 1 for name in layers):
+            n += 1
+        return n
 
     def tileable(self, layers) -> bool:
         """True if every one of ``layers`` sees a bounded neighbourhood (no global pooling on the way)."""

@@ -189,7 +189,8 @@ class Trainer:
         with self.strategy.scope():
             self.model = build_transform_net(self.network, self.policy, seed=c.seed)
             self.extractor = FeatureExtractor(list(content_layers) + list(style_layers), self.weights,
-                                              self.policy, pooling=c.pooling, smoothing=c.resolved_smoothing(),
+                                              self.policy, pooling=c.resolved_pooling(self.weights.is_random),
+                                              smoothing=c.resolved_smoothing(),
                                               temperature=c.smoothing_temperature)
             opt = keras.optimizers.Adam(c.lr)
             if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling

@@ -157,6 +157,22 @@ class MultiScaleStylizer:
         self.extractor = build_extractor(self.config, self.weights, self.policy)
         self.shared = SharedObjective(self.extractor)  # traced once for every scale
         self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Every scale's content and style images are large enough for the deepest layer (ConfigError)."""
+        content_layers, style_layers = self.config.resolved_layers()
+        layers = list(content_layers) + [n for n, w in style_layers if w > 0]
+        need = self.extractor.backbone.min_side(layers)
+        styles = self.style if isinstance(self.style, (list, tuple)) else [self.style]
+        for sc in self.plan:
+            side = round(sc.size * self.config.style_scale)
+            for what, hw in [("content image", sc.shape)] + [
+                    ("style image", images.fit_size(s.shape[:2], side)) for s in styles]:
+                if min(hw) < need:
+                    raise ConfigError(f"at {sc.size} px the {what} becomes {hw[1]}x{hw[0]}, smaller than the "
+                                      f"{need} px that {self.extractor.backbone.title}'s layers need; raise --size"
+                                      + (" or --coarsest" if sc.size < self.config.size else ""))
 
     def stylizer(self, k: int) -> Stylizer:
         """The (tiled or plain) Stylizer of scale ``k`` with its own targets."""
