@@ -438,7 +438,7 @@ def test_cli_stylize_with_and_without_a_weight_file(network, weight_files, tmp_p
     r = _cli("stylize", content_path, style_path, "-o", tmp_path / "r.png", "--network", network, "--size", 64,
              "--steps", 2, "-q", env=env)
     assert r.returncode == 0, r.stderr
-    notes = [line for line in r.stderr.splitlines() if "NOTE" in line]
+    notes = [line for line in r.stderr.splitlines() if "NOTE" in line and "weights" in line]
     assert len(notes) == 1 and "fixed-seed random-weight" in notes[0], r.stderr
 
 
