@@ -23,7 +23,8 @@ CONTENT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images"
 STYLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images", "style", "vangogh_starry_night.jpg")
 
 
-def child(size: int, optimizer: str, tile: int, steps: int, precision: str, network: str) -> None:
+def child(size: int, optimizer: str, tile: int, steps: int, precision: str, network: str,
+          pooling: str = "auto") -> None:
     import numpy as np
 
     from tfstyle.config import StylizeConfig
@@ -35,7 +36,8 @@ def child(size: int, optimizer: str, tile: int, steps: int, precision: str, netw
     content = resize(load_image(CONTENT), (size, size))
     style = resize(load_image(STYLE), (size, size))
     cfg = StylizeConfig(size=size, steps=steps, scales=str(size), optimizer=optimizer, tile_size=tile,
-                        backbone="random", memory_limit=1000.0, precision=precision, network=network)
+                        backbone="random", memory_limit=1000.0, precision=precision, network=network,
+                        pooling=pooling)
     ms = MultiScaleStylizer(content, style, cfg)
     sc = ms.plan[0]
     est = estimate_step(sc.shape, cfg, sc.tile, sc.optimizer, ms.policy)
@@ -54,10 +56,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--networks", default="vgg19")
-    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(int(a.child[0]), a.child[1], int(a.child[2]), int(a.child[3]), a.child[4], a.child[5])
+        child(int(a.child[0]), a.child[1], int(a.child[2]), int(a.child[3]), *a.child[4:])
         return
     gib = 1024 ** 3
     print(f"{'network':>15} {'size':>6} {'optimizer':>9} {'tile':>5} {'policy':>15} {'peak RSS GiB':>13} "

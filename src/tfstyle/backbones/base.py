@@ -42,6 +42,8 @@ class LayerFacts:
         ops: the size-changing operations from the input to this layer, in order: ``("pad", t)``
             (t cells added), ``("window", k, s, padding)`` or ``("collapse",)`` (a global pooling:
             one cell); :meth:`cells` applies them.
+        patch: for a convolution, the values of its input window per output cell (k * k * input
+            channels), what an unfolded ("im2col") copy of its input holds per cell; 0 otherwise.
     """
 
     name: str
@@ -51,6 +53,7 @@ class LayerFacts:
     right: int | None
     ancestors: frozenset[str] = frozenset()
     ops: tuple = ()
+    patch: int = 0
 
     def cells(self, n: int) -> int:
         """Cells along an axis of this layer's output for an input of ``n`` pixels along it (exact:
@@ -83,6 +86,7 @@ _POINTWISE = {"InputLayer", "BatchNormalization", "Activation", "ReLU", "Rescali
 _MERGE = {"Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate"}
 _GLOBAL = {"GlobalAveragePooling2D", "GlobalMaxPooling2D"}
 _WINDOW = {"Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D"}
+_CONV = {"Conv2D", "DepthwiseConv2D", "SeparableConv2D"}
 
 
 def _pair(v) -> tuple[int, int]:
@@ -124,6 +128,7 @@ def graph_facts(model) -> dict[str, LayerFacts]:
         shape = layer.output.shape
         channels = int(shape[-1]) if shape[-1] is not None else 0
         ancestors = frozenset([layer.name]).union(*(f.ancestors for f in ins))
+        patch = 0
         if not ins:  # the input
             facts[layer.name] = LayerFacts(layer.name, 1, channels, 0, 0, ancestors)
             continue
@@ -139,6 +144,8 @@ def graph_facts(model) -> dict[str, LayerFacts]:
             ops = ops + (("collapse",),)
         elif kind in _WINDOW:
             k, s, padding = _window(layer)
+            if kind in _CONV:
+                patch = k * k * ins[0].channels  # one input (a layer called twice lists it twice)
             ops = ops + (("window", k, s, padding),)
             if not glob:
                 before_max = (k - 1) // 2 if padding == "same" else 0
@@ -158,7 +165,7 @@ def graph_facts(model) -> dict[str, LayerFacts]:
                 raise ConfigError(f"layer {layer.name} merges features of different strides")
         elif kind not in _POINTWISE and kind not in ("ZeroPadding2D", "Reshape"):
             raise ConfigError(f"layer {layer.name}: type {kind} is unknown to tfstyle's graph analysis")
-        facts[layer.name] = LayerFacts(layer.name, stride, channels, left, right, ancestors, ops)
+        facts[layer.name] = LayerFacts(layer.name, stride, channels, left, right, ancestors, ops, patch)
     return facts
 
 

@@ -5,6 +5,7 @@ line naming the estimate and the limit loses nothing. The estimate of one step's
 memory (bytes) is::
 
     MEMORY_BASE + MEMORY_BACKWARD_FACTOR * (activation bytes of the extractor for the (tile) image)
+                + unfolding workspace (without oneDNN)
                 + bytes of whole-image buffers (images, optimiser state, targets)
 
 * activation bytes: every layer the truncated network computes (the ancestors of the layers the
@@ -14,6 +15,11 @@ memory (bytes) is::
   smoothing);
 * ``MEMORY_BACKWARD_FACTOR``: the backward pass keeps the forward activations and creates gradients
   of the same shapes, plus oneDNN scratch;
+* unfolding workspace: where TensorFlow runs without oneDNN (CPUs without AVX-512, e.g. AVX2-only
+  AMD and older Intel), its Eigen convolution gradients unfold the input of a convolution into
+  k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 0.56 GiB
+  for a 512x512 image) is alive at the peak. Measured on an AVX2 EPYC, float32, VGG19 at 512x512:
+  peak RSS 1.97 GiB against 1.47 GiB estimated without this term;
 * ``MEMORY_BASE``: the TensorFlow runtime, the model and its compiled functions.
 
 Both constants live in ``tfstyle.config`` and were calibrated against the peak RSS of real runs in
@@ -85,6 +91,19 @@ def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "v
     return total
 
 
+def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
+    """Bytes of the largest unfolded convolution input (float32) of the network truncated after
+    ``layers``, where TensorFlow's convolutions run without oneDNN; 0 where they run with it."""
+    from ..hardware import onednn_enabled
+
+    if onednn_enabled():
+        return 0
+    facts = get(network).facts()
+    computed = set().union(*(facts[n].ancestors for n in layers))
+    h, w = hw
+    return max((facts[n].cells(h) * facts[n].cells(w) * facts[n].patch * 4 for n in computed), default=0)
+
+
 def _layers(config: StylizeConfig) -> list[str]:
     content, style = config.resolved_layers()
     return list(content) + [n for n, w in style if w > 0]
@@ -130,6 +149,7 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
         ext = hw
     acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, config.network,
                                                          config.resolved_smoothing()))
+    acts += workspace_bytes(ext, layers, config.network)
     buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
                + target_bytes(hw, config))
     return Estimate(BASE, acts, buffers)
