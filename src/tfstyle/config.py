@@ -627,6 +627,8 @@ class ExportFormat:
 EXPORT_FORMATS_REGISTRY: dict[str, ExportFormat] = {
     "savedmodel": ExportFormat("tfstyle.export.savedmodel", ("none",)),
     "tflite": ExportFormat("tfstyle.export.tflite", ("none", "float16", "dynamic", "int8")),
+    # A TensorFlow.js graph model, written without the tensorflowjs package (see export/tfjs.py).
+    "tfjs": ExportFormat("tfstyle.export.tfjs", ("none", "float16", "uint8")),
 }
 EXPORT_FORMATS = tuple(EXPORT_FORMATS_REGISTRY)
 QUANTIZATIONS = tuple(dict.fromkeys(q for f in EXPORT_FORMATS_REGISTRY.values() for q in f.quantizations))
