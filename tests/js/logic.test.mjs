@@ -5,19 +5,20 @@ import { test } from "node:test";
 
 import {
   AppError, BACKENDS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage, checkProcessingSize,
-  downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha, unsupportedReason,
-  validateIndex,
+  downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
+  unsupportedReason, validateIndex, wasmThreads,
 } from "../../src/tfstyle/web/app/logic.js";
 
 test("test-mode URL: defaults", () => {
-  assert.deepEqual(parseParams(""), { image: null, style: null, size: null, backend: null, frames: 5, webcam: false });
-  assert.deepEqual(parseParams("?image=cat.png"),
-    { image: "cat.png", style: null, size: null, backend: null, frames: 5, webcam: false });
+  const none = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null };
+  assert.deepEqual(parseParams(""), none);
+  assert.deepEqual(parseParams("?image=cat.png"), { ...none, image: "cat.png" });
 });
 
 test("test-mode URL: every setting", () => {
-  const p = parseParams("?image=photos%2Fa%20b.png&style=udnie&size=320&backend=wasm&frames=12");
-  assert.deepEqual(p, { image: "photos/a b.png", style: "udnie", size: 320, backend: "wasm", frames: 12, webcam: false });
+  const p = parseParams("?image=photos%2Fa%20b.png&style=udnie&size=320&backend=wasm&frames=12&threads=3");
+  assert.deepEqual(p, { image: "photos/a b.png", style: "udnie", size: 320, backend: "wasm", frames: 12, webcam: false,
+    threads: 3 });
   assert.equal(parseParams("?webcam=1").webcam, true);
   assert.equal(parseParams("?webcam=0").webcam, false);
   assert.equal(parseParams("?style=").style, null);
@@ -30,6 +31,7 @@ test("test-mode URL: bad values are one-line AppErrors", () => {
     ["?size=-3", /whole number/],
     ["?size=1e3", /whole number/],
     ["?frames=0", /frames must be between 1 and 1000/],
+    ["?threads=0", /threads must be between 1 and 16/],
     ["?backend=webgpu", /backend must be one of webgl, wasm, cpu/],
     ["?image=", /image= needs the URL/],
     ["?image=a.png&webcam=1", /either image= or webcam=/],
@@ -48,6 +50,15 @@ test("backends: WebGL, then WASM, then CPU unless one is asked for", () => {
   // A software WebGL (SwiftShader in headless Chromium) is slower than WebAssembly: WASM first.
   assert.deepEqual(backendCandidates(null, true), ["wasm", "webgl", "cpu"]);
   assert.deepEqual(backendCandidates("webgl", true), ["webgl"]);
+});
+
+test("WASM threads: one per logical core, shown to TF.js as twice that many cores", () => {
+  // TF.js 4 uses at most hardwareConcurrency / 2 threads.
+  assert.deepEqual(wasmThreads(null, 2), { threads: 2, reportCores: 4 });
+  assert.deepEqual(wasmThreads(null, 8), { threads: 8, reportCores: 16 });
+  assert.deepEqual(wasmThreads(1, 8), { threads: 1, reportCores: 8 });
+  assert.deepEqual(wasmThreads(null, undefined), { threads: 1, reportCores: 2 });
+  assert.deepEqual(wasmThreads(null, 64), { threads: 16, reportCores: 64 });
 });
 
 test("software WebGL renderers are recognised", () => {

@@ -12,7 +12,7 @@
 import {
   AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage,
   checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle,
-  rate, strengthToAlpha, unsupportedReason, validateIndex,
+  rate, strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
 } from "./logic.js";
 
 const $ = (id) => document.getElementById(id);
@@ -73,19 +73,33 @@ async function fetchOrFail(url, init) {
   return r;
 }
 
-async function startBackend(requested, softwareWebGL) {
+/** Start TF.js's WASM backend with `threads` threads (see logic.js wasmThreads). */
+async function startWasm(threads) {
+  const { tf } = app;
+  if (!tf.wasm) throw new Error("the WebAssembly backend did not load");
+  // The .wasm files sit beside the scripts. Threads need cross-origin isolation (tfstyle web
+  // --serve sends the headers); without it TF.js runs the single-threaded SIMD build.
+  tf.wasm.setWasmPaths(new URL("tfjs/", window.location.href).href);
+  if (!window.crossOriginIsolated) return tf.setBackend("wasm");
+  const plan = wasmThreads(threads, navigator.hardwareConcurrency);
+  tf.wasm.setThreadsCount(plan.threads);
+  // The backend reads the core count once, while it starts.
+  const own = Object.getOwnPropertyDescriptor(navigator, "hardwareConcurrency");
+  Object.defineProperty(navigator, "hardwareConcurrency", { value: plan.reportCores, configurable: true });
+  try {
+    return await tf.setBackend("wasm");
+  } finally {
+    if (own) Object.defineProperty(navigator, "hardwareConcurrency", own);
+    else delete navigator.hardwareConcurrency;
+  }
+}
+
+async function startBackend(requested, softwareWebGL, threads) {
   const { tf } = app;
   const tried = [];
   for (const name of backendCandidates(requested, softwareWebGL)) {
     try {
-      if (name === "wasm") {
-        if (!tf.wasm) throw new Error("the WebAssembly backend did not load");
-        // The .wasm files sit beside the scripts. Threads need cross-origin isolation (tfstyle web
-        // --serve sends the headers); without it TF.js runs the single-threaded SIMD build.
-        tf.wasm.setWasmPaths(new URL("tfjs/", window.location.href).href);
-        if (window.crossOriginIsolated) tf.wasm.setThreadsCount(Math.max(1, navigator.hardwareConcurrency || 1));
-      }
-      if (await tf.setBackend(name)) {
+      if (await (name === "wasm" ? startWasm(threads) : tf.setBackend(name))) {
         await tf.ready();
         return name;
       }
@@ -449,11 +463,14 @@ async function main() {
   if (reason) throw new AppError(reason);
   const params = parseParams(window.location.search);
   wireControls();
-  const [backend, styles] = await Promise.all([startBackend(params.backend, webgl.software), loadStyles()]);
+  const [backend, styles] = await Promise.all([startBackend(params.backend, webgl.software, params.threads), loadStyles()]);
   app.backend = backend;
   app.styles = styles;
   document.body.dataset.backend = backend;
   els.backend.textContent = BACKEND_LABELS[backend] || backend;
+  if (backend === "wasm" && app.tf.wasm.getThreadsCount) {
+    document.body.dataset.threads = String(app.tf.wasm.getThreadsCount());
+  }
   if (webgl.software && backend !== "webgl") els.backend.title = "WebGL here is a software renderer, slower than WebAssembly";
   renderControls(styles, params.size === null && params.image ? 0 : params.size);
   await selectStyle(pickStyle(styles, params.style));

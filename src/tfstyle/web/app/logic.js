@@ -11,6 +11,7 @@ export const DEFAULT_SIZE = 256; // what runs live on a laptop CPU (see the READ
 export const MIN_SIDE = 16;
 export const MAX_SIZE = 4096;
 export const MAX_FRAMES = 1000;
+export const MAX_THREADS = 16;
 
 /** An error whose message is meant for the person using the page (one line, no stack). */
 export class AppError extends Error {
@@ -32,15 +33,16 @@ function positiveInt(text, what, min, max) {
  *
  *   ?image=URL[&style=NAME][&size=N][&backend=webgl|wasm|cpu][&frames=N]   stylise URL on load
  *   ?webcam=1[&style=NAME][&size=N][&backend=...]                           start the webcam on load
+ *   &threads=N   WebAssembly threads (default: one per logical core)
  *
  * @param {string} search location.search ("?a=b&...") or "".
  * @returns {{image: string|null, style: string|null, size: number|null, backend: string|null,
- *            frames: number, webcam: boolean}} size null: the image's own size.
+ *            frames: number, webcam: boolean, threads: number|null}} size null: the image's own size.
  * @throws {AppError} a value out of range or an unknown backend.
  */
 export function parseParams(search) {
   const q = new URLSearchParams(search || "");
-  const out = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false };
+  const out = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null };
   if (q.has("image")) {
     out.image = q.get("image");
     if (!out.image) throw new AppError("image= needs the URL of an image");
@@ -53,6 +55,7 @@ export function parseParams(search) {
     out.backend = b;
   }
   if (q.has("frames")) out.frames = positiveInt(q.get("frames"), "frames", 1, MAX_FRAMES);
+  if (q.has("threads")) out.threads = positiveInt(q.get("threads"), "threads", 1, MAX_THREADS);
   out.webcam = q.has("webcam") && q.get("webcam") !== "0";
   if (out.webcam && out.image) throw new AppError("use either image= or webcam=, not both");
   return out;
@@ -66,6 +69,18 @@ export function parseParams(search) {
 export function backendCandidates(requested, softwareWebGL = false) {
   if (requested) return [requested];
   return softwareWebGL ? ["wasm", "webgl", "cpu"] : BACKENDS.slice();
+}
+
+/**
+ * WebAssembly threads: `requested`, else one per logical core (at most MAX_THREADS), and the core
+ * count TF.js must be shown for it to use them. TF.js 4.x's WASM backend caps its thread pool at
+ * hardwareConcurrency / 2, assuming two hardware threads per core; phones and many virtual machines
+ * have one, and would run on half their cores.
+ */
+export function wasmThreads(requested, hardwareConcurrency) {
+  const cores = Math.max(1, Number(hardwareConcurrency) || 1);
+  const threads = Math.min(MAX_THREADS, requested || cores);
+  return { threads, reportCores: Math.max(cores, 2 * threads) };
 }
 
 /** Is this WebGL renderer string (WEBGL_debug_renderer_info) a software renderer? */
