@@ -8,6 +8,13 @@ SIMD build, with 1 thread and with one per core) and WebGL, which headless Chrom
 SwiftShader, a software renderer on the same CPU cores. The same networks run in the same process
 under Keras (the baseline) and TFLite float32 (LiteRT, 2 threads), inference only.
 
+Besides frames per second (wall clock), every row reports the CPU time one frame costs: for Keras
+and TFLite this process's CPU time, for the browser the CPU time of all of Chromium's processes
+(renderer, GPU process where SwiftShader draws, browser) while the page runs N more frames
+(``window.tfstyleBench(N)``, after the test mode's first run). On a machine shared with other jobs
+the wall-clock rates fall with the load; the CPU time per frame moves much less, and
+1000 / (CPU ms per frame) is the rate one idle core would give to single-threaded work.
+
     PYTHONPATH=src python bench/bench_web.py [--sizes 256,512] [--networks light,standard]
         [--rows keras,tflite,wasm1,wasm,webgl] [--seconds 4] [--out bench/results/web.json]
 
@@ -64,8 +71,22 @@ def square_photo(side: int) -> np.ndarray:
     return resize(a[(h - m) // 2:(h - m) // 2 + m, (w - m) // 2:(w - m) // 2 + m], (side, side))
 
 
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's children (Playwright's driver, Chromium's processes)."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def python_rows(net_name: str, sizes, seconds: float, rows) -> dict:
-    """{(row, size): (fps, ms)} for Keras and TFLite float32 (inference only, batch 1)."""
+    """{(row, size): (fps, ms, cpu ms)} for Keras and TFLite float32 (inference only, batch 1)."""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
     from bench_feedforward import timed
@@ -82,8 +103,8 @@ def python_rows(net_name: str, sizes, seconds: float, rows) -> dict:
         x = square_photo(size)[None]
         if "keras" in rows:
             xt = tf.constant(x)
-            sec, _ = timed(lambda: fn(xt).numpy(), seconds)
-            out["keras", size] = (1 / sec, sec * 1e3)
+            sec, cpu = timed(lambda: fn(xt).numpy(), seconds)
+            out["keras", size] = (1 / sec, sec * 1e3, cpu * 1e3)
         if blob is not None:
             it = Interpreter(model_content=blob, num_threads=2)
             inp, res = it.get_input_details()[0], it.get_output_details()[0]
@@ -95,8 +116,8 @@ def python_rows(net_name: str, sizes, seconds: float, rows) -> dict:
                 it.invoke()
                 return it.get_tensor(res["index"])
 
-            sec, _ = timed(run, seconds)
-            out["tflite", size] = (1 / sec, sec * 1e3)
+            sec, cpu = timed(run, seconds)
+            out["tflite", size] = (1 / sec, sec * 1e3, cpu * 1e3)
             del it
     return out
 
@@ -121,7 +142,7 @@ def build_site(folder: Path, networks, sizes) -> Path:
 
 
 def browser_rows(site: Path, networks, sizes, rows, seconds: float, timeout_s: float) -> tuple[dict, dict]:
-    """{(network, row, size): (fps, ms)} from the app's test mode, and facts about the browser."""
+    """{(network, row, size): (fps, ms, cpu ms)} from the app's test mode, and facts about the browser."""
     import webpage
     from playwright.sync_api import sync_playwright
 
@@ -138,17 +159,17 @@ def browser_rows(site: Path, networks, sizes, rows, seconds: float, timeout_s: f
                         page = webpage.Page(browser, base)
                         try:
                             query = f"?image=photo{size}.png&style={net}&backend={backend}{extra}"
-                            # A first short run tells how many frames fit in `seconds`.
                             d = page.open(query + "&frames=1", timeout_s=timeout_s)
-                            if d.get("state") == "done":
-                                frames = int(min(200, max(1, float(d["fps"]) * seconds)))
-                                if frames > 1:
-                                    d = page.open(query + f"&frames={frames}", timeout_s=timeout_s)
                             if d.get("state") != "done":
                                 print(f"  {net} {size} {row}: {d.get('state')}", file=sys.stderr)
                                 continue
-                            fps = float(d["fps"])
-                            out[net, row, size] = (fps, 1e3 / fps)
+                            # The page stays open (its processes alive) for the timed frames, so
+                            # the CPU time of Chromium's processes over them is theirs alone.
+                            frames = int(min(200, max(2, float(d["fps"]) * seconds)))
+                            c0 = children_cpu()
+                            ms = page.page.evaluate("(n) => window.tfstyleBench(n)", frames)
+                            cpu_ms = (children_cpu() - c0) / frames * 1e3
+                            out[net, row, size] = (frames * 1e3 / ms, ms / frames, cpu_ms)
                             if backend == "wasm":
                                 facts[f"threads {row}"] = d.get("threads")
                         finally:
@@ -196,20 +217,22 @@ def main(argv=None) -> int:
               f"end; {time.time() - started:.0f} s")
     print(header)
     print()
-    print("| network | size | runtime | fps | ms/frame | vs Keras |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("| network | size | runtime | fps | ms/frame | vs Keras | CPU ms/frame | frames/CPU-s |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for net in networks:
         for size in sizes:
             base = results.get((net, "keras", size))
             for row in rows:
                 if (net, row, size) not in results:
                     continue
-                fps, ms = results[net, row, size]
+                fps, ms, cpu = results[net, row, size]
                 ratio = f"{fps / base[0]:.2f}x" if base else "-"
-                print(f"| {net} | {size} | {ROWS[row]} | {fps:.2f} | {ms:.1f} | {ratio} |")
+                print(f"| {net} | {size} | {ROWS[row]} | {fps:.2f} | {ms:.1f} | {ratio} | {cpu:.1f} | "
+                      f"{1e3 / cpu if cpu > 0 else float('nan'):.2f} |")
     if args.out:
         doc = {"header": header, "site_mb": round(site_mb, 2), "facts": facts, "rows": [
-            {"network": n, "runtime": ROWS[r], "size": s, "fps": round(v[0], 3), "ms": round(v[1], 2)}
+            {"network": n, "runtime": ROWS[r], "size": s, "fps": round(v[0], 3), "ms": round(v[1], 2),
+             "cpu_ms": round(v[2], 2)}
             for (n, r, s), v in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][2], list(ROWS).index(kv[0][1])))]}
         Path(args.out).write_text(json.dumps(doc, indent=1))
     return 0

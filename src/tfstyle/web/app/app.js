@@ -457,6 +457,14 @@ async function testMode(params) {
   document.body.dataset.state = "done";
 }
 
+/** For benchmarks (bench/bench_web.py): the current input through the network `frames` more times;
+ * resolves to the milliseconds they took. */
+window.tfstyleBench = async (frames) => {
+  const t0 = performance.now();
+  for (let i = 0; i < frames; i += 1) await stylise();
+  return performance.now() - t0;
+};
+
 async function main() {
   const webgl = probeWebGL();
   const reason = unsupportedReason({ tf: window.tf, webgl: webgl.available, wasm: typeof WebAssembly === "object" });
