@@ -4,7 +4,8 @@ For each network (light, standard; random weights: speed does not depend on them
 photo of side N), the app's test mode (``index.html?image=...&backend=...&frames=F``) reports the
 frames per second of its whole per-frame work: the photo drawn into a canvas, read into a tensor,
 the network, the result written to a canvas and composited. Backends: WebAssembly (the threaded
-SIMD build, with 1 thread and with one per core) and WebGL, which headless Chromium runs on
+SIMD build, with the thread count TF.js picks, hardwareConcurrency / 2, and with one thread per
+core) and WebGL, which headless Chromium runs on
 SwiftShader, a software renderer on the same CPU cores. The same networks run in the same process
 under Keras (the baseline) and TFLite float32 (LiteRT, 2 threads), inference only.
 
@@ -16,7 +17,7 @@ the wall-clock rates fall with the load; the CPU time per frame moves much less,
 1000 / (CPU ms per frame) is the rate one idle core would give to single-threaded work.
 
     PYTHONPATH=src python bench/bench_web.py [--sizes 256,512] [--networks light,standard]
-        [--rows keras,tflite,wasm1,wasm,webgl] [--seconds 4] [--out bench/results/web.json]
+        [--rows keras,tflite,wasm,wasmcores,webgl] [--seconds 4] [--out bench/results/web.json]
 
 Needs Chromium (apt-get install chromium), Playwright's Python package and TF.js from npm
 (``npm ci --ignore-scripts --prefix src/tfstyle/web``).
@@ -45,8 +46,8 @@ PHOTO = "chelsea_cat.png"
 ROWS = {
     "keras": "Keras (baseline)",
     "tflite": "TFLite float32, 2 threads",
-    "wasm1": "TF.js WASM, 1 thread",
-    "wasm": "TF.js WASM, 1 thread per core",
+    "wasm": "TF.js WASM (TF.js's thread count)",
+    "wasmcores": "TF.js WASM, 1 thread per core",
     "webgl": "TF.js WebGL (SwiftShader)",
 }
 
@@ -144,10 +145,12 @@ def build_site(folder: Path, networks, sizes) -> Path:
 def browser_rows(site: Path, networks, sizes, rows, seconds: float, timeout_s: float) -> tuple[dict, dict]:
     """{(network, row, size): (fps, ms, cpu ms)} from the app's test mode, and facts about the browser."""
     import webpage
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     out, facts = {}, {}
-    settings = {"wasm1": ("wasm", "&threads=1"), "wasm": ("wasm", ""), "webgl": ("webgl", "")}
+    settings = {"wasm": ("wasm", ""), "wasmcores": ("wasm", f"&threads={os.cpu_count() or 1}"),
+                "webgl": ("webgl", "")}
     with sync_playwright() as p, webpage.served(site) as base:
         browser = webpage.launch(p, webgl=True, camera=None)
         facts["chromium"] = browser.version
@@ -159,13 +162,20 @@ def browser_rows(site: Path, networks, sizes, rows, seconds: float, timeout_s: f
                         page = webpage.Page(browser, base)
                         try:
                             query = f"?image=photo{size}.png&style={net}&backend={backend}{extra}"
-                            d = page.open(query + "&frames=1", timeout_s=timeout_s)
+                            try:
+                                d = page.open(query + "&frames=1", timeout_s=timeout_s)
+                            except PlaywrightTimeout:
+                                out[net, row, size] = f"over {timeout_s:.0f} s for two frames"
+                                continue
                             if d.get("state") != "done":
-                                print(f"  {net} {size} {row}: {d.get('state')}", file=sys.stderr)
+                                out[net, row, size] = d.get("state")
                                 continue
                             # The page stays open (its processes alive) for the timed frames, so
                             # the CPU time of Chromium's processes over them is theirs alone.
-                            frames = int(min(200, max(2, float(d["fps"]) * seconds)))
+                            if d.get("backend") != backend:  # the app moved on (WebGL textures too small)
+                                out[net, row, size] = f"moved to {d.get('backend')}: {d.get('switched')}"
+                                continue
+                            frames = int(min(200, max(1, float(d["fps"]) * seconds)))
                             c0 = children_cpu()
                             ms = page.page.evaluate("(n) => window.tfstyleBench(n)", frames)
                             cpu_ms = (children_cpu() - c0) / frames * 1e3
@@ -174,8 +184,9 @@ def browser_rows(site: Path, networks, sizes, rows, seconds: float, timeout_s: f
                                 facts[f"threads {row}"] = d.get("threads")
                         finally:
                             page.close()
-                        print(f"  {net:8} {size:>5} {ROWS[row]:32} {out.get((net, row, size), (0,))[0]:8.2f} fps",
-                              file=sys.stderr, flush=True)
+                        v = out.get((net, row, size))
+                        shown = f"{v[0]:8.2f} fps" if isinstance(v, tuple) else str(v)
+                        print(f"  {net:8} {size:>5} {ROWS[row]:32} {shown}", file=sys.stderr, flush=True)
         finally:
             browser.close()
     return out, facts
@@ -225,6 +236,9 @@ def main(argv=None) -> int:
             for row in rows:
                 if (net, row, size) not in results:
                     continue
+                if not isinstance(results[net, row, size], tuple):
+                    print(f"| {net} | {size} | {ROWS[row]} | - | - | - | - | {results[net, row, size]} |")
+                    continue
                 fps, ms, cpu = results[net, row, size]
                 ratio = f"{fps / base[0]:.2f}x" if base else "-"
                 print(f"| {net} | {size} | {ROWS[row]} | {fps:.2f} | {ms:.1f} | {ratio} | {cpu:.1f} | "
@@ -233,7 +247,10 @@ def main(argv=None) -> int:
         doc = {"header": header, "site_mb": round(site_mb, 2), "facts": facts, "rows": [
             {"network": n, "runtime": ROWS[r], "size": s, "fps": round(v[0], 3), "ms": round(v[1], 2),
              "cpu_ms": round(v[2], 2)}
-            for (n, r, s), v in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][2], list(ROWS).index(kv[0][1])))]}
+            for (n, r, s), v in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][2], list(ROWS).index(kv[0][1])))
+            if isinstance(v, tuple)] + [
+            {"network": n, "runtime": ROWS[r], "size": s, "note": v}
+            for (n, r, s), v in results.items() if not isinstance(v, tuple)]}
         Path(args.out).write_text(json.dumps(doc, indent=1))
     return 0
 

@@ -285,6 +285,24 @@ def test_default_backend_size_and_page_text(chromium, base):
 
 
 @pytest.mark.slow
+def test_a_picture_too_large_for_webgl_moves_to_wasm(chromium, base, site):
+    """WebGL keeps tensors in textures of at most 8192 px here; the standard network's first
+    convolution at 512 px needs a larger one. The app finishes on WebAssembly and says so."""
+    big = site.path / "big.png"
+    if not big.exists():
+        Image.open(site.path / PHOTO).resize((512, 386), Image.Resampling.BICUBIC).save(big)
+    page = webpage.Page(chromium, base)
+    try:
+        data = page.open("?image=big.png&style=wave&backend=webgl&frames=1", timeout_s=300)
+        assert data["state"] == "done", (data, page.message())
+        assert data["backend"] == "wasm" and "too large for WebGL" in data["switched"], data
+        assert page.page.inner_text("#backend") == "WebAssembly"
+        assert page.canvas().shape == (386, 512, 3)
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
 def test_webcam_with_the_fake_camera_yields_frames_and_fps(chromium, base, artifacts):
     page = webpage.Page(chromium, base)
     try:

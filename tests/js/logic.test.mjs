@@ -6,7 +6,7 @@ import { test } from "node:test";
 import {
   AppError, BACKENDS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage, checkProcessingSize,
   downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
-  unsupportedReason, validateIndex, wasmThreads,
+  isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads,
 } from "../../src/tfstyle/web/app/logic.js";
 
 test("test-mode URL: defaults", () => {
@@ -52,13 +52,19 @@ test("backends: WebGL, then WASM, then CPU unless one is asked for", () => {
   assert.deepEqual(backendCandidates("webgl", true), ["webgl"]);
 });
 
-test("WASM threads: one per logical core, shown to TF.js as twice that many cores", () => {
+test("WASM threads: TF.js's choice unless asked; asked-for threads shown as twice the cores", () => {
   // TF.js 4 uses at most hardwareConcurrency / 2 threads.
-  assert.deepEqual(wasmThreads(null, 2), { threads: 2, reportCores: 4 });
-  assert.deepEqual(wasmThreads(null, 8), { threads: 8, reportCores: 16 });
+  assert.equal(wasmThreads(null, 2), null);
+  assert.deepEqual(wasmThreads(2, 2), { threads: 2, reportCores: 4 });
   assert.deepEqual(wasmThreads(1, 8), { threads: 1, reportCores: 8 });
-  assert.deepEqual(wasmThreads(null, undefined), { threads: 1, reportCores: 2 });
-  assert.deepEqual(wasmThreads(null, 64), { threads: 16, reportCores: 64 });
+  assert.deepEqual(wasmThreads(8, 8), { threads: 8, reportCores: 16 });
+  assert.deepEqual(wasmThreads(99, 4), { threads: 16, reportCores: 32 });
+});
+
+test("WebGL's texture-size failures are recognised (the app then moves to WASM)", () => {
+  assert.ok(isWebGLSizeError(new Error("Requested texture size [13033x13034] greater than WebGL maximum on this browser / GPU [8192x8192].")));
+  assert.ok(!isWebGLSizeError(new Error("Failed to compile fragment shader.")));
+  assert.ok(!isWebGLSizeError(null));
 });
 
 test("software WebGL renderers are recognised", () => {

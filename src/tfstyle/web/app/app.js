@@ -12,7 +12,7 @@
 import {
   AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage,
   checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle,
-  rate, strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
+  isWebGLSizeError, rate, strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
 } from "./logic.js";
 
 const $ = (id) => document.getElementById(id);
@@ -80,8 +80,8 @@ async function startWasm(threads) {
   // The .wasm files sit beside the scripts. Threads need cross-origin isolation (tfstyle web
   // --serve sends the headers); without it TF.js runs the single-threaded SIMD build.
   tf.wasm.setWasmPaths(new URL("tfjs/", window.location.href).href);
-  if (!window.crossOriginIsolated) return tf.setBackend("wasm");
   const plan = wasmThreads(threads, navigator.hardwareConcurrency);
+  if (!window.crossOriginIsolated || !plan) return tf.setBackend("wasm");
   tf.wasm.setThreadsCount(plan.threads);
   // The backend reads the core count once, while it starts.
   const own = Object.getOwnPropertyDescriptor(navigator, "hardwareConcurrency");
@@ -210,20 +210,50 @@ async function stylise() {
   if (!app.model && app.loading) await app.loading;
   const model = app.model;
   if (!model) throw new AppError("No style is loaded; pick a style.");
-  const y = tf.tidy(() => {
+  const attempt = async () => {
+    const y = run(model);
+    try {
+      styled.width = input.width;
+      styled.height = input.height;
+      await tf.browser.toPixels(y, styled);
+    } finally {
+      y.dispose();
+    }
+  };
+  try {
+    await attempt();
+  } catch (e) {
+    // WebGL keeps tensors in textures of limited size: a large picture through the standard
+    // network exceeds it. Carry on with WebAssembly, and say so.
+    if (app.backend !== "webgl" || !isWebGLSizeError(e)) throw e;
+    await switchBackend("wasm", "the picture is too large for WebGL here");
+    await attempt();
+  }
+  app.hasResult = true;
+  composite();
+}
+
+/** The network on the input canvas: (H, W, 3) float32 in [0, 1]. */
+function run(model) {
+  const { tf } = app;
+  return tf.tidy(() => {
     // tf-core alone has no chained ops (x.div(...)): the functional forms throughout.
     const x = tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(input), "float32"), 255), 0); // (1, H, W, 3)
     return tf.clipByValue(tf.squeeze(model.execute(x), [0]), 0, 1); // (H, W, 3)
   });
-  try {
-    styled.width = input.width;
-    styled.height = input.height;
-    await tf.browser.toPixels(y, styled);
-  } finally {
-    y.dispose();
-  }
-  app.hasResult = true;
-  composite();
+}
+
+/** Move to another backend (the model's weights follow) and say why in the page. */
+async function switchBackend(name, why) {
+  const { tf } = app;
+  const ok = await (name === "wasm" ? startWasm(null) : tf.setBackend(name));
+  if (!ok) throw new AppError(`${why}, and the ${BACKEND_LABELS[name] || name} backend did not start`);
+  await tf.ready();
+  app.backend = name;
+  document.body.dataset.backend = name;
+  els.backend.textContent = BACKEND_LABELS[name] || name;
+  els.backend.title = `switched: ${why}`;
+  document.body.dataset.switched = why;
 }
 
 /** The visible result: the input, with the stylised picture over it at the strength's opacity. */

@@ -33,7 +33,7 @@ function positiveInt(text, what, min, max) {
  *
  *   ?image=URL[&style=NAME][&size=N][&backend=webgl|wasm|cpu][&frames=N]   stylise URL on load
  *   ?webcam=1[&style=NAME][&size=N][&backend=...]                           start the webcam on load
- *   &threads=N   WebAssembly threads (default: one per logical core)
+ *   &threads=N   WebAssembly threads (default: TF.js's own choice, hardwareConcurrency / 2)
  *
  * @param {string} search location.search ("?a=b&...") or "".
  * @returns {{image: string|null, style: string|null, size: number|null, backend: string|null,
@@ -72,15 +72,23 @@ export function backendCandidates(requested, softwareWebGL = false) {
 }
 
 /**
- * WebAssembly threads: `requested`, else one per logical core (at most MAX_THREADS), and the core
- * count TF.js must be shown for it to use them. TF.js 4.x's WASM backend caps its thread pool at
- * hardwareConcurrency / 2, assuming two hardware threads per core; phones and many virtual machines
- * have one, and would run on half their cores.
+ * WebAssembly threads asked for with &threads=N, and the core count TF.js must be shown to allow
+ * them; null when none were asked for (TF.js then picks hardwareConcurrency / 2, capped at 8).
+ * TF.js 4.x caps its pool at hardwareConcurrency / 2, assuming two hardware threads per core, so
+ * a machine with one thread per core (phones, many virtual machines) otherwise uses half its cores.
+ * Not the default: on the shared 2-core machine of the README's benchmark two threads ran at half
+ * the speed of one (workers spin while other jobs hold the cores).
  */
 export function wasmThreads(requested, hardwareConcurrency) {
+  if (!requested) return null;
   const cores = Math.max(1, Number(hardwareConcurrency) || 1);
-  const threads = Math.min(MAX_THREADS, requested || cores);
+  const threads = Math.min(MAX_THREADS, requested);
   return { threads, reportCores: Math.max(cores, 2 * threads) };
+}
+
+/** Is this error WebGL running out of texture size (a large picture), where WASM still works? */
+export function isWebGLSizeError(err) {
+  return /texture size|greater than WebGL maximum|MAX_TEXTURE_SIZE/i.test(String((err && err.message) || err || ""));
 }
 
 /** Is this WebGL renderer string (WEBGL_debug_renderer_info) a software renderer? */
