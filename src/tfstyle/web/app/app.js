@@ -53,8 +53,16 @@ window.addEventListener("unhandledrejection", (e) => showError(e.reason));
 /** {available, software}: does WebGL work here, and is it a software renderer? */
 function probeWebGL() {
   try {
-    const c = document.createElement("canvas");
-    const gl = c.getContext("webgl2") || c.getContext("webgl");
+    // TF.js draws on an OffscreenCanvas where there is one; Chromium can give WebGL there and not
+    // on a page canvas (--disable-webgl), so either counts.
+    const contexts = [() => document.createElement("canvas")];
+    if (typeof OffscreenCanvas !== "undefined") contexts.push(() => new OffscreenCanvas(1, 1));
+    let gl = null;
+    for (const make of contexts) {
+      const c = make();
+      gl = c.getContext("webgl2") || c.getContext("webgl");
+      if (gl) break;
+    }
     if (!gl) return { available: false, software: false };
     const info = gl.getExtension("WEBGL_debug_renderer_info");
     const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
@@ -94,6 +102,7 @@ async function startWasm(threads) {
   }
 }
 
+/** The first backend of logic.js backendCandidates that starts: {name, skipped: ["webgl: why", ...]}. */
 async function startBackend(requested, softwareWebGL, threads) {
   const { tf } = app;
   const tried = [];
@@ -101,7 +110,7 @@ async function startBackend(requested, softwareWebGL, threads) {
     try {
       if (await (name === "wasm" ? startWasm(threads) : tf.setBackend(name))) {
         await tf.ready();
-        return name;
+        return { name, skipped: tried };
       }
       tried.push(`${name}: did not start`);
     } catch (e) {
@@ -501,7 +510,8 @@ async function main() {
   if (reason) throw new AppError(reason);
   const params = parseParams(window.location.search);
   wireControls();
-  const [backend, styles] = await Promise.all([startBackend(params.backend, webgl.software, params.threads), loadStyles()]);
+  const [started, styles] = await Promise.all([startBackend(params.backend, webgl.software, params.threads), loadStyles()]);
+  const backend = started.name;
   app.backend = backend;
   app.styles = styles;
   document.body.dataset.backend = backend;
@@ -510,6 +520,11 @@ async function main() {
     document.body.dataset.threads = String(app.tf.wasm.getThreadsCount());
   }
   if (webgl.software && backend !== "webgl") els.backend.title = "WebGL here is a software renderer, slower than WebAssembly";
+  if (started.skipped.length) {
+    // An earlier backend in the order did not start (no WebGL, WebAssembly files missing): say which.
+    document.body.dataset.skipped = started.skipped.join("; ");
+    els.backend.title = `not available here: ${started.skipped.join("; ")}`;
+  }
   renderControls(styles, params.size === null && params.image ? 0 : params.size);
   await selectStyle(pickStyle(styles, params.style));
   if (params.image) {
