@@ -219,4 +219,5 @@ def reference_config(info, content, style, scale: float = 100.0) -> dict:
         "content_weight": c * CONTENT_WEIGHT,
         "style_weight": c * STYLE_WEIGHT,
         "tv_weight": c * TV_WEIGHT,
+        "pooling": "max",  # the reference's network, whatever tfstyle's weight-free default
     }

@@ -1,10 +1,11 @@
 """Measured peak RSS next to tfstyle.optimize.memory's estimate, one subprocess per configuration.
 
-    PYTHONPATH=src python bench/calibrate_memory.py [--sizes 256,512,1024] [--steps 2]
+    PYTHONPATH=src python bench/calibrate_memory.py [--sizes 256,512,1024] [--steps 2] [--networks vgg19,resnet50]
 
-Each configuration runs ``--steps`` real optimisation steps in a fresh interpreter (random-weight
-VGG19, the default precision policy) and reports ``resource.getrusage`` peak RSS; the estimate is
-what tfstyle would plan with. Baseline: the estimate itself (ratio column).
+Each configuration runs ``--steps`` real optimisation steps in a fresh interpreter (the network's
+random-weight variant, its default layers and smoothing, the default precision policy) and reports
+its peak RSS; the estimate is what tfstyle would plan with. Baseline: the estimate itself (ratio
+column).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CONTENT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images"
 STYLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images", "style", "vangogh_starry_night.jpg")
 
 
-def child(size: int, optimizer: str, tile: int, steps: int, precision: str) -> None:
+def child(size: int, optimizer: str, tile: int, steps: int, precision: str, network: str) -> None:
     import numpy as np
 
     from tfstyle.config import StylizeConfig
@@ -34,13 +35,13 @@ def child(size: int, optimizer: str, tile: int, steps: int, precision: str) -> N
     content = resize(load_image(CONTENT), (size, size))
     style = resize(load_image(STYLE), (size, size))
     cfg = StylizeConfig(size=size, steps=steps, scales=str(size), optimizer=optimizer, tile_size=tile,
-                        backbone="random", memory_limit=1000.0, precision=precision)
+                        backbone="random", memory_limit=1000.0, precision=precision, network=network)
     ms = MultiScaleStylizer(content, style, cfg)
     sc = ms.plan[0]
     est = estimate_step(sc.shape, cfg, sc.tile, sc.optimizer, ms.policy)
     res = ms.run()
     assert np.isfinite(res.history["total"]).all()
-    print(json.dumps({"size": size, "optimizer": sc.optimizer, "tile": sc.tile, "policy": ms.policy,
+    print(json.dumps({"network": network, "size": size, "optimizer": sc.optimizer, "tile": sc.tile, "policy": ms.policy,
                       "rss": peak_rss_bytes(), "estimate": est.total, "activations": est.activations,
                       "buffers": est.buffers, "per_step": res.timings["per_step"]}))
 
@@ -52,25 +53,31 @@ def main() -> None:
     ap.add_argument("--tile", type=int, default=0, help="tile size (0: untiled)")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--precision", default="auto")
-    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--networks", default="vgg19")
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(int(a.child[0]), a.child[1], int(a.child[2]), int(a.child[3]), a.child[4])
+        child(int(a.child[0]), a.child[1], int(a.child[2]), int(a.child[3]), a.child[4], a.child[5])
         return
     gib = 1024 ** 3
-    print(f"{'size':>6} {'optimizer':>9} {'tile':>5} {'policy':>15} {'peak RSS GiB':>13} {'estimate GiB':>13} "
-          f"{'est/RSS':>8}")
-    for size in (int(s) for s in a.sizes.split(",")):
-        for opt in a.optimizers.split(","):
-            r = subprocess.run([sys.executable, __file__, "--child", str(size), opt, str(a.tile), str(a.steps), a.precision],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"{size:>6} {opt:>9} failed: {r.stderr.strip().splitlines()[-1:]}")
-                continue
-            d = json.loads(r.stdout.strip().splitlines()[-1])
-            print(f"{size:>6} {d['optimizer']:>9} {d['tile']:>5} {d['policy']:>15} {d['rss'] / gib:>13.2f} "
-                  f"{d['estimate'] / gib:>13.2f} {d['estimate'] / d['rss']:>8.2f}   "
-                  f"(acts {d['activations'] / gib:.2f}, buffers {d['buffers'] / gib:.2f})", flush=True)
+    print(f"{'network':>15} {'size':>6} {'optimizer':>9} {'tile':>5} {'policy':>15} {'peak RSS GiB':>13} "
+          f"{'estimate GiB':>13} {'est/RSS':>8}")
+    for network in a.networks.split(","):
+        for size in (int(s) for s in a.sizes.split(",")):
+            for opt in a.optimizers.split(","):
+                _row(network, size, opt, a, gib)
+
+
+def _row(network: str, size: int, opt: str, a, gib: int) -> None:
+    r = subprocess.run([sys.executable, __file__, "--child", str(size), opt, str(a.tile), str(a.steps), a.precision,
+                        network], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{network:>15} {size:>6} {opt:>9} failed: {r.stderr.strip().splitlines()[-1:]}")
+        return
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"{network:>15} {size:>6} {d['optimizer']:>9} {d['tile']:>5} {d['policy']:>15} {d['rss'] / gib:>13.2f} "
+          f"{d['estimate'] / gib:>13.2f} {d['estimate'] / d['rss']:>8.2f}   "
+          f"(acts {d['activations'] / gib:.2f}, buffers {d['buffers'] / gib:.2f})", flush=True)
 
 
 if __name__ == "__main__":

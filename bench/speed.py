@@ -14,6 +14,10 @@ are the method's own):
   tracing). For L-BFGS a step is one iteration (possibly more than one loss evaluation). tfstyle
   rows time full-size steps (a coarse-to-fine run would start smaller).
 * **peak RSS** at each size: the process's high-water mark (VmHWM, reset before each size).
+* **efficiency** at the middle size: the convolution GFLOP/s a step achieves (:func:`conv_gflop` of
+  the row's network truncated after its layers, times the forward and backward passes of its loop,
+  over its s/step) against this machine's own throughput on a lone 3x3 convolution measured in the
+  same run (:func:`conv_throughput`, float32, and bfloat16 where native), in percent.
 * **time to quality** at ``--quality-size``: the tutorial loop runs ``--ref-steps`` steps; the value
   of the reference objective (``baselines.ReferenceObjective``: the tutorial's style + content loss
   with each layer's error relative to its target, see ``baselines``) on its image is the target.
@@ -62,6 +66,9 @@ class Method:
         quality: run the time-to-quality phase too. Rows that only change how fast a step runs
             (threads, oneDNN) follow the same path per step, so their time to quality is their
             s/step ratio times the default's; skipping them keeps the run short.
+        network: the loss network of a tfstyle row. Rows of other networks than VGG19 use that
+            network's own default layers (the reference objective is VGG19's), so they are timed
+            per step and in memory only (``quality`` False).
     """
 
     kind: str
@@ -71,6 +78,7 @@ class Method:
     quality: bool = True
     single_scale: bool = False
     max_size: int | None = None
+    network: str = "vgg19"
 
 
 # One speed option changed per tfstyle row, against "tfstyle default" (Adam, precision auto:
@@ -88,13 +96,17 @@ METHODS: dict[str, Method] = {
     "tfstyle 1 thread": Method("tfstyle", env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
                                quality=False, max_size=512),
     "tfstyle oneDNN off": Method("tfstyle", env={"TF_ENABLE_ONEDNN_OPTS": "0"}, quality=False, max_size=512),
+    # The other loss networks, with their own default layers, smoothing and rate (per step and memory).
+    "tfstyle resnet50": Method("tfstyle", quality=False, max_size=512, network="resnet50"),
+    "tfstyle efficientnetb0": Method("tfstyle", quality=False, max_size=512, network="efficientnetb0"),
 }
 BASELINE_ARTICLE, BASELINE_TUTORIAL, DEFAULT = "article loop", "tutorial loop", "tfstyle default"
+CONV_WORKER = "3x3 convolution"
 
 PRESETS = {  # sizes, warmup, timed, quality size, reference steps, checkpoint every
     "full": dict(sizes=[256, 512, 1024], warmup=1, timed=3, quality_size=512, ref_steps=500, every=5),
     "quick": dict(sizes=[128, 256], warmup=1, timed=3, quality_size=128, ref_steps=100, every=5),
-    "smoke": dict(sizes=[32], warmup=1, timed=1, quality_size=32, ref_steps=3, every=1),
+    "smoke": dict(sizes=[64], warmup=1, timed=1, quality_size=64, ref_steps=3, every=1),
 }
 
 
@@ -135,14 +147,78 @@ def _load_images(content_path, style_path, size):
     return resize(c, output_shape(c.shape[:2], size)), resize(s, output_shape(s.shape[:2], size))
 
 
+# Forward-pass equivalents of one step: the tutorial's and tfstyle's loops run one forward pass and the
+# gradient with respect to the input (about one more); the article's loop runs the content, style and
+# generated images through the network together, forward and backward (three of each).
+PASSES = {"article": 6, "tutorial": 2, "tfstyle": 2}
+
+
+def conv_gflop(network: str, layers, hw: tuple[int, int]) -> float:
+    """GFLOP (two per multiply-add) of the convolutions of ``network`` truncated after ``layers``
+    (what a run computes), for one forward pass of an (H, W) image. Cell counts come from the graph's
+    own facts (``Backbone.facts``), so padding and strides are the network's."""
+    import keras
+
+    from tfstyle.backbones import get
+
+    bb = get(network)
+    facts = bb.facts()
+    needed = set().union(*(facts[n].ancestors for n in layers))
+    total = 0
+    for layer in bb.keras_model(None).layers:
+        if layer.name in needed and isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            kh, kw, cin, cout = layer.kernel.shape  # depthwise: (kh, kw, channels, multiplier)
+            cells = facts[layer.name].cells(hw[0]) * facts[layer.name].cells(hw[1])
+            total += 2 * cells * kh * kw * cin * cout
+    return total / 1e9
+
+
+def conv_throughput(repeats: int = 7) -> dict:
+    """GFLOP/s of a lone 3x3 convolution (256 -> 256 channels, 128x128, compiled) on this machine:
+    float32, and bfloat16 where the CPU has it natively. The ceiling a step's convolutions can hope for."""
+    import tensorflow as tf
+
+    from tfstyle.hardware import native_bfloat16
+
+    out = {}
+    for dtype in ["float32"] + (["bfloat16"] if native_bfloat16() else []):
+        x = tf.random.stateless_normal((1, 128, 128, 256), (1, 2), dtype=dtype)
+        k = tf.random.stateless_normal((3, 3, 256, 256), (3, 4), dtype=dtype)
+        conv = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
+        conv(x, k).numpy()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            conv(x, k).numpy()
+            times.append(time.perf_counter() - t)
+        out[dtype] = 2 * 128 * 128 * 9 * 256 * 256 / statistics.median(times) / 1e9
+    return out
+
+
+def _row_layers(m: "Method") -> list[str]:
+    import baselines
+
+    if m.network == "vgg19":
+        return baselines.STYLE_LAYERS + baselines.CONTENT_LAYERS
+    from tfstyle.backbones import get
+
+    bb = get(m.network)
+    return list(bb.default_content_layers) + [n for n, _ in bb.default_style_layers]
+
+
 class _Driver:
     """Runs one method for ``steps`` steps, calling ``on_step(step, image_fn)`` after each;
     ``image_fn()`` returns the method's current [0, 1] image."""
 
     def __init__(self, name: str, info, content, style):
+        from tfstyle.backbones.weights import resolve_weights
+
         self.name, self.m, self.info, self.content, self.style = name, METHODS[name], info, content, style
+        self.net_info = resolve_weights(info.source if info.is_random else "auto", None, self.m.network)
         self.fields = {}
-        if self.m.kind == "tfstyle":
+        if self.m.kind == "tfstyle" and self.m.network != "vgg19":
+            self.fields = {**self.m.config, "network": self.m.network}
+        elif self.m.kind == "tfstyle":
             import baselines
 
             # The reference objective's layers and weights, computed here, before any clock starts:
@@ -179,8 +255,9 @@ class _Driver:
         config = StylizeConfig(size=size, **fields)
         if steps is not None:
             config = config.replace(steps=steps)
+        weights = self.info if self.m.network == "vgg19" else self.net_info
         result = stylize(self.content, self.style, config, callback=lambda p: on_step(p.step, lambda: p.image),
-                         weights=self.info)
+                         weights=weights)
         if result.stop_reason not in ("done", "converged"):
             raise RuntimeError(f"{self.name}: {result.stop_reason}: {result.message}")
 
@@ -205,6 +282,15 @@ def worker(name: str, a) -> dict:
         deltas = [t1 - t0 for t0, t1 in zip(stamps, stamps[1:])][a.warmup - 1:]
         out["per_step"][str(size)] = statistics.median(deltas) if deltas else None
         out["peak_rss_mib"][str(size)] = _peak_rss_mib()
+        out.setdefault("gflop_per_step", {})[str(size)] = PASSES[m.kind] * conv_gflop(
+            m.network, _row_layers(m), content.shape[:2])
+    if m.kind == "tfstyle":
+        from tfstyle import StylizeConfig
+        from tfstyle.backbones.extractor import resolve_precision
+
+        out["policy"] = resolve_precision(StylizeConfig(**m.config).precision)
+    else:
+        out["policy"] = "float32"
     if a.quality_size and METHODS[name].quality:
         out["trace"] = _quality_trace(name, info, a)
     return out
@@ -276,6 +362,29 @@ def _run_worker(name: str, a, target=None, time_limit=None) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _conv_ceiling(a) -> dict:
+    """:func:`conv_throughput` in a fresh process (threads as every row's), ``{}`` in process."""
+    if a.in_process:
+        return conv_throughput()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", CONV_WORKER],
+                       env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("the 3x3 convolution benchmark failed:\n" + "\n".join(r.stderr.splitlines()[-5:]))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def efficiency(r: dict, size: str, conv: dict) -> tuple[float, float] | None:
+    """``(GFLOP/s, percent of the 3x3 convolution's GFLOP/s in the row's precision)`` at ``size``."""
+    ps, gf = r.get("per_step", {}).get(size), r.get("gflop_per_step", {}).get(size)
+    if not ps or not gf:
+        return None
+    rate = gf / ps
+    ceiling = conv.get("bfloat16" if "bfloat16" in (r.get("policy") or "") else "float32")
+    return rate, (100 * rate / ceiling if ceiling else float("nan"))
+
+
 def time_to_target(trace, target) -> float | None:
     """First checkpoint time at which the reference objective is <= target (None: never)."""
     for _, t, v in trace:
@@ -288,11 +397,13 @@ def _fmt(x, spec="{:.3f}") -> str:
     return "-" if x is None else spec.format(x)
 
 
-def table(results: dict, a, target: float | None) -> str:
+def table(results: dict, a, target: float | None, conv: dict | None = None) -> str:
     sizes = [str(s) for s in a.sizes]
     mid = "512" if "512" in sizes else sizes[len(sizes) // 2]
     head = ["method"] + [f"s/step {s}" for s in sizes] + [f"peak RSS MiB {s}" for s in sizes]
     head += [f"vs article {mid}", f"vs tutorial {mid}"]
+    if conv:
+        head += [f"GFLOP/s {mid}", "of 3x3 conv"]
     if target is not None:
         head += [f"time to quality {a.quality_size} (s)", "vs tutorial"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -306,6 +417,9 @@ def table(results: dict, a, target: float | None) -> str:
         mine = ps.get(mid)
         row += [_fmt(art / mine if art and mine else None, "{:.2f}x"),
                 _fmt(tut / mine if tut and mine else None, "{:.2f}x")]
+        if conv:
+            e = efficiency(r, mid, conv)
+            row += [_fmt(e and e[0], "{:.0f}"), _fmt(e and e[1], "{:.0f}%")]
         if r.get("error"):
             row += [f"failed: {r['error']}", "-"] if target is not None else []
         elif target is not None and not r.get("trace"):
@@ -396,6 +510,9 @@ def main(argv=None) -> int:
         a.sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
     if a.warmup < 1 or a.timed < 1:
         p.error("--warmup and --timed must be at least 1")
+    if a.worker == CONV_WORKER:
+        print(json.dumps(conv_throughput()))
+        return 0
     if a.worker:
         print(json.dumps(worker(a.worker, a)))
         return 0
@@ -418,6 +535,7 @@ def main(argv=None) -> int:
         names = [n for n in names if n in wanted or n in (BASELINE_ARTICLE, BASELINE_TUTORIAL)]
     # The tutorial runs first: its reference-objective value after --ref-steps is everyone's target.
     names.sort(key=lambda n: n != BASELINE_TUTORIAL)
+    conv = _conv_ceiling(a)
     results, target, limit, failed = {}, None, None, 0
     for name in names:
         t = time.perf_counter()
@@ -441,12 +559,14 @@ def main(argv=None) -> int:
     results = {n: results[n] for n in METHODS if n in results}
 
     a.out.mkdir(parents=True, exist_ok=True)
-    text = table(results, a, target)
+    text = table(results, a, target, conv)
     desc = machine()
     cmd = "python bench/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     header = (f"Machine: {desc}. Command: `{cmd.strip()}`.\n"
               f"s/step: median after {a.warmup} warm-up step(s) of {a.warmup + a.timed}; ratios are "
-              f"baseline s/step / method s/step.")
+              f"baseline s/step / method s/step.\nEfficiency: convolution GFLOP per step (forward and input "
+              f"gradient of the network truncated after the row's layers) / s/step, against a lone 3x3 "
+              f"convolution here: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in conv.items()) + ".")
     if target is not None:
         header += (f"\nTime to quality: wall time (setup included, reference evaluations excluded) until the "
                    f"reference objective (baselines.objective) <= {target:.6g}, the tutorial loop's "
@@ -455,7 +575,7 @@ def main(argv=None) -> int:
     (a.out / "speed.json").write_text(json.dumps({"machine": desc, "command": cmd, "target": target,
                                                   "args": {k: (str(v) if isinstance(v, Path) else v)
                                                            for k, v in vars(a).items()},
-                                                  "results": results}, indent=1))
+                                                  "conv3x3_gflops": conv, "results": results}, indent=1))
     if a.quality_size:
         plot(results, target, a, a.out / "speed.png")
     (a.out / "speed.partial.json").unlink(missing_ok=True)

@@ -307,3 +307,162 @@ def test_plain_scaling_of_activations_changes_no_loss():
         scaled = parts(alpha)
         for k in base:
             assert float(scaled[k]) == pytest.approx(float(base[k]), rel=1e-3), (alpha, k)
+
+
+# --- the networks in stylize, tiles, memory and training ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair(content_path, style_path):
+    from tfstyle.io.images import load_image, resize
+
+    return resize(load_image(content_path), (112, 160)), resize(load_image(style_path), (96, 128))
+
+
+@pytest.mark.slow
+def test_resnet50_tiles_give_the_untiled_objective(pair):
+    """Tileable without smoothing: tiled targets, loss and gradient equal the untiled ones with the margin
+    read off the graph (49 px for conv3_block4_out, rounded up to its stride 8)."""
+    from tfstyle.optimize.stylizer import Stylizer
+    from tfstyle.optimize.tiling import TiledStylizer
+
+    cfg = StylizeConfig(size=160, network="resnet50", smoothing="none", backbone="random", precision="float32",
+                        content_layers=("conv3_block4_out",),
+                        style_layers=(("conv1_relu", 1.0), ("conv2_block3_out", 1.0), ("conv3_block4_out", 1.0)))
+    flat = Stylizer(*pair, cfg)
+    tiled = TiledStylizer(*pair, cfg, flat.weights, tile=64, extractor=flat.extractor)
+    assert tiled.objective.margin == 56
+    for name, a in flat.loss.style_targets.items():
+        np.testing.assert_allclose(tiled.loss.style_targets[name].numpy(), a.numpy(), rtol=1e-4,
+                                   atol=1e-5 * np.abs(a.numpy()).max())
+    x = np.clip(pair[0] + np.random.default_rng(0).normal(0, 0.1, pair[0].shape), 0, 1).astype(np.float32)
+    total, _, grad = flat._value_and_grad(x[None])
+    for offset in [(0, 0), (32, 8)]:
+        t_total, _, t_grad = tiled.objective.value_and_grad(x, offset)
+        assert t_total == pytest.approx(float(total), rel=1e-4)
+        g, t = grad.numpy()[0].ravel(), t_grad.ravel()
+        assert np.dot(g, t) / (np.linalg.norm(g) * np.linalg.norm(t)) > 0.9999
+
+
+def test_untileable_runs_are_planned_whole_or_refused_in_one_line():
+    from tfstyle.optimize.memory import GIB, MemoryLimitError, plan_scale
+
+    eff = StylizeConfig(network="efficientnetb0", precision="float32", smoothing="none")
+    assert plan_scale((512, 512), eff, 100 * GIB)[0] == 0
+    with pytest.raises(MemoryLimitError, match="cannot be tiled: EfficientNetB0's layers see the whole image"):
+        plan_scale((4096, 4096), eff, 4 * GIB)
+    with pytest.raises(ConfigError, match="--tile-size 256: EfficientNetB0's layers see the whole image"):
+        plan_scale((1024, 1024), eff.replace(tile_size=256), 100 * GIB)
+    smoothed = StylizeConfig(network="resnet50", precision="float32")
+    with pytest.raises(ConfigError, match="softmax smoothing normalises each layer over the whole image"):
+        plan_scale((1024, 1024), smoothed.replace(tile_size=256), 100 * GIB)
+    # ResNet50 without smoothing tiles like VGG when memory requires it.
+    tile, opt, _ = plan_scale((4096, 4096), smoothed.replace(smoothing="none"), 8 * GIB)
+    assert 0 < tile < 4096 and opt == "adam"
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_activation_bytes_count_every_layer_the_truncated_network_computes(network):
+    """The estimate's activations against the real model's own output shapes."""
+    from tfstyle.optimize.memory import activation_bytes
+
+    bb = get(network)
+    content, style = StylizeConfig(network=network).resolved_layers()
+    layers = list(content) + [n for n, _ in style]
+    model = bb.keras_model(None)
+    truncated = keras.Model(model.input, [model.get_layer(n).output for n in layers])
+    names = [layer.name for layer in truncated.layers[1:]]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    h, w = 80, 96
+    outs = probe(np.zeros((1, h, w, 3), np.float32))
+    elements = sum(int(np.prod(o.shape)) for o in outs)
+    casts = sum(int(np.prod(o.shape)) for n, o in zip(names, outs) if n in layers)
+    inputs = 2 * 3 * h * w * 4
+    assert activation_bytes((h, w), layers, "float32", network) == inputs + 4 * elements + 4 * casts
+    assert activation_bytes((h, w), layers, "mixed_bfloat16", network, "softmax") == inputs + 2 * elements + 12 * casts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", NEW)
+def test_stylize_with_masks_colour_and_scales(network, pair):
+    """Each network in coarse-to-fine stylize, with a content mask and luminance-only colour."""
+    import tfstyle
+
+    mask = np.zeros(pair[0].shape[:2], np.float32)
+    mask[:, :80] = 1.0
+    cfg = StylizeConfig(size=128, steps=4, scales="64,128", network=network, backbone="random",
+                        preserve_color="luminance", content_mask="mask.png")
+    res = tfstyle.stylize(pair[0], pair[1], cfg, content_mask=mask)
+    assert res.stop_reason == "done" and res.image.shape[:2] == (90, 128)
+    assert [s.size for s in res.scales] == [64, 128]
+    assert all(np.isfinite(v).all() for v in res.history.values())
+    assert any(k.startswith(f"style/") for k in res.history)
+
+
+@pytest.mark.slow
+def test_train_with_a_resnet50_loss_network(tmp_path, shared_images, style_path):
+    import json
+
+    from ffdata import TINY_NET, TINY_TRAIN, make_photos
+
+    import tfstyle
+
+    photos = make_photos(tmp_path / "photos", shared_images, n=4, corrupt=0)
+    cfg = TINY_TRAIN.replace(steps=3, network="resnet50", content_layers=("conv2_block1_out",),
+                             style_layers=(("conv1_relu", 1.0), ("conv2_block1_out", 1.0)))
+    res = tfstyle.train(style_path, photos, tmp_path / "m", cfg, network=TINY_NET)
+    assert res.stop_reason == "done" and res.steps == 3 and np.isfinite(res.history["total"]).all()
+    assert res.weights.network == "resnet50"
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert "resnet50" in json.dumps(meta)
+
+
+def _cli(*args, env=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tfstyle", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", NEW)
+def test_cli_stylize_with_and_without_a_weight_file(network, weight_files, tmp_path, content_path, style_path):
+    path, _, _ = weight_files[network]
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "TFSTYLE_OFFLINE": "1"}
+    out = tmp_path / "w.png"
+    r = _cli("stylize", content_path, style_path, "-o", out, "--network", network, "--weights", path, "--size", 64,
+             "--steps", 2, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "NOTE" not in r.stderr and f"ImageNet weights from {path}" in r.stderr
+    r = _cli("stylize", content_path, style_path, "-o", tmp_path / "r.png", "--network", network, "--size", 64,
+             "--steps", 2, "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.stderr.splitlines() if "NOTE" in line and "weights" in line]
+    assert len(notes) == 1 and "fixed-seed random-weight" in notes[0], r.stderr
+
+
+@pytest.mark.slow
+def test_cli_tiles_resnet50_and_refuses_to_tile_efficientnet(tmp_path, content_path, style_path):
+    r = _cli("stylize", content_path, style_path, "-o", tmp_path / "t.png", "--network", "resnet50",
+             "--smoothing", "none", "--size", 160, "--tile-size", 64, "--steps", 2, "-q")
+    assert r.returncode == 0, r.stderr
+    r = _cli("stylize", content_path, style_path, "-o", tmp_path / "e.png", "--network", "efficientnetb0",
+             "--size", 160, "--tile-size", 64, "--steps", 2)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "squeeze-and-excitation" in r.stderr and not (tmp_path / "e.png").exists()
+    r = _cli("stylize", content_path, style_path, "-o", tmp_path / "l.png", "--network", "resnet50",
+             "--content-layers", "block4_conv2")
+    assert r.returncode == 2 and "ResNet50 layers are" in r.stderr
+
+
+def test_weight_free_vgg_pools_by_average_unless_told(pair):
+    """The offline default (bench/offline.py): random VGG with average pooling; ImageNet VGG as trained."""
+    from tfstyle.optimize.stylizer import Stylizer
+
+    assert StylizeConfig().resolved_pooling(True) == "avg" and StylizeConfig().resolved_pooling(False) == "max"
+    assert StylizeConfig(pooling="max").resolved_pooling(True) == "max"
+    assert StylizeConfig(network="resnet50").resolved_pooling(True) == "max"
+    st = Stylizer(*pair, StylizeConfig(size=64, backbone="random"))
+    assert st.extractor.pooling == "avg"
+    assert any(isinstance(layer, keras.layers.AveragePooling2D) for layer in st.extractor.model.layers)

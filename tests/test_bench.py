@@ -60,11 +60,11 @@ def test_smoke_run_prints_table_and_writes_json_and_plot(tmp_path):
     for name in rows:
         assert f"| {name} |" in r.stdout
         res = data["results"][name]
-        assert res["per_step"]["32"] > 0
+        assert res["per_step"]["64"] > 0
         if speed.METHODS[name].quality:
             steps = [s for s, _, _ in res["trace"]]
             assert steps[0] == 0 and len(steps) >= 2
-    assert data["results"][env_row]["peak_rss_mib"]["32"] > 100  # its own process: measured
+    assert data["results"][env_row]["peak_rss_mib"]["64"] > 100  # its own process: measured
     with Image.open(tmp_path / "speed.png") as im:
         assert im.format == "PNG" and im.size[0] > 100
 

@@ -102,7 +102,7 @@ BAD_FLAGS = [
     (["--size", "nan"], "--size"), (["--size", "abc"], "--size"), (["--size", "100000"], "size"),
     (["--size", "1.5"], "--size"),
     (["--steps", "0"], "steps"), (["--steps", "-1"], "steps"), (["--steps", "2000000"], "steps"),
-    (["--lr", "0"], "lr"), (["--lr", "-1"], "lr"), (["--lr", "nan"], "lr"), (["--lr", "inf"], "lr"),
+    (["--lr", "-1"], "lr"), (["--lr", "nan"], "lr"), (["--lr", "inf"], "lr"),
     (["--lr", "1e39"], "lr"), (["--lr", "x"], "--lr"),
     (["--lr-decay", "0"], "lr_decay"), (["--lr-decay", "2"], "lr_decay"), (["--lr-decay", "nan"], "lr_decay"),
     (["--content-weight", "-1"], "content_weight"), (["--content-weight", "nan"], "content_weight"),

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfstyle import load_image  # noqa: E402
 from tfstyle.config import StylizeConfig  # noqa: E402
-from tfstyle.backbones.extractor import build_model  # noqa: E402
+from tfstyle.backbones.extractor import build_network  # noqa: E402
 from tfstyle.backbones.vgg import BGR_MEAN as _BGR_MEAN  # noqa: E402
 from tfstyle.backbones.weights import resolve_weights  # noqa: E402
 from tfstyle.objective.losses import (  # noqa: E402
@@ -184,13 +184,13 @@ def images(content_path, style_path):
 
 
 def _float64_objective(st: Stylizer):
-    """The Stylizer's objective rebuilt in float64: the same VGG19 weights under a float64 policy,
+    """The Stylizer's objective rebuilt in float64: the same VGG19 weights and pooling under a float64 policy,
     the caffe preprocessing and the naive NumPy losses above."""
     import keras
 
-    base = build_model(st.weights, "float64")
+    _, inputs, taps, _ = build_network(st.weights, "float64", st.extractor.pooling)
     layers = st.extractor.layers
-    model = keras.Model(base.input, {n: base.get_layer(n).output for n in layers})
+    model = keras.Model(inputs, {n: taps[n] for n in layers})
 
     def feats(rgb):  # (1, H, W, 3) float64 in [0, 1]
         x = rgb[..., ::-1] * 255.0 - np.array(_BGR_MEAN)
@@ -256,7 +256,7 @@ def _falls(history, key, start=1):
 
 @pytest.mark.slow
 def test_run_lowers_every_loss_part_from_noise(images):
-    cfg = StylizeConfig(size=48, steps=40, optimizer="adam", lr=0.02, init="noise", precision="float32")
+    cfg = StylizeConfig(size=48, steps=40, optimizer="adam", lr=0.02, init="noise", precision="float32", pooling="max")
     res = Stylizer(*images, cfg, resolve_weights("random")).run()
     assert res.stop_reason == "done" and res.steps == 40
     for key in res.history:

@@ -83,7 +83,7 @@ def test_cli_refuses_a_run_that_cannot_fit(tmp_path, content_path, style_path):
 def test_estimate_close_to_measured_peak_rss():
     """The calibrated estimate against a real run's peak RSS (bench/calibrate_memory.py, one size)."""
     bench = Path(__file__).resolve().parents[1] / "bench" / "calibrate_memory.py"
-    r = subprocess.run([sys.executable, str(bench), "--child", "256", "adam", "0", "2", "float32"],
+    r = subprocess.run([sys.executable, str(bench), "--child", "256", "adam", "0", "2", "float32", "vgg19"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])

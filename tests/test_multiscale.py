@@ -3,6 +3,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from tfstyle.config import ConfigError, StylizeConfig, parse_scales
@@ -25,6 +26,28 @@ def test_split_steps_sum_and_equal(total, n):
     if total >= n:
         assert min(parts) >= 1 and max(parts) - min(parts) <= 1
     assert split_steps(300, 3) == [100, 100, 100] and split_steps(7, 3) == [2, 2, 3]
+
+
+def test_split_steps_with_a_ratio_gives_coarse_scales_more():
+    assert split_steps(300, 3, 2.0) == [171, 86, 43]
+    assert split_steps(100, 3, 3.0) == [68, 23, 9] and sum(split_steps(101, 4, 1.7)) == 101
+    assert split_steps(3, 3, 5.0) == [1, 1, 1]
+
+
+def test_auto_scales_down_to_a_chosen_coarsest():
+    assert auto_scales(256, 64) == (64, 128, 256) and auto_scales(512, 128) == (128, 256, 512)
+
+
+def test_scales_share_one_compiled_objective(images):
+    """The network's forward and backward pass is traced once for every scale."""
+    ms = MultiScaleStylizer(*images, _config(size=128, steps=6, scales="32,64,128"))
+    res = ms.run()
+    assert res.stop_reason == "done" and ms.shared._fn.experimental_get_tracing_count() == 1
+    flat = MultiScaleStylizer(*images, _config(size=128, steps=2, scales="128")).stylizer(0)
+    x = flat.content[None]
+    shared_total = float(ms.stylizer(2)._value_and_grad(x)[0])
+    own = flat._value_and_grad_impl(tf.constant(x))[0]
+    assert shared_total == pytest.approx(float(own), rel=1e-5)
 
 
 def test_parse_scales():

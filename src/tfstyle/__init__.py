@@ -20,7 +20,7 @@ The package's layout: ``config`` (every default), ``progress`` (what runs report
 """
 
 from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, StylizeConfig,  # noqa: F401
-                     TrainConfig)
+                     TrainConfig, VideoConfig)
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,7 @@ _LAZY = {
     "train": "feedforward.train", "Trainer": "feedforward.train",
     "StyleModel": "feedforward.apply", "apply_files": "feedforward.apply",
     "export_model": "export",
+    "stylize_video": "video", "VideoResult": "video", "VideoProgress": "video", "VideoError": "io.video",
 }
 
 
@@ -53,4 +54,4 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "ConfigError", "StylizeConfig", "TrainConfig", "NetworkConfig", "ApplyConfig",
-           "ExportConfig", "get_backbone", *_LAZY]
+           "ExportConfig", "VideoConfig", "get_backbone", *_LAZY]

@@ -34,31 +34,44 @@ class BackboneEntry:
         content_layers, style_layers: the default layers (Keras layer names; style layers with
             weights).
         smoothing: what ``smoothing="auto"`` means for it (see ``SMOOTHINGS``).
+        lr: what ``lr=0`` (Adam's default rate, [0, 1] pixel units) means for it.
+        random_pooling: what ``pooling="auto"`` means for its fixed-seed random variant (its
+            ImageNet weights always get the pooling they were trained with, "max").
     """
 
     implementation: str
     content_layers: tuple[str, ...]
     style_layers: tuple[tuple[str, float], ...]
     smoothing: str = "none"
+    lr: float = 0.1
+    random_pooling: str = "max"
 
 
+# The weight-free fallback: random VGG with average pooling moved colours as far toward the style as
+# with max pooling (0.77 vs 0.74 of the way, three image pairs, bench/offline.py) with 2.4x less noise
+# in the content's flat regions (95x vs 230x the photo's); random ResNet50 and EfficientNetB0 hardly
+# moved at all (0.01-0.07), with or without smoothing.
+# VGG's Adam rate (0.1) makes the deeper, batch-normalised networks diverge: measured with their random
+# variants at 128 px, 60 steps, the loss rose from the first step at 0.05 and 0.1 and fell at 0.01.
 # Residual networks: Wang et al. (CVPR 2021, "Rethinking and Improving the Robustness of Image
 # Style Transfer") found their activations peaky (small entropy) and smoothed them with a softmax;
 # their ResNet50 layers, in Keras's names: style relu1, conv2_3, conv3_4, conv4_6, conv5_3 block
 # outputs, content conv4_6.
 BACKBONES_REGISTRY: dict[str, BackboneEntry] = {
-    "vgg19": BackboneEntry("tfstyle.backbones.vgg:VGG19", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
-    "vgg16": BackboneEntry("tfstyle.backbones.vgg:VGG16", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS),
+    "vgg19": BackboneEntry("tfstyle.backbones.vgg:VGG19", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS,
+                           random_pooling="avg"),
+    "vgg16": BackboneEntry("tfstyle.backbones.vgg:VGG16", DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS,
+                           random_pooling="avg"),
     "resnet50": BackboneEntry(
         "tfstyle.backbones.resnet:ResNet50", ("conv4_block6_out",),
         (("conv1_relu", 1.0), ("conv2_block3_out", 1.0), ("conv3_block4_out", 1.0), ("conv4_block6_out", 1.0),
          ("conv5_block3_out", 1.0)),
-        smoothing="softmax"),
+        smoothing="softmax", lr=0.01),
     "efficientnetb0": BackboneEntry(
         "tfstyle.backbones.efficientnet:EfficientNetB0", ("block4c_add",),
         (("stem_activation", 1.0), ("block2b_add", 1.0), ("block3b_add", 1.0), ("block4c_add", 1.0),
          ("block6d_add", 1.0)),
-        smoothing="softmax"),
+        smoothing="softmax", lr=0.01),
 }
 # The architecture (--network); every one has Keras's layer names and its own preprocessing.
 NETWORKS = tuple(BACKBONES_REGISTRY)
@@ -68,7 +81,7 @@ INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
 # Where the weights come from ("vgg19" is the older spelling of "imagenet", valid with network vgg19).
 BACKBONES = ("auto", "imagenet", "vgg19", "random")
-POOLINGS = ("max", "avg")
+POOLINGS = ("auto", "max", "avg")
 # Feature smoothing before the losses (tfstyle.backbones.extractor.smooth): none, softmax (Wang et
 # al.), or auto (the network's own default, BackboneEntry.smoothing).
 SMOOTHINGS = ("auto", "none", "softmax")
@@ -135,6 +148,13 @@ class _LossNetworkSettings:
         return (tuple(self.content_layers) or entry.content_layers,
                 tuple(self.style_layers) or entry.style_layers)
 
+    def resolved_pooling(self, random_weights: bool) -> str:
+        """``pooling`` with "auto" replaced: max with ImageNet weights, the network's ``random_pooling``
+        with its random fallback."""
+        if self.pooling != "auto":
+            return self.pooling
+        return BACKBONES_REGISTRY[self.network].random_pooling if random_weights else "max"
+
     def resolved_smoothing(self) -> str:
         """"none" or "softmax": ``smoothing`` with "auto" replaced by the network's default."""
         return BACKBONES_REGISTRY[self.network].smoothing if self.smoothing == "auto" else self.smoothing
@@ -180,7 +200,8 @@ class StylizeConfig(_LossNetworkSettings):
     )
     # 0.1 in [0, 1] pixel units, decaying to 0.01 (the TF tutorial keeps 0.02 throughout). Measured
     # at 512 px, 300 steps: lower losses than 0.05 on tfstyle's loss and on the speed benchmark's.
-    lr: float = field(default=0.1, metadata=_h("Adam learning rate, in [0, 1] pixel units"))
+    lr: float = field(default=0.0, metadata=_h("Adam learning rate, in [0, 1] pixel units; 0: the network's own "
+                                               "(vgg19, vgg16: 0.1; resnet50, efficientnetb0: 0.01)"))
     lr_decay: float = field(
         default=0.1, metadata=_h("Adam: the learning rate falls exponentially to lr*lr_decay at the last step "
                                  "(one schedule over all scales)")
@@ -231,9 +252,10 @@ class StylizeConfig(_LossNetworkSettings):
                     "each with its own layers and weight file", choices=NETWORKS),
     )
     pooling: str = field(
-        default="max",
-        metadata=_h("VGG only: max (as trained) or avg (Gatys et al.: the same conv weights chained "
-                    "through average pooling)", choices=POOLINGS),
+        default="auto",
+        metadata=_h("VGG only: max (as trained), avg (Gatys et al.: the same conv weights chained "
+                    "through average pooling) or auto (max with ImageNet weights, avg with the random "
+                    "fallback, where it is less noisy)", choices=POOLINGS),
     )
     smoothing: str = field(
         default="auto",
@@ -279,6 +301,11 @@ class StylizeConfig(_LossNetworkSettings):
         metadata=_h("coarse-to-fine longest sides, e.g. 256,512 (SIZE is always the last); auto: halve "
                     "SIZE down to 256 px (one scale below 512 px); steps split equally over the scales"),
     )
+    coarsest: int = field(
+        default=MIN_COARSE, metadata=_h("--scales auto: halve SIZE while the result stays at least this many px"))
+    scale_split: float = field(
+        default=1.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
+                                 "scale twice the steps)"))
     tile_size: int = field(
         default=0,
         metadata=_h("optimise scales larger than this in tiles of this many pixels (multiple of 32) with "
@@ -314,7 +341,7 @@ class StylizeConfig(_LossNetworkSettings):
         if self.style_blend and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend weights must not all be 0")
         _choice("precision", self.precision, PRECISIONS)
-        _finite("lr", self.lr, positive=True)
+        _finite("lr", self.lr, positive=False)
         _finite("lr_decay", self.lr_decay, positive=True)
         if self.lr_decay > 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
@@ -325,11 +352,17 @@ class StylizeConfig(_LossNetworkSettings):
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         parse_scales(self.scales, self.size)
+        _positive_int("coarsest", self.coarsest, minimum=16)
+        _finite("scale_split", self.scale_split, positive=True)
         if not isinstance(self.tile_size, int) or self.tile_size < 0 or (self.tile_size and (
                 self.tile_size < 64 or self.tile_size % 32)):
             raise ConfigError(f"tile_size must be 0 or a multiple of 32 >= 64, got {self.tile_size!r}")
         _finite("memory_limit", self.memory_limit, positive=False)
         return self
+
+    def resolved_lr(self) -> float:
+        """``lr``, or the network's own Adam rate where it is 0."""
+        return float(self.lr) or BACKBONES_REGISTRY[self.network].lr
 
     def replace(self, **changes) -> "StylizeConfig":
         return dataclasses.replace(self, **changes)
@@ -580,7 +613,8 @@ class TrainConfig(_LossNetworkSettings):
                                                           "$TFSTYLE_<NETWORK>_WEIGHTS"))
     network: str = field(default="vgg19", metadata=_h("the loss network: vgg19, vgg16, resnet50 or efficientnetb0",
                                                       choices=NETWORKS))
-    pooling: str = field(default="max", metadata=_h("VGG only: max or avg pooling (as for stylize)", choices=POOLINGS))
+    pooling: str = field(default="auto", metadata=_h("VGG only: max, avg or auto pooling (as for stylize)",
+                                                     choices=POOLINGS))
     smoothing: str = field(default="auto", metadata=_h("feature smoothing before the losses (as for stylize)",
                                                        choices=SMOOTHINGS))
     smoothing_temperature: float = field(default=1.0, metadata=_h("softmax smoothing temperature"))
@@ -590,6 +624,11 @@ class TrainConfig(_LossNetworkSettings):
                     "(MultiWorkerMirroredStrategy from $TF_CONFIG), default (one device) or auto "
                     "(multiworker if $TF_CONFIG names several tasks, mirrored if several GPUs)",
                     choices=STRATEGIES))
+    temporal_weight: float = field(
+        default=0.0,
+        metadata=_h("weight of the temporal loss on synthetic motion (video without flicker): each photo also "
+                    "goes through the network moved a little (shift, rotation, zoom) with sensor noise, and that "
+                    "output must equal the first output moved the same way; 0: off"))
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
@@ -604,6 +643,7 @@ class TrainConfig(_LossNetworkSettings):
         _positive_int("checkpoint_every", self.checkpoint_every, minimum=1)
         _finite("lr", self.lr, positive=True)
         _choice("strategy", self.strategy, STRATEGIES)
+        _finite("temporal_weight", self.temporal_weight, positive=False)
         # The loss settings mean what they mean for image optimisation: the same checks.
         shared = ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "seed",
                   "precision", "backbone", "weights", "network", "pooling", "smoothing", "smoothing_temperature")
@@ -632,6 +672,14 @@ EXPORT_FORMATS_REGISTRY: dict[str, ExportFormat] = {
 }
 EXPORT_FORMATS = tuple(EXPORT_FORMATS_REGISTRY)
 QUANTIZATIONS = tuple(dict.fromkeys(q for f in EXPORT_FORMATS_REGISTRY.values() for q in f.quantizations))
+# Synthetic motion of the temporal loss (TrainConfig.temporal_weight; Huang et al. 2017, ReCoNet): a
+# random affine motion per photo, uniform up to these bounds (shift as a fraction of the crop side,
+# rotation in radians, zoom 1 +- this), and Gaussian sensor noise of this deviation (RGB in [0, 1])
+# added to the moved photo, so that the network also learns to ignore per-frame noise.
+TEMPORAL_MAX_SHIFT = 0.03
+TEMPORAL_MAX_ANGLE = 0.04
+TEMPORAL_MAX_ZOOM = 0.04
+TEMPORAL_NOISE = 0.02
 # Training: photos shown as TensorBoard previews; checkpoints kept in MODEL_DIR/checkpoints.
 TRAIN_PREVIEW_COUNT = 2
 CHECKPOINTS_TO_KEEP = 2
@@ -705,3 +753,80 @@ class ExportConfig:
         if self.quantize not in accepted:
             raise ConfigError(f"--format {self.format} takes --quantize {', '.join(accepted)}, got {self.quantize!r}")
         return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Video (tfstyle.video): the flow, the two paths' temporal settings, the encoder.
+
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+
+
+def parse_ints(text: str, what: str) -> tuple[int, ...]:
+    """Parse ``"2,4"`` into ``(2, 4)``; an empty text gives ``()``."""
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(int(item))
+        except ValueError:
+            raise ConfigError(f"{what}: {item!r} is not an integer") from None
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Settings of stylising a clip (``tfstyle video``) beyond those of the image path.
+
+    The optimisation path takes ``StylizeConfig`` for everything else (network, weights, layers,
+    size, steps per frame); the feed-forward path takes its ``size`` only.
+    """
+
+    blend: float = field(
+        default=0.5,
+        metadata=_h("feed-forward path: weight of the previous output, warped by optical flow, blended into "
+                    "each new output where the flow is consistent (0: frames independent)"))
+    flow: str = field(default="medium", metadata=_h("DIS optical flow preset (OpenCV): ultrafast, fast or medium",
+                                                    choices=FLOW_PRESETS))
+    temporal_weight: float = field(
+        default=200.0,
+        metadata=_h("optimisation path: weight of the temporal loss pulling each frame toward the previous "
+                    "output warped onto it (Ruder et al. 2016); 0: frames independent"))
+    long_term: tuple[int, ...] = field(
+        default=(),
+        metadata=_h("optimisation path: further previous frames with their own temporal terms, e.g. 2,4 "
+                    "(Ruder et al.'s long-term consistency; the previous frame is always used)",
+                    parse=lambda text: parse_ints(text, "long_term")))
+    first_frame_steps: int = field(default=0, metadata=_h("optimisation path: steps of the first frame, which "
+                                                          "starts from the content (0: --steps)"))
+    frame_lr: float = field(
+        default=0.02,
+        metadata=_h("optimisation path: Adam learning rate of the frames that start from the previous output "
+                    "warped (the first frame uses --lr); a small rate refines instead of restarting"))
+    fps: float = field(default=25.0, metadata=_h("frame rate of frame folders and image sequences"))
+    crf: int = field(default=18, metadata=_h("H.264 quality of video outputs: 0 (lossless) .. 51; 18 looks "
+                                             "lossless to most eyes"))
+
+    def validate(self) -> "VideoConfig":
+        _finite("blend", self.blend, positive=False)
+        if self.blend >= 1:
+            raise ConfigError(f"blend must be in [0, 1), got {self.blend}")
+        _choice("flow", self.flow, FLOW_PRESETS)
+        _finite("temporal_weight", self.temporal_weight, positive=False)
+        for j in self.long_term:
+            if not isinstance(j, int) or isinstance(j, bool) or not 2 <= j <= 100:
+                raise ConfigError(f"long_term frames must be integers in 2..100, got {self.long_term!r}")
+        if len(set(self.long_term)) != len(self.long_term):
+            raise ConfigError(f"long_term frames must differ, got {self.long_term!r}")
+        if not isinstance(self.first_frame_steps, int) or self.first_frame_steps < 0:
+            raise ConfigError(f"first_frame_steps must be an integer >= 0, got {self.first_frame_steps!r}")
+        _finite("frame_lr", self.frame_lr, positive=True)
+        _finite("fps", self.fps, positive=True)
+        if self.fps > 1000:
+            raise ConfigError(f"fps must be at most 1000, got {self.fps}")
+        if not isinstance(self.crf, int) or isinstance(self.crf, bool) or not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf must be an integer in 0..51, got {self.crf!r}")
+        return self
+
+    def replace(self, **changes) -> "VideoConfig":
+        return dataclasses.replace(self, **changes)

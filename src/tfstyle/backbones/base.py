@@ -40,7 +40,8 @@ class LayerFacts:
         ancestors: names of the layers this one depends on (its own included): what a network
             truncated after this layer computes.
         ops: the size-changing operations from the input to this layer, in order: ``("pad", t)``
-            (t cells added) or ``("window", k, s, padding)``; :meth:`cells` applies them.
+            (t cells added), ``("window", k, s, padding)`` or ``("collapse",)`` (a global pooling:
+            one cell); :meth:`cells` applies them.
     """
 
     name: str
@@ -55,7 +56,9 @@ class LayerFacts:
         """Cells along an axis of this layer's output for an input of ``n`` pixels along it (exact:
         TensorFlow's "same" is ``ceil(n / s)``, "valid" ``floor((n - k) / s) + 1``)."""
         for op in self.ops:
-            if op[0] == "pad":
+            if op[0] == "collapse":
+                n = 1
+            elif op[0] == "pad":
                 n += op[1]
             else:
                 _, k, s, padding = op
@@ -124,13 +127,16 @@ def graph_facts(model) -> dict[str, LayerFacts]:
         if not ins:  # the input
             facts[layer.name] = LayerFacts(layer.name, 1, channels, 0, 0, ancestors)
             continue
-        ops = ins[0].ops
+        # The spatial size follows an input that still has one (a squeeze-and-excitation product
+        # keeps the feature map's size, not the squeezed vector's).
+        ops = next((f.ops for f in ins if ("collapse",) not in f.ops), ins[0].ops)
         stride = max(f.stride for f in ins)
         glob = any(f.is_global for f in ins)
         left = None if glob else max(f.left for f in ins)
         right = None if glob else max(f.right for f in ins)
         if kind in _GLOBAL:
             glob, left, right = True, None, None
+            ops = ops + (("collapse",),)
         elif kind in _WINDOW:
             k, s, padding = _window(layer)
             ops = ops + (("window", k, s, padding),)
@@ -191,7 +197,10 @@ class Backbone:
         """Where Keras downloads the notop weights from (its own module's address)."""
         import importlib
 
-        return importlib.import_module(self.keras_module).WEIGHTS_PATH_NO_TOP
+        module = importlib.import_module(self.keras_module)
+        if hasattr(module, "WEIGHTS_PATH_NO_TOP"):  # VGG's modules name the file's address
+            return module.WEIGHTS_PATH_NO_TOP
+        return module.BASE_WEIGHTS_PATH + self.weights_file
 
     @property
     def default_content_layers(self) -> tuple[str, ...]:
@@ -222,7 +231,7 @@ class Backbone:
         return self.layers
 
     def check_pooling(self, pooling: str) -> None:
-        if pooling not in self.poolings:
+        if pooling != "auto" and pooling not in self.poolings:
             raise ConfigError(f"--pooling {pooling} is not available for {self.name} "
                               f"(it has {', '.join(self.poolings)})")
 
@@ -252,8 +261,12 @@ class Backbone:
         return model.input, {layer.name: layer.output for layer in model.layers[1:]}, model
 
     def random_init(self, model, seed: int) -> None:
-        """Fixed-seed weights: He-normal convolutions, zero biases (deterministic on any machine)."""
+        """Fixed-seed weights: He-normal convolutions, zero biases (deterministic on any machine), and
+        batch-normalisation statistics measured on fixed noise (:func:`calibrate_batch_norm`)."""
+        import tensorflow as tf
+
         he_init(model, seed)
+        calibrate_batch_norm(model, self.preprocess(tf.constant(calibration_images(seed)), True))
 
     # --- facts from the graph ------------------------------------------------------------------
     def facts(self, model=None) -> dict[str, LayerFacts]:
@@ -266,6 +279,13 @@ class Backbone:
 
     def layer(self, name: str) -> LayerFacts:
         return self.facts()[name]
+
+    def min_side(self, layers) -> int:
+        """The smallest image side (px) at which every one of ``layers`` still has a cell."""
+        n = 1
+        while any(self.layer(name).cells(n) < 1 for name in layers):
+            n += 1
+        return n
 
     def tileable(self, layers) -> bool:
         """True if every one of ``layers`` sees a bounded neighbourhood (no global pooling on the way)."""

@@ -22,7 +22,7 @@ images (as for ResNet50).
 
 from __future__ import annotations
 
-from .base import Backbone, calibrate_batch_norm, calibration_images, he_init
+from .base import Backbone
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
@@ -52,11 +52,6 @@ class EfficientNetB0(Backbone):
     weights_md5 = "50bc09e76180e00e4465e1a485ddc09d"
     layers = EFFICIENTNETB0_LAYERS
 
-    def weights_url(self) -> str:
-        import importlib
-
-        return importlib.import_module(self.keras_module).BASE_WEIGHTS_PATH + self.weights_file
-
     def preprocess(self, rgb01, random: bool):
         return rgb01 * 255.0
 
@@ -72,11 +67,9 @@ class EfficientNetB0(Backbone):
 
     def random_init(self, model, seed: int) -> None:
         import numpy as np
-        import tensorflow as tf
 
-        he_init(model, seed)
         norm = _normalization(model)
         norm.adapt_mean.assign(np.asarray(IMAGENET_MEAN_RGB, np.float32))
         norm.adapt_variance.assign(np.square(np.asarray(IMAGENET_STDDEV_RGB, np.float32)))
         norm.finalize_state()
-        calibrate_batch_norm(model, self.preprocess(tf.constant(calibration_images(seed)), True))
+        super().random_init(model, seed)

@@ -13,7 +13,7 @@ sum; calibrated, each block's input has unit variance as in a trained network.
 
 from __future__ import annotations
 
-from .base import Backbone, calibrate_batch_norm, calibration_images, he_init
+from .base import Backbone
 from .vgg import caffe_preprocess
 
 # Blocks per stage (conv2_x .. conv5_x) of ResNet50.
@@ -30,16 +30,5 @@ class ResNet50(Backbone):
     weights_md5 = "4d473c1dd8becc155b73f8504c6f6626"
     layers = RESNET50_LAYERS
 
-    def weights_url(self) -> str:
-        import importlib
-
-        return importlib.import_module(self.keras_module).BASE_WEIGHTS_PATH + self.weights_file
-
     def preprocess(self, rgb01, random: bool):
         return caffe_preprocess(rgb01)
-
-    def random_init(self, model, seed: int) -> None:
-        import tensorflow as tf
-
-        he_init(model, seed)
-        calibrate_batch_norm(model, self.preprocess(tf.constant(calibration_images(seed)), True))

@@ -114,9 +114,23 @@ def resolve_weights(backbone: str = "auto", weights: str | None = None, network:
                        network)
 
 
+def weights_for(config, weights: WeightsInfo | None = None) -> WeightsInfo:
+    """``weights`` checked against ``config.network``, or resolved from ``config`` (its ``backbone``,
+    ``weights`` and ``network``) when None.
+
+    Raises:
+        ConfigError: the given weights belong to another network. BackboneError: see resolve_weights.
+    """
+    if weights is None:
+        return resolve_weights(config.backbone, config.weights, config.network)
+    if weights.network != config.network:
+        raise ConfigError(f"the given weights are for {weights.network}, the config asks for {config.network}")
+    return weights
+
+
 def _random_notice(bb, why: str) -> str:
     return (f"using a fixed-seed random-weight {bb.title} (random-feature texture synthesis), not "
             f"ImageNet weights ({why})")
 
 
-__all__ = ["BackboneError", "WeightsInfo", "keras_cache_path", "resolve_weights"]
+__all__ = ["BackboneError", "WeightsInfo", "keras_cache_path", "resolve_weights", "weights_for"]

@@ -15,6 +15,8 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump) and exit code 2."""
 
     def error(self, message):
+        # A carriage return or newline inside an argument would break the one-line error.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 

@@ -80,10 +80,10 @@ def run(args) -> int:
     from ..optimize.multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
+    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2), in one line.
+    stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     if weights.is_random:
         note(weights.notice)
-    # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2).
-    stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     signals.check_interrupt()  # an interrupt during setup: nothing written
     render = _Renderer(args, config, out)
     result = stylizer.run(callback=render, resume=resume)
@@ -110,6 +110,10 @@ def _finish(args, result, render, out, spath, weights) -> int:
         spath.unlink()
     if result.stop_reason == "converged":
         say(result.message)
+    total = result.history.get("total", [])
+    if len(total) > 1 and min(total[1:]) >= total[0]:
+        note(f"the loss never fell below its starting value ({total[0]:.4g}), so the output is the starting "
+             f"image; try a lower --lr, --smoothing none or another --network")
     if not args.quiet:
         say(f"wrote {out} ({result.image.shape[1]}x{result.image.shape[0]}, {result.steps} steps, "
             f"{result.timings['per_step']:.2f} s/step, {result.policy}, {weights.notice})")

@@ -160,7 +160,7 @@ class Trainer:
         import tensorflow as tf
 
         from ..backbones.extractor import FeatureExtractor, resolve_precision
-        from ..backbones.weights import resolve_weights
+        from ..backbones.weights import weights_for
         from ..objective.losses import StyleContentLoss, gram
 
         t0 = time.perf_counter()
@@ -179,9 +179,7 @@ class Trainer:
         self.stats = _DecodeStats()
         self.fingerprint = _run_fingerprint(self.style, c, self.network)
         self.resume = resume
-        self.weights = weights or resolve_weights(c.backbone, c.weights, c.network)
-        if self.weights.network != c.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for {c.network}")
+        self.weights = weights_for(c, weights)
         self.policy = resolve_precision(c.precision)
         keras.utils.set_random_seed(c.seed)
 
@@ -191,7 +189,8 @@ class Trainer:
         with self.strategy.scope():
             self.model = build_transform_net(self.network, self.policy, seed=c.seed)
             self.extractor = FeatureExtractor(list(content_layers) + list(style_layers), self.weights,
-                                              self.policy, pooling=c.pooling, smoothing=c.resolved_smoothing(),
+                                              self.policy, pooling=c.resolved_pooling(self.weights.is_random),
+                                              smoothing=c.resolved_smoothing(),
                                               temperature=c.smoothing_temperature)
             opt = keras.optimizers.Adam(c.lr)
             if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling
@@ -249,7 +248,7 @@ class Trainer:
         images.atomic_write(self._run_file(), lambda f: f.write(json.dumps(run).encode()))
         meta = {"style": self.style_name, "data": str(self.data_dir.resolve()), "steps": step,
                 "image_size": self.config.image_size, "arch": self.config.arch,
-                "policy": self.policy, "backbone": self.weights.source, "network": self.weights.network,
+                "policy": self.policy, "backbone": self.weights.source, "loss_network": self.weights.network,
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
         save_model_dir(self.model, self.network, self.model_dir, meta)
 
@@ -267,6 +266,10 @@ class Trainer:
             with tf.GradientTape() as tape:
                 out = self.model(images, training=True)
                 total, parts = self.loss(self.extractor(out), out, content_targets=content)
+                if self.config.temporal_weight > 0:
+                    temporal = self.config.temporal_weight * self._temporal_loss(images, out)
+                    total = total + temporal
+                    parts = {**parts, "temporal": temporal}
                 # Keras's optimizer all-reduces with a SUM: divide by the replicas (and the
                 # micro-batches) so that the update uses the mean over the effective batch.
                 scaled = total / (self.replicas * n)
@@ -287,6 +290,24 @@ class Trainer:
             parts = {k: v / n for k, v in parts.items()}
         self.opt.apply_gradients(zip(grads, variables))
         return total, parts
+
+    def _temporal_loss(self, images, out):
+        """Synthetic-motion temporal loss (Huang et al. 2017; ReCoNet): the network's output of the
+        photos moved by a small random affine motion (plus sensor noise) against its output of the
+        photos moved the same way, mean squared difference over the pixels both images cover."""
+        import tensorflow as tf
+
+        from ..config import TEMPORAL_MAX_ANGLE, TEMPORAL_MAX_SHIFT, TEMPORAL_MAX_ZOOM, TEMPORAL_NOISE
+        from ..objective.temporal import affine_warp, masked_mse, random_affine
+
+        size = self.config.image_size
+        motion = random_affine(tf.shape(images)[0], size, TEMPORAL_MAX_SHIFT * size, TEMPORAL_MAX_ANGLE,
+                               TEMPORAL_MAX_ZOOM)
+        moved, valid = affine_warp(images, motion)
+        noisy = tf.clip_by_value(moved + tf.random.normal(tf.shape(moved), stddev=TEMPORAL_NOISE), 0.0, 1.0)
+        out_moved = self.model(noisy, training=True)
+        target, _ = affine_warp(out, motion)  # the first output, moved
+        return masked_mse(out_moved, target, valid)
 
     def _distributed_step(self, batches):
         import tensorflow as tf

@@ -109,7 +109,8 @@ class StyleContentLoss:
 
     Batches: features and images may hold B > 1 images. Style targets (1, C, C) broadcast over
     the batch; ``content_targets=`` given to the call (``{layer: (B, h, w, C)}``) replaces the
-    stored ones, as in feed-forward training where each photo is its own content target.
+    stored ones, as in feed-forward training where each photo is its own content target, and
+    ``style_targets=`` the stored Grams (one compiled objective serving several scales).
     """
 
     def __init__(self, content_targets, style_targets, style_layer_weights, content_weight,
@@ -122,13 +123,13 @@ class StyleContentLoss:
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
 
-    def __call__(self, features, image, content_targets=None):
+    def __call__(self, features, image, content_targets=None, style_targets=None):
         parts = {}
         targets = self.content_targets if content_targets is None else content_targets
         n_content = len(targets)
         for name, target in targets.items():
             parts[f"content/{name}"] = self.content_weight / n_content * content_layer_loss(features[name], target)
-        for name, target in self.style_targets.items():
+        for name, target in (self.style_targets if style_targets is None else style_targets).items():
             w = self.style_weight * self.style_layer_weights[name]
             parts[f"style/{name}"] = w * style_layer_loss(gram(features[name]), target)
         parts["tv"] = self.tv_weight * total_variation(image)

@@ -109,7 +109,7 @@ class AdamRun(Run):
         super().__init__(st, start, *args)
         c = st.config
         self.var = tf.Variable(start[None], dtype=tf.float32)
-        sched = keras.optimizers.schedules.ExponentialDecay(c.lr, decay_steps=c.steps, decay_rate=c.lr_decay)
+        sched = keras.optimizers.schedules.ExponentialDecay(c.resolved_lr(), decay_steps=c.steps, decay_rate=c.lr_decay)
         # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
         self.opt.build([self.var])

@@ -137,12 +137,12 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
 
 def untileable_reason(config: StylizeConfig) -> str | None:
     """Why ``config``'s objective cannot be computed in tiles, or None if it can."""
-    if config.resolved_smoothing() == "softmax":
-        return "softmax smoothing normalises each layer over the whole image (use --smoothing none to tile)"
     bb = get(config.network)
     if not bb.tileable(_layers(config)):
         return (f"{bb.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
                 f"so tiles cannot compute them")
+    if config.resolved_smoothing() == "softmax":
+        return "softmax smoothing normalises each layer over the whole image (use --smoothing none to tile)"
     return None
 
 

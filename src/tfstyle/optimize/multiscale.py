@@ -52,37 +52,42 @@ from typing import Callable
 import numpy as np
 
 from ..backbones.extractor import resolve_precision
-from ..backbones.weights import WeightsInfo, resolve_weights
+from ..backbones.weights import WeightsInfo, weights_for
 from ..hardware import set_inter_op_threads
 from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
 from ..io import images
 from ..io.images import as_image, output_shape
 from ..io.state import StateError, run_fingerprint
 from ..progress import Progress, RunState, ScalePlan, ScaleProgress, StylizeResult
-from .stylizer import Stylizer, build_extractor
+from .stylizer import SharedObjective, Stylizer, build_extractor
 
 
-def auto_scales(size: int) -> tuple[int, ...]:
-    """Halve ``size`` while the result stays >= MIN_COARSE: 1024 -> (256, 512, 1024); 300 -> (300,)."""
+def auto_scales(size: int, coarsest: int = MIN_COARSE) -> tuple[int, ...]:
+    """Halve ``size`` while the result stays >= ``coarsest``: 1024 -> (256, 512, 1024); 300 -> (300,)."""
     scales = [size]
-    while scales[0] // 2 >= MIN_COARSE:
+    while scales[0] // 2 >= coarsest:
         scales.insert(0, scales[0] // 2)
     return tuple(scales)
 
 
-def split_steps(total: int, n: int) -> list[int]:
-    """Split ``total`` steps equally over ``n`` scales, coarse to fine.
+def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
+    """Split ``total`` steps over ``n`` scales, coarse to fine, each coarser scale ``ratio`` times the
+    steps of the next finer one (1: equal).
 
-    Largest-remainder rounding, so the parts sum to ``total``; the finer scales get the remainder.
-    Every part is >= 1 when ``total >= n``; otherwise the leading (coarse) parts are 0 (those scales
-    are skipped).
+    Largest-remainder rounding, so the parts sum to ``total``; ties go to the finer scales. Every part
+    is >= 1 when ``total >= n``; otherwise the leading (coarse) parts are 0 (those scales are skipped).
     """
     if n <= 0:
         return []
     if total < n:
         return [0] * (n - total) + [1] * total
-    base, extra = divmod(total, n)
-    return [base + (1 if i >= n - extra else 0) for i in range(n)]
+    weights = [ratio ** (n - 1 - i) for i in range(n)]
+    exact = [(total - n) * w / sum(weights) for w in weights]  # one step each is given first
+    parts = [1 + int(e) for e in exact]
+    order = sorted(range(n), key=lambda i: (-(exact[i] - int(exact[i])), -i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
@@ -100,8 +105,8 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     """
     from . import memory
 
-    sizes = parse_scales(config.scales, config.size) or auto_scales(config.size)
-    steps = split_steps(config.steps, len(sizes))
+    sizes = parse_scales(config.scales, config.size) or auto_scales(config.size, config.coarsest)
+    steps = split_steps(config.steps, len(sizes), config.scale_split)
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
@@ -145,15 +150,29 @@ class MultiScaleStylizer:
         # What a saved state must match to continue this run (tfstyle.io.state.run_fingerprint).
         self.fingerprint = run_fingerprint(config, content, style, arrays.get("init_image"),
                                            arrays.get("content_mask"), arrays.get("style_masks"))
-        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
-        if self.weights.network != config.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
-                              f"{config.network}")
+        self.weights = weights_for(config, weights)
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
+        self.shared = SharedObjective(self.extractor)  # traced once for every scale
         self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Every scale's content and style images are large enough for the deepest layer (ConfigError)."""
+        content_layers, style_layers = self.config.resolved_layers()
+        layers = list(content_layers) + [n for n, w in style_layers if w > 0]
+        need = self.extractor.backbone.min_side(layers)
+        styles = self.style if isinstance(self.style, (list, tuple)) else [self.style]
+        for sc in self.plan:
+            side = round(sc.size * self.config.style_scale)
+            for what, hw in [("content image", sc.shape)] + [
+                    ("style image", images.fit_size(s.shape[:2], side)) for s in styles]:
+                if min(hw) < need:
+                    raise ConfigError(f"at {sc.size} px the {what} becomes {hw[1]}x{hw[0]}, smaller than the "
+                                      f"{need} px that {self.extractor.backbone.title}'s layers need; raise --size"
+                                      + (" or --coarsest" if sc.size < self.config.size else ""))
 
     def stylizer(self, k: int) -> Stylizer:
         """The (tiled or plain) Stylizer of scale ``k`` with its own targets."""
@@ -161,13 +180,15 @@ class MultiScaleStylizer:
         cfg = self.config.replace(size=sc.size, steps=sc.steps, optimizer=sc.optimizer, scales="auto")
         # One Adam schedule over the whole run: this scale's segment of lr * lr_decay^(step / steps).
         total, c = sum(p.steps for p in self.plan), self.config
-        cfg = cfg.replace(lr=c.lr * c.lr_decay ** (sc.offset / total), lr_decay=c.lr_decay ** (sc.steps / total))
+        cfg = cfg.replace(lr=c.resolved_lr() * c.lr_decay ** (sc.offset / total),
+                          lr_decay=c.lr_decay ** (sc.steps / total))
         if sc.tile:
             from .tiling import TiledStylizer
 
             return TiledStylizer(self.content, self.style, cfg, self.weights, tile=sc.tile,
                                  extractor=self.extractor, **self.arrays)
-        return Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, **self.arrays)
+        return Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, shared=self.shared,
+                        **self.arrays)
 
     def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
         """Where a saved state continues: (scale index, per-scale resume state, start image)."""

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..backbones.extractor import FeatureExtractor, resolve_precision
-from ..backbones.weights import WeightsInfo, resolve_weights
+from ..backbones.weights import WeightsInfo, weights_for
 from ..config import ConfigError, StylizeConfig
 from ..hardware import set_inter_op_threads
 from ..io import images
@@ -26,12 +26,46 @@ from ..progress import Progress, RunState, StylizeResult
 from .loops import loop_class
 
 
+class SharedObjective:
+    """One compiled objective for every scale of a run: the targets are arguments, not constants, and
+    the image's height and width are left open, so TensorFlow traces the network's forward and
+    backward pass once instead of once per scale (each trace costs about two steps' time).
+
+    Serves plain objectives (no masks, no luminance-only view); the first Stylizer that uses it
+    fixes the loss weights, which are the same at every scale of a run.
+    """
+
+    def __init__(self, extractor: FeatureExtractor):
+        self.extractor = extractor
+        self._fn = None
+
+    def __call__(self, x, loss):
+        import tensorflow as tf
+
+        if self._fn is None:
+            def spec(t):
+                return tf.TensorSpec((1, None, None, t.shape[-1]) if t.shape.rank == 4 else t.shape, tf.float32)
+
+            signature = [tf.TensorSpec((1, None, None, 3), tf.float32),
+                         {k: spec(v) for k, v in loss.content_targets.items()},
+                         {k: spec(v) for k, v in loss.style_targets.items()}]
+
+            def impl(x, content_targets, style_targets):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    total, parts = loss(self.extractor(x, keep_bfloat16=True), x, content_targets, style_targets)
+                return total, parts, tape.gradient(total, x)
+
+            self._fn = tf.function(impl, input_signature=signature)
+        return self._fn(x, loss.content_targets, loss.style_targets)
+
+
 def build_extractor(config: StylizeConfig, weights: WeightsInfo, policy: str) -> FeatureExtractor:
     """The feature extractor of a run: the content layers and the style layers of non-zero weight,
     the network, pooling and smoothing of ``config``."""
     content_layers, style_layers = config.resolved_layers()
     return FeatureExtractor(list(content_layers) + [n for n, w in style_layers if w > 0], weights, policy,
-                            pooling=config.pooling, smoothing=config.resolved_smoothing(),
+                            pooling=config.resolved_pooling(weights.is_random), smoothing=config.resolved_smoothing(),
                             temperature=config.smoothing_temperature)
 
 
@@ -52,12 +86,18 @@ class Stylizer:
             already read them, e.g. the CLI).
         extractor: a :func:`build_extractor` of the same settings to reuse (coarse-to-fine runs
             build the network once for all scales).
+        shared: a :class:`SharedObjective` of that extractor, compiled once for every scale (used
+            where the objective is plain: no masks, no luminance-only view, no extra term).
+        extra_loss: a further term of the objective: called with the optimised (1, H, W, 3) image
+            inside the compiled objective, it returns ``(value, {name: value})``; the value is added
+            to the total and the parts to the named breakdown (e.g. video's temporal loss).
     """
 
     def __init__(self, content: np.ndarray, style, config: StylizeConfig,
                  weights: WeightsInfo | None = None, *, init_image: np.ndarray | None = None,
                  content_mask: np.ndarray | None = None, style_masks=None,
-                 extractor: FeatureExtractor | None = None):
+                 extractor: FeatureExtractor | None = None, shared: SharedObjective | None = None,
+                 extra_loss: Callable | None = None):
         import tensorflow as tf
 
         from ..objective import color, masks
@@ -68,10 +108,7 @@ class Stylizer:
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = config.blend_weights(len(styles))
         t0 = time.perf_counter()
-        self.weights = weights or resolve_weights(config.backbone, config.weights, config.network)
-        if self.weights.network != config.network:
-            raise ConfigError(f"the given weights are for {self.weights.network}, the config asks for "
-                              f"{config.network}")
+        self.weights = weights_for(config, weights)
         self.policy = resolve_precision(config.precision)
         self.shape = output_shape(content.shape[:2], config.size)
         content_layers, style_layers = config.resolved_layers()
@@ -126,8 +163,13 @@ class Stylizer:
             self._keep = (tf.constant(self.mask[None, :, :, None], tf.float32),
                           tf.constant(content_in[None], tf.float32))
         self._luminance = config.preserve_color == "luminance"
+        self.extra_loss = extra_loss
         self.setup_seconds = time.perf_counter() - t0
-        self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
+        plain = self._keep is None and not self._luminance and extra_loss is None
+        if shared is not None and plain and type(self.loss) is StyleContentLoss:
+            self._value_and_grad = lambda x: shared(tf.convert_to_tensor(x, tf.float32), self.loss)
+        else:
+            self._value_and_grad = tf.function(self._value_and_grad_impl, reduce_retracing=True)
 
     def view(self, x):
         """What the losses see of the optimised (B, H, W, 3) image ``x``: outside the content mask
@@ -173,6 +215,10 @@ class Stylizer:
             tape.watch(x)
             v = self.view(x)
             total, parts = self.loss(self.extractor(v, keep_bfloat16=True), v)
+            if self.extra_loss is not None:
+                extra, extra_parts = self.extra_loss(x)
+                total = total + extra
+                parts = {**parts, **extra_parts}
         return total, parts, tape.gradient(total, x)
 
     def initial_image(self) -> np.ndarray:
@@ -224,6 +270,6 @@ class Stylizer:
         return result
 
 
-__all__ = ["Stylizer", "build_extractor"]
+__all__ = ["Stylizer", "SharedObjective", "build_extractor"]
 
 

@@ -1,0 +1,229 @@
+"""What each speed lever buys: steps and work to reach the tutorial loop's quality, in one process.
+
+    PYTHONPATH=src python bench/levers.py --size 256 --ref-steps 400              # every variant
+    PYTHONPATH=src python bench/levers.py --size 128 --ref-steps 100 --variants 'default;lbfgs'
+
+The tutorial loop (``baselines.TutorialLoop``) runs ``--ref-steps`` steps at ``--size``; its
+reference objective (``baselines.objective``) after them is the target. Each variant is tfstyle on
+the same images, weights and objective (``baselines.reference_config``) with some settings changed
+(``VARIANTS``), run for its configured steps; the reference objective is evaluated every ``--every``
+steps on the output the run would give at that moment (a coarse scale's image upsampled).
+
+Reported per variant, against the tutorial in the same run:
+
+* **steps**: the step at which the target was first reached (checkpoint granularity);
+* **work**: the same in full-size step equivalents (a step at scale s costs (s / size)^2 of one at
+  ``size``: the pixels, which is what the convolutions cost), so the figure does not depend on how
+  loaded the machine was while it ran;
+* **seconds**: wall time to the target from before the model was built (setup, tracing and steps;
+  evaluations excluded), on this machine as loaded as it was;
+* the final reference value after the variant's steps.
+
+This complements ``bench/speed.py`` (whole processes, one per row, for the README's tables): levers
+are compared here cheaply, then the winners are timed there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+IMAGES = HERE.parent.parent / "shared" / "images"
+
+# name -> StylizeConfig fields changed from tfstyle's defaults. "{size}" in scales is replaced.
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "single scale": {"scales": "{size}"},
+    "lbfgs": {"optimizer": "lbfgs"},
+    "from 128": {"coarsest": 128},
+    "from 64": {"coarsest": 64},
+    "from 128 2x coarse": {"coarsest": 128, "scale_split": 2.0},
+    "from 128 1:2": {"coarsest": 128, "scale_split": 0.5},
+    "from 128 1:4": {"coarsest": 128, "scale_split": 0.25},
+}
+
+
+# Levers tried outside the library (single scale at --size, tfstyle's objective and Adam settings):
+# name -> keyword arguments of custom_adam. They are here because they did not win (see the README).
+CUSTOM: dict[str, dict] = {
+    "adam as tfstyle's (control)": {},
+    "pyramid parameterisation": {"param": "pyramid"},
+    "pyramid parameterisation lr 0.05": {"param": "pyramid", "lr": 0.05},
+    "init: content in the style's colours": {"init": "colour"},
+    "iterate average (EMA 0.8)": {"ema": 0.8},
+    "schedule over 100 steps": {"steps": 100},
+    "lr 0.2 schedule over 100 steps": {"lr": 0.2, "steps": 100},
+    "beta1 0.5": {"beta_1": 0.5},
+    "beta2 0.99": {"beta_2": 0.99},
+}
+
+
+def run_tutorial(info, content, style, steps: int, every: int, ref) -> list[tuple[int, float, float]]:
+    import baselines
+
+    t0 = time.perf_counter()
+    loop = baselines.TutorialLoop(info, content, style)
+    trace, excluded = [(0, 0.0, ref(content))], 0.0
+    for i in range(1, steps + 1):
+        loop.step()
+        if i % every == 0 or i == steps:
+            now = time.perf_counter()
+            trace.append((i, now - t0 - excluded, ref(loop.current())))
+            excluded += time.perf_counter() - now
+    return trace
+
+
+def run_variant(info, content, style, fields: dict, size: int, every: int, ref, target: float | None):
+    """[(step, work, seconds, value)] at checkpoints; stops at the target (if given)."""
+    import baselines
+
+    import tfstyle
+    from tfstyle.io.images import resize
+
+    cfg_fields = {**baselines.reference_config(info, content, style), **fields}
+    if "scales" in cfg_fields:
+        cfg_fields["scales"] = cfg_fields["scales"].format(size=size)
+    config = tfstyle.StylizeConfig(size=size, **cfg_fields)
+    trace = [(0, 0.0, 0.0, ref(content))]
+    state = {"excluded": 0.0, "work": 0.0}
+    t0 = time.perf_counter()
+
+    def on_step(p):
+        scale = getattr(p, "size", size)
+        state["work"] += (scale / size) ** 2
+        if p.step % every and p.step != p.total_steps:
+            return
+        now = time.perf_counter()
+        image = p.image
+        if image.shape != content.shape:
+            image = resize(image, content.shape[:2])
+        value = ref(image)
+        trace.append((p.step, state["work"], now - t0 - state["excluded"], value))
+        state["excluded"] += time.perf_counter() - now
+        if target is not None and value <= target:
+            raise KeyboardInterrupt  # ends the run like Ctrl-C: the library returns what it has
+
+    tfstyle.stylize(content, style, config, callback=on_step, weights=info)
+    return trace
+
+
+def custom_adam(info, content, style, size: int, every: int, ref, target: float | None, steps: int = 300,
+                lr: float = 0.1, lr_decay: float = 0.1, param: str = "pixels", init: str = "content",
+                ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999):
+    """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
+    one change: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
+    upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
+    ``init="colour"`` starts from the content mapped to the style's colour mean and covariance,
+    ``ema`` outputs an exponential average of the iterates. Returns the trace as run_variant."""
+    import baselines
+    import tensorflow as tf
+
+    import tfstyle
+    from tfstyle.config import ADAM_EPSILON
+    from tfstyle.objective.color import match_color
+    from tfstyle.optimize.stylizer import Stylizer
+
+    t0 = time.perf_counter()
+    config = tfstyle.StylizeConfig(size=size, steps=steps, **baselines.reference_config(info, content, style))
+    st = Stylizer(content, style, config, info)
+    x0 = (match_color(content, style) if init == "colour" else content).astype(np.float32)
+    h, w = x0.shape[:2]
+    levels = [tf.Variable(x0[None])]
+    if param == "pyramid":
+        lh, lw = (h + 1) // 2, (w + 1) // 2
+        while min(lh, lw) >= 8:
+            levels.append(tf.Variable(tf.zeros((1, lh, lw, 3))))
+            lh, lw = (lh + 1) // 2, (lw + 1) // 2
+
+    def synth():
+        out = levels[0]
+        for z in levels[1:]:
+            out = out + tf.image.resize(z, (h, w), method="bilinear")
+        return out
+
+    sched = tf.keras.optimizers.schedules.ExponentialDecay(lr, steps, lr_decay)
+    opt = tf.keras.optimizers.Adam(sched, beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
+    trace, excluded, avg = [(0, 0.0, 0.0, ref(content))], 0.0, None
+    for i in range(1, steps + 1):
+        with tf.GradientTape() as tape:
+            x = synth()
+        _, _, g = st._value_and_grad(tf.convert_to_tensor(x))
+        opt.apply_gradients(zip(tape.gradient(x, levels, output_gradients=g), levels))
+        x = synth()
+        levels[0].assign_add(tf.clip_by_value(x, 0.0, 1.0) - x)  # project onto [0, 1] through the finest level
+        image = levels[0].numpy()[0] if len(levels) == 1 else synth().numpy()[0]
+        avg = image if avg is None or not ema else ema * avg + (1 - ema) * image
+        if i % every == 0 or i == steps:
+            now = time.perf_counter()
+            value = ref(avg)
+            trace.append((i, float(i), now - t0 - excluded, value))
+            excluded += time.perf_counter() - now
+            if target is not None and value <= target:
+                break
+    return trace
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--ref-steps", type=int, default=400)
+    p.add_argument("--every", type=int, default=5)
+    p.add_argument("--variants", default=";".join(list(VARIANTS) + list(CUSTOM)), help="semicolon-separated names")
+    p.add_argument("--target", type=float, help="skip the tutorial run and use this target value")
+    p.add_argument("--content", type=Path, default=IMAGES / "content" / "chelsea_cat.png")
+    p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
+    p.add_argument("--full", action="store_true", help="run every variant to its last step (no early stop)")
+    p.add_argument("--json", type=Path, help="write the traces here")
+    a = p.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    import baselines
+
+    from tfstyle.backbones.weights import resolve_weights
+    from tfstyle.io.images import load_image, output_shape, resize
+
+    info = resolve_weights("random")
+    c, s = load_image(a.content), load_image(a.style)
+    content = resize(c, output_shape(c.shape[:2], a.size))
+    style = resize(s, output_shape(s.shape[:2], a.size))
+    ref = baselines.ReferenceObjective(info, content, style)
+    ref(content)
+    out = {"size": a.size, "ref_steps": a.ref_steps}
+    if a.target is None:
+        tut = run_tutorial(info, content, style, a.ref_steps, a.every, ref)
+        target = tut[-1][2]
+        out["tutorial"] = tut
+        print(f"tutorial: {a.ref_steps} steps in {tut[-1][1]:.1f} s, target {target:.6g}", flush=True)
+    else:
+        target, tut = a.target, None
+    out["target"] = target
+    rows = []
+    for name in [v.strip() for v in a.variants.split(";") if v.strip()]:
+        if name in CUSTOM:
+            trace = custom_adam(info, content, style, a.size, a.every, ref, None if a.full else target, **CUSTOM[name])
+        else:
+            trace = run_variant(info, content, style, VARIANTS[name], a.size, a.every, ref, None if a.full else target)
+        out[name] = trace
+        hit = next((t for t in trace if t[3] <= target), None)
+        rows.append((name, hit, trace[-1]))
+        print(f"{name}: " + (f"target at step {hit[0]}, work {hit[1]:.1f}, {hit[2]:.1f} s" if hit else
+                              f"not reached, best {min(t[3] for t in trace):.6g}"), flush=True)
+    print(f"\nsize {a.size}, target {target:.6g} (tutorial after {a.ref_steps} steps)")
+    print("| variant | steps to target | work (full-size steps) | seconds | vs tutorial (steps) | last value |")
+    print("|---|---|---|---|---|---|")
+    for name, hit, last in rows:
+        ratio = f"{a.ref_steps / hit[1]:.1f}x" if hit and hit[1] > 0 else "-"
+        print(f"| {name} | {hit[0] if hit else '-'} | {hit[1]:.1f} | {hit[2]:.1f} | {ratio} | {last[3]:.5g} |"
+              if hit else f"| {name} | - | - | - | - | {last[3]:.5g} |")
+    if a.json:
+        a.json.write_text(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
