@@ -1,4 +1,4 @@
-"""Helpers of the TensorFlow.js and web-app tests: both network presets as model folders, the Node
+"""Shared pieces of the TensorFlow.js and web-app tests: both network presets as model folders, the Node
 runner of exported graph models, and where test artefacts (screenshots, figures) go."""
 
 from __future__ import annotations
