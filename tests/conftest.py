@@ -25,3 +25,13 @@ def content_path(shared_images) -> Path:
 @pytest.fixture(scope="session")
 def style_path(shared_images) -> Path:
     return shared_images / "style" / "vangogh_starry_night.jpg"
+
+
+@pytest.fixture(scope="session")
+def web_models(tmp_path_factory, shared_images) -> dict:
+    """Both network presets as model folders, shared by the TF.js export and web-app tests:
+    {"light": briefly trained (style: starry night), "standard": random weights (style: great wave)}."""
+    from webdata import random_standard, trained_light
+
+    d = tmp_path_factory.mktemp("web_models")
+    return {"light": trained_light(d, shared_images), "standard": random_standard(d, shared_images)}

@@ -14,7 +14,7 @@ PACKAGE = Path(tfstyle.__file__).parent
 LAYERS = [
     {"cli"},
     {"video"},
-    {"optimize", "feedforward", "export"},
+    {"optimize", "feedforward", "export", "web"},
     {"objective", "backbones"},
     {"io", "progress", "hardware"},
     {"config"},

@@ -667,6 +667,8 @@ class ExportFormat:
 EXPORT_FORMATS_REGISTRY: dict[str, ExportFormat] = {
     "savedmodel": ExportFormat("tfstyle.export.savedmodel", ("none",)),
     "tflite": ExportFormat("tfstyle.export.tflite", ("none", "float16", "dynamic", "int8")),
+    # A TensorFlow.js graph model, written without the tensorflowjs package (see export/tfjs.py).
+    "tfjs": ExportFormat("tfstyle.export.tfjs", ("none", "float16", "uint8")),
 }
 EXPORT_FORMATS = tuple(EXPORT_FORMATS_REGISTRY)
 QUANTIZATIONS = tuple(dict.fromkeys(q for f in EXPORT_FORMATS_REGISTRY.values() for q in f.quantizations))
@@ -699,14 +701,45 @@ class ApplyConfig:
         return self
 
 
+# tfstyle web --serve listens here only: the site is for this machine's browser, not the network.
+WEB_HOST = "127.0.0.1"
+# Environment variable naming a node_modules folder that holds @tensorflow/tfjs and
+# @tensorflow/tfjs-backend-wasm (default: the one `npm ci` fills inside the tfstyle.web package).
+TFJS_DIR_ENV = "TFSTYLE_TFJS_DIR"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Settings of ``tfstyle web``: a static site that stylises photos and the webcam with TF.js."""
+
+    # float16 by default: half the download of float32 for the same picture (parity > 60 dB in
+    # the tests); TF.js computes in float32 either way.
+    quantize: str = field(default="float16", metadata=_h(
+        "weights of the exported models: none (float32), float16 (half the size) or uint8 (a quarter)",
+        choices=EXPORT_FORMATS_REGISTRY["tfjs"].quantizations))
+    thumbnail_size: int = field(default=160, metadata=_h("longest side of each style's thumbnail in pixels"))
+    port: int = field(default=8000, metadata=_h(f"--serve: the port on {WEB_HOST} (0: any free port)"))
+
+    def validate(self) -> "WebConfig":
+        _choice("quantize", self.quantize, EXPORT_FORMATS_REGISTRY["tfjs"].quantizations)
+        _positive_int("thumbnail_size", self.thumbnail_size, minimum=16)
+        if self.thumbnail_size > 1024:
+            raise ConfigError(f"thumbnail_size must be at most 1024, got {self.thumbnail_size}")
+        _positive_int("port", self.port, minimum=0)
+        if self.port > 65535:
+            raise ConfigError(f"port must be at most 65535, got {self.port}")
+        return self
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """Settings of exporting a trained feed-forward model."""
 
-    format: str = field(default="tflite", metadata=_h("savedmodel or tflite", choices=EXPORT_FORMATS))
-    quantize: str = field(default="none", metadata=_h("TFLite weights/activations: none (float32), float16, "
-                                                      "dynamic (int8 weights) or int8 (calibrated on the "
-                                                      "training photos)", choices=QUANTIZATIONS))
+    format: str = field(default="tflite", metadata=_h("savedmodel, tflite or tfjs (a TensorFlow.js graph model)",
+                                                      choices=EXPORT_FORMATS))
+    quantize: str = field(default="none", metadata=_h("none (float32); TFLite: float16, dynamic (int8 weights) or "
+                                                      "int8 (calibrated on the training photos); TF.js: float16 "
+                                                      "or uint8 (weights)", choices=QUANTIZATIONS))
     calibration_images: int = field(default=32, metadata=_h("int8: photos in the representative dataset"))
     calibration_size: int = field(default=256, metadata=_h("int8: side of the calibration crops (use the "
                                                            "size the model will run at)"))

@@ -12,8 +12,8 @@ def add_parser(sub) -> None:
                        description="Export with dynamic input sizes: float32 RGB [0, 1] in and out.")
     e.add_argument("model", help="model folder written by tfstyle train")
     add_config_flags(e, ExportConfig)
-    e.add_argument("-o", "--output", help="output path (default: inside MODEL_DIR, e.g. MODEL_DIR/savedmodel or "
-                                          "MODEL_DIR/model_<quantize>.tflite)")
+    e.add_argument("-o", "--output", help="output path (default: inside MODEL_DIR, e.g. MODEL_DIR/savedmodel, "
+                                          "MODEL_DIR/model_<quantize>.tflite or MODEL_DIR/tfjs_<quantize>)")
     e.add_argument("--data", help="int8: calibration photos (default: the training photos)")
     e.add_argument("--overwrite", action="store_true", help="replace an existing output")
     e.set_defaults(func=run)

@@ -20,7 +20,7 @@ from .flags import Parser
 from .output import say
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-COMMANDS = ("stylize", "train", "apply", "export", "video")
+COMMANDS = ("stylize", "train", "apply", "export", "video", "web")
 
 
 def build_parser() -> Parser:
@@ -41,8 +41,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from ..io.images import ImageError
     from ..io.state import StateError
     from ..io.video import VideoError
+    from ..web import SiteError
 
-    return (ImageError, ConfigError, BackboneError, StateError, ModelError, DataError, ExportError, VideoError)
+    return (ImageError, ConfigError, BackboneError, StateError, ModelError, DataError, ExportError, VideoError,
+            SiteError)
 
 
 def main(argv: list[str] | None = None) -> int:

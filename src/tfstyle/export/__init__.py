@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 from pathlib import Path
 
 from ..config import EXPORT_FORMATS_REGISTRY, ExportConfig
-from .base import ExportError, representative_images
+from .base import ExportError, remove_path, replace_path, representative_images
 
 # Quantisations that calibrate on photos.
 CALIBRATED = ("int8",)
@@ -82,28 +81,10 @@ def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: st
     staging = parent / f".{out.name}.{os.getpid()}.staging"
     try:
         module.write(keras_model, staging, config, representative)
-        _replace(staging, out)
+        replace_path(staging, out)
     finally:
-        _remove(staging)
+        remove_path(staging)
     return out
-
-
-def _replace(new: Path, out: Path) -> None:
-    """Put ``new`` where ``out`` is; an existing folder is moved aside first and removed after."""
-    if out.is_dir() and not out.is_symlink():
-        old = out.with_name(f".{out.name}.{os.getpid()}.old")
-        os.replace(out, old)
-        os.replace(new, out)
-        _remove(old)
-    else:
-        os.replace(new, out)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 __all__ = ["export_model", "default_output", "ExportError"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -39,4 +40,23 @@ def representative_images(data_dir: str | os.PathLike, count: int = 32, size: in
     return out
 
 
-__all__ = ["ExportError", "input_spec", "representative_images"]
+def replace_path(new: Path, out: Path) -> None:
+    """Put ``new`` where ``out`` is; an existing folder is moved aside first and removed after."""
+    if out.is_dir() and not out.is_symlink():
+        old = out.with_name(f".{out.name}.{os.getpid()}.old")
+        os.replace(out, old)
+        os.replace(new, out)
+        remove_path(old)
+    else:
+        os.replace(new, out)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, a symlink or a folder tree, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+__all__ = ["ExportError", "input_spec", "representative_images", "replace_path", "remove_path"]

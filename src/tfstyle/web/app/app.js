@@ -1,0 +1,543 @@
+// tfstyle's browser app: photos and the webcam through a style network, with TensorFlow.js.
+//
+// Pixels flow: source (photo or video frame) -> `input` canvas at the processing size -> the model
+// (float32 RGB [0, 1] in and out) -> `styled` canvas -> the visible `output` canvas, which shows
+// the input with the stylised picture over it at the strength's opacity (no re-run when the
+// strength moves).
+//
+// Test mode (no clicks), a stable contract for tests: index.html?image=URL[&style=NAME][&size=N]
+// stylises URL on load and then sets document.body.dataset.state = "done" (or "error: <reason>"),
+// with the result in <canvas id="output"> and the frames per second in document.body.dataset.fps.
+// See logic.js parseParams for the other settings (backend=, frames=, webcam=).
+import {
+  AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage,
+  checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle,
+  isWebGLSizeError, rate, strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
+} from "./logic.js";
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  backend: $("backend"), fps: $("fps"), dims: $("dims"), message: $("message"), pick: $("pick"),
+  file: $("file"), webcam: $("webcam"), styleList: $("style-list"), size: $("size"), strength: $("strength"),
+  strengthValue: $("strength-value"), download: $("download"), stage: $("stage"), output: $("output"),
+  empty: $("empty"), video: $("video"),
+};
+const input = document.createElement("canvas"); // the source at the processing size
+const styled = document.createElement("canvas"); // the network's output
+const app = {
+  tf: window.tf, backend: null, styles: [], style: null, model: null, loading: null,
+  photo: null, // ImageBitmap or HTMLImageElement of the chosen photo
+  stream: null, webcamOn: false, meter: new FpsMeter(), busy: false, again: false, hasResult: false,
+};
+
+// ---- messages and state -------------------------------------------------------------------------
+
+function showError(err) {
+  const text = err instanceof AppError ? err.message : `Something went wrong: ${(err && err.message) || err}`;
+  els.message.textContent = text;
+  els.message.hidden = false;
+  document.body.dataset.state = errorState(err);
+  if (!(err instanceof AppError)) console.error(err);
+}
+
+function clearError() {
+  els.message.hidden = true;
+  els.message.textContent = "";
+}
+
+window.addEventListener("error", (e) => showError(e.error || new Error(e.message)));
+window.addEventListener("unhandledrejection", (e) => showError(e.reason));
+
+// ---- TensorFlow.js --------------------------------------------------------------------------------
+
+/** {available, software}: does WebGL work here, and is it a software renderer? */
+function probeWebGL() {
+  try {
+    // TF.js draws on an OffscreenCanvas where there is one; Chromium can give WebGL there and not
+    // on a page canvas (--disable-webgl), so either counts.
+    const contexts = [() => document.createElement("canvas")];
+    if (typeof OffscreenCanvas !== "undefined") contexts.push(() => new OffscreenCanvas(1, 1));
+    let gl = null;
+    for (const make of contexts) {
+      const c = make();
+      gl = c.getContext("webgl2") || c.getContext("webgl");
+      if (gl) break;
+    }
+    if (!gl) return { available: false, software: false };
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+    const lose = gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext(); // TF.js makes its own context
+    return { available: true, software: isSoftwareRenderer(renderer) };
+  } catch {
+    return { available: false, software: false };
+  }
+}
+
+/** fetch that fails on an HTTP error (TF.js would try to parse a 404 page as weights). */
+async function fetchOrFail(url, init) {
+  const r = await fetch(url, init);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
+}
+
+/** Start TF.js's WASM backend with `threads` threads (see logic.js wasmThreads). */
+async function startWasm(threads) {
+  const { tf } = app;
+  if (!tf.wasm) throw new Error("the WebAssembly backend did not load");
+  // The .wasm files sit beside the scripts. Threads need cross-origin isolation (tfstyle web
+  // --serve sends the headers); without it TF.js runs the single-threaded SIMD build.
+  tf.wasm.setWasmPaths(new URL("tfjs/", window.location.href).href);
+  const plan = wasmThreads(threads, navigator.hardwareConcurrency);
+  if (!window.crossOriginIsolated || !plan) return tf.setBackend("wasm");
+  tf.wasm.setThreadsCount(plan.threads);
+  // The backend reads the core count once, while it starts.
+  const own = Object.getOwnPropertyDescriptor(navigator, "hardwareConcurrency");
+  Object.defineProperty(navigator, "hardwareConcurrency", { value: plan.reportCores, configurable: true });
+  try {
+    return await tf.setBackend("wasm");
+  } finally {
+    if (own) Object.defineProperty(navigator, "hardwareConcurrency", own);
+    else delete navigator.hardwareConcurrency;
+  }
+}
+
+/** The first backend of logic.js backendCandidates that starts: {name, skipped: ["webgl: why", ...]}. */
+async function startBackend(requested, softwareWebGL, threads) {
+  const { tf } = app;
+  const tried = [];
+  for (const name of backendCandidates(requested, softwareWebGL)) {
+    try {
+      if (await (name === "wasm" ? startWasm(threads) : tf.setBackend(name))) {
+        await tf.ready();
+        return { name, skipped: tried };
+      }
+      tried.push(`${name}: did not start`);
+    } catch (e) {
+      tried.push(`${name}: ${e.message || e}`);
+    }
+  }
+  throw new AppError(`No TensorFlow.js backend could start in this browser (${tried.join("; ")}).`);
+}
+
+async function loadStyles() {
+  let doc;
+  try {
+    const r = await fetch("models/models.json");
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    doc = await r.json();
+  } catch (e) {
+    throw new AppError(`The list of styles (models/models.json) could not be loaded: ${e.message || e}`);
+  }
+  return validateIndex(doc);
+}
+
+async function selectStyle(style) {
+  const { tf } = app;
+  if (app.style === style && app.model) return;
+  const previous = app.model;
+  app.model = null;
+  app.style = style;
+  els.styleList.querySelectorAll("input").forEach((r) => { r.checked = r.value === style.name; });
+  const job = (async () => {
+    try {
+      return await tf.loadGraphModel(style.model, { fetchFunc: fetchOrFail });
+    } catch (e) {
+      throw new AppError(`The style "${style.name}" could not be loaded (${style.model}): ${e.message || e}`);
+    }
+  })();
+  app.loading = job;
+  const model = await job;
+  if (app.style !== style) { // another style was picked meanwhile
+    model.dispose();
+    return;
+  }
+  if (previous) previous.dispose();
+  app.model = model;
+  app.loading = null;
+}
+
+// ---- pixels ------------------------------------------------------------------------------------
+
+async function decodeImage(blob) {
+  if (window.createImageBitmap) {
+    try {
+      // No colour management or premultiplication: the network sees the file's own RGB values.
+      return await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    } catch {
+      // Browsers without createImageBitmap options fall through to an <img>.
+    }
+  }
+  const url = URL.createObjectURL(blob);
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return img;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+async function loadImageURL(url) {
+  let r;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new AppError(`The image ${url} could not be fetched: ${e.message || e}`);
+  }
+  if (!r.ok) throw new AppError(`The image ${url} could not be fetched: HTTP ${r.status}`);
+  try {
+    return await decodeImage(await r.blob());
+  } catch (e) {
+    throw new AppError(`${url} is not an image this browser can decode`);
+  }
+}
+
+function processingSize() {
+  return Number(els.size.value) || 0;
+}
+
+/** Draw `source` (photo, video) into the input canvas at the processing size. */
+function drawInput(source, width, height) {
+  const size = fitSize(width, height, processingSize());
+  checkProcessingSize(size);
+  if (input.width !== size.width || input.height !== size.height) {
+    input.width = size.width;
+    input.height = size.height;
+  }
+  const ctx = input.getContext("2d", { willReadFrequently: app.backend !== "webgl" });
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(source, 0, 0, size.width, size.height);
+  return size;
+}
+
+/** Run the network on the input canvas into the styled canvas, then composite. */
+async function stylise() {
+  const { tf } = app;
+  if (!app.model && app.loading) await app.loading;
+  const model = app.model;
+  if (!model) throw new AppError("No style is loaded; pick a style.");
+  const attempt = async () => {
+    const y = run(model);
+    try {
+      styled.width = input.width;
+      styled.height = input.height;
+      await tf.browser.toPixels(y, styled);
+    } finally {
+      y.dispose();
+    }
+  };
+  try {
+    await attempt();
+  } catch (e) {
+    // WebGL keeps tensors in textures of limited size: a large picture through the standard
+    // network exceeds it. Carry on with WebAssembly, and say so.
+    if (app.backend !== "webgl" || !isWebGLSizeError(e)) throw e;
+    await switchBackend("wasm", "the picture is too large for WebGL here");
+    await attempt();
+  }
+  app.hasResult = true;
+  composite();
+}
+
+/** The network on the input canvas: (H, W, 3) float32 in [0, 1]. */
+function run(model) {
+  const { tf } = app;
+  return tf.tidy(() => {
+    // tf-core alone has no chained ops (x.div(...)): the functional forms throughout.
+    const x = tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(input), "float32"), 255), 0); // (1, H, W, 3)
+    return tf.clipByValue(tf.squeeze(model.execute(x), [0]), 0, 1); // (H, W, 3)
+  });
+}
+
+/** Move to another backend (the model's weights follow) and say why in the page. */
+async function switchBackend(name, why) {
+  const { tf } = app;
+  const ok = await (name === "wasm" ? startWasm(null) : tf.setBackend(name));
+  if (!ok) throw new AppError(`${why}, and the ${BACKEND_LABELS[name] || name} backend did not start`);
+  await tf.ready();
+  app.backend = name;
+  document.body.dataset.backend = name;
+  els.backend.textContent = BACKEND_LABELS[name] || name;
+  els.backend.title = `switched: ${why}`;
+  document.body.dataset.switched = why;
+}
+
+/** The visible result: the input, with the stylised picture over it at the strength's opacity. */
+function composite() {
+  if (!app.hasResult) return;
+  const out = els.output;
+  if (out.width !== styled.width || out.height !== styled.height) {
+    out.width = styled.width;
+    out.height = styled.height;
+  }
+  const ctx = out.getContext("2d");
+  const alpha = strengthToAlpha(els.strength.value);
+  ctx.globalAlpha = 1;
+  if (alpha < 1) ctx.drawImage(input, 0, 0);
+  ctx.globalAlpha = alpha;
+  ctx.drawImage(styled, 0, 0);
+  ctx.globalAlpha = 1;
+  els.empty.hidden = true;
+  out.hidden = false;
+  els.download.disabled = false;
+  els.dims.textContent = `${out.width}×${out.height} px`;
+}
+
+function showFps(fps) {
+  els.fps.textContent = fps > 0 ? fps.toFixed(1) : "–";
+  document.body.dataset.fps = fps.toFixed(2);
+}
+
+// ---- photos ------------------------------------------------------------------------------------
+
+async function runPhoto() {
+  // One run at a time; a change during a run (size, style) runs once more after it.
+  if (app.busy) {
+    app.again = true;
+    return;
+  }
+  app.busy = true;
+  try {
+    do {
+      app.again = false;
+      const photo = app.photo;
+      drawInput(photo, photo.width, photo.height);
+      const t0 = performance.now();
+      await stylise();
+      showFps(rate(1, performance.now() - t0));
+    } while (app.again && !app.webcamOn && app.photo);
+    document.body.dataset.state = "done";
+  } finally {
+    app.busy = false;
+  }
+}
+
+async function usePhoto(blob) {
+  clearError();
+  stopWebcam();
+  try {
+    app.photo = await decodeImage(blob);
+  } catch {
+    throw new AppError(`${blob.name || "That file"} is not an image this browser can decode.`);
+  }
+  document.body.dataset.state = "running";
+  await runPhoto();
+}
+
+// ---- webcam ------------------------------------------------------------------------------------
+
+async function startWebcam() {
+  clearError();
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new AppError(cameraErrorMessage({ name: window.isSecureContext ? "NotFoundError" : "InsecureContext" }));
+  }
+  try {
+    app.stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } }, audio: false,
+    });
+  } catch (e) {
+    throw new AppError(cameraErrorMessage(e));
+  }
+  const v = els.video;
+  v.srcObject = app.stream;
+  await v.play();
+  app.webcamOn = true;
+  app.photo = null;
+  els.webcam.setAttribute("aria-pressed", "true");
+  els.webcam.textContent = "Stop webcam";
+  document.body.dataset.state = "webcam";
+  document.body.dataset.frames = "0";
+  app.meter.reset();
+  webcamLoop().catch((e) => {
+    stopWebcam();
+    showError(e);
+  });
+}
+
+function stopWebcam() {
+  app.webcamOn = false;
+  if (app.stream) app.stream.getTracks().forEach((t) => t.stop());
+  app.stream = null;
+  els.video.srcObject = null;
+  els.webcam.setAttribute("aria-pressed", "false");
+  els.webcam.textContent = "Use webcam";
+}
+
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+
+async function webcamLoop() {
+  const v = els.video;
+  while (app.webcamOn) {
+    if (v.readyState >= 2 && v.videoWidth > 0) {
+      drawInput(v, v.videoWidth, v.videoHeight);
+      await stylise();
+      if (!app.webcamOn) break;
+      showFps(app.meter.tick(performance.now()));
+      document.body.dataset.frames = String(app.meter.frames);
+      document.body.dataset.tensors = String(app.tf.memory().numTensors);
+    }
+    await nextFrame(); // let the page paint and take input between frames
+  }
+}
+
+// ---- controls ----------------------------------------------------------------------------------
+
+function renderControls(styles, size) {
+  for (const s of SIZES) {
+    const o = document.createElement("option");
+    o.value = String(s);
+    o.textContent = s ? `${s} px` : "original size";
+    els.size.append(o);
+  }
+  if (size && !SIZES.includes(size)) {
+    const o = document.createElement("option");
+    o.value = String(size);
+    o.textContent = `${size} px`;
+    els.size.append(o);
+  }
+  els.size.value = String(size === null ? DEFAULT_SIZE : size);
+
+  for (const s of styles) {
+    const label = document.createElement("label");
+    label.className = "style";
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "style";
+    radio.value = s.name;
+    const img = document.createElement("img");
+    img.src = s.thumbnail || "placeholder.svg";
+    img.alt = "";
+    img.width = 72;
+    img.height = 72;
+    img.addEventListener("error", () => { img.src = "placeholder.svg"; }, { once: true });
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = s.name;
+    const info = document.createElement("span");
+    info.className = "info";
+    info.textContent = [s.arch, formatBytes(s.bytes)].filter(Boolean).join(" · ");
+    label.append(radio, img, name, info);
+    radio.addEventListener("change", () => {
+      if (radio.checked) restyle(s).catch(showError);
+    });
+    els.styleList.append(label);
+  }
+}
+
+async function restyle(style) {
+  clearError();
+  await selectStyle(style);
+  if (app.photo && !app.webcamOn) await runPhoto();
+}
+
+function wireControls() {
+  els.pick.addEventListener("click", () => els.file.click());
+  els.file.addEventListener("change", () => {
+    const f = els.file.files && els.file.files[0];
+    if (f) usePhoto(f).catch(showError);
+    els.file.value = "";
+  });
+  els.webcam.addEventListener("click", () => {
+    if (app.webcamOn) stopWebcam();
+    else startWebcam().catch(showError);
+  });
+  els.stage.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      els.file.click();
+    }
+  });
+  els.stage.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    els.stage.classList.add("drop");
+  });
+  els.stage.addEventListener("dragleave", () => els.stage.classList.remove("drop"));
+  els.stage.addEventListener("drop", (e) => {
+    e.preventDefault();
+    els.stage.classList.remove("drop");
+    const f = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((x) => x.type.startsWith("image/"));
+    if (f) usePhoto(f).catch(showError);
+    else showError(new AppError("Drop an image file (JPEG, PNG, WebP…)."));
+  });
+  els.size.addEventListener("change", () => {
+    if (app.photo && !app.webcamOn) runPhoto().catch(showError);
+  });
+  els.strength.addEventListener("input", () => {
+    els.strengthValue.textContent = `${els.strength.value}%`;
+    composite();
+  });
+  els.download.addEventListener("click", () => {
+    els.output.toBlob((blob) => {
+      if (!blob) return showError(new AppError("The result could not be encoded as PNG."));
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = downloadName(app.style && app.style.name, els.output.width, els.output.height);
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    }, "image/png");
+  });
+}
+
+// ---- start -------------------------------------------------------------------------------------
+
+async function testMode(params) {
+  const image = await loadImageURL(params.image);
+  app.photo = image;
+  drawInput(image, image.width, image.height);
+  await stylise(); // the first run compiles kernels; it is not timed
+  const t0 = performance.now();
+  for (let i = 0; i < params.frames; i += 1) await stylise();
+  showFps(rate(params.frames, performance.now() - t0));
+  document.body.dataset.state = "done";
+}
+
+/** For benchmarks (bench/bench_web.py): the current input through the network `frames` more times;
+ * resolves to the milliseconds they took. */
+window.tfstyleBench = async (frames) => {
+  const t0 = performance.now();
+  for (let i = 0; i < frames; i += 1) await stylise();
+  return performance.now() - t0;
+};
+
+async function main() {
+  const webgl = probeWebGL();
+  const reason = unsupportedReason({ tf: window.tf, webgl: webgl.available, wasm: typeof WebAssembly === "object" });
+  if (reason) throw new AppError(reason);
+  const params = parseParams(window.location.search);
+  wireControls();
+  const [started, styles] = await Promise.all([startBackend(params.backend, webgl.software, params.threads), loadStyles()]);
+  const backend = started.name;
+  app.backend = backend;
+  app.styles = styles;
+  document.body.dataset.backend = backend;
+  els.backend.textContent = BACKEND_LABELS[backend] || backend;
+  if (backend === "wasm" && app.tf.wasm.getThreadsCount) {
+    document.body.dataset.threads = String(app.tf.wasm.getThreadsCount());
+  }
+  if (webgl.software && backend !== "webgl") els.backend.title = "WebGL here is a software renderer, slower than WebAssembly";
+  if (started.skipped.length) {
+    // An earlier backend in the order did not start (no WebGL, WebAssembly files missing): say which.
+    document.body.dataset.skipped = started.skipped.join("; ");
+    els.backend.title = `not available here: ${started.skipped.join("; ")}`;
+  }
+  renderControls(styles, params.size === null && params.image ? 0 : params.size);
+  await selectStyle(pickStyle(styles, params.style));
+  if (params.image) {
+    document.body.dataset.state = "running";
+    await testMode(params);
+  } else if (params.webcam) {
+    await startWebcam();
+  } else {
+    document.body.dataset.state = "ready";
+  }
+}
+
+main().catch((e) => {
+  els.backend.textContent = app.backend ? (BACKEND_LABELS[app.backend] || app.backend) : "none";
+  showError(e);
+});

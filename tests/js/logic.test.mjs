@@ -1,0 +1,171 @@
+// Unit tests of the web app's browser-free logic (src/tfstyle/web/app/logic.js).
+// Run: node --test tests/js   (tests/test_web_app.py runs this, so CI does too)
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  AppError, BACKENDS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage, checkProcessingSize,
+  downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
+  isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads,
+} from "../../src/tfstyle/web/app/logic.js";
+
+test("test-mode URL: defaults", () => {
+  const none = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null };
+  assert.deepEqual(parseParams(""), none);
+  assert.deepEqual(parseParams("?image=cat.png"), { ...none, image: "cat.png" });
+});
+
+test("test-mode URL: every setting", () => {
+  const p = parseParams("?image=photos%2Fa%20b.png&style=udnie&size=320&backend=wasm&frames=12&threads=3");
+  assert.deepEqual(p, { image: "photos/a b.png", style: "udnie", size: 320, backend: "wasm", frames: 12, webcam: false,
+    threads: 3 });
+  assert.equal(parseParams("?webcam=1").webcam, true);
+  assert.equal(parseParams("?webcam=0").webcam, false);
+  assert.equal(parseParams("?style=").style, null);
+});
+
+test("test-mode URL: bad values are one-line AppErrors", () => {
+  for (const [q, words] of [
+    ["?size=abc", /size must be a whole number/],
+    ["?size=8", /size must be between 16 and 4096/],
+    ["?size=-3", /whole number/],
+    ["?size=1e3", /whole number/],
+    ["?frames=0", /frames must be between 1 and 1000/],
+    ["?threads=0", /threads must be between 1 and 16/],
+    ["?backend=webgpu", /backend must be one of webgl, wasm, cpu/],
+    ["?image=", /image= needs the URL/],
+    ["?image=a.png&webcam=1", /either image= or webcam=/],
+  ]) {
+    assert.throws(() => parseParams(q), (e) => e instanceof AppError && words.test(e.message) && !e.message.includes("\n"), q);
+  }
+});
+
+test("backends: WebGL, then WASM, then CPU unless one is asked for", () => {
+  assert.deepEqual(BACKENDS, ["webgl", "wasm", "cpu"]);
+  assert.deepEqual(backendCandidates(null), ["webgl", "wasm", "cpu"]);
+  assert.deepEqual(backendCandidates("wasm"), ["wasm"]);
+  const list = backendCandidates(null);
+  list.pop();
+  assert.equal(BACKENDS.length, 3, "candidates are a copy");
+  // A software WebGL (SwiftShader in headless Chromium) is slower than WebAssembly: WASM first.
+  assert.deepEqual(backendCandidates(null, true), ["wasm", "webgl", "cpu"]);
+  assert.deepEqual(backendCandidates("webgl", true), ["webgl"]);
+});
+
+test("WASM threads: TF.js's choice unless asked; asked-for threads shown as twice the cores", () => {
+  // TF.js 4 uses at most hardwareConcurrency / 2 threads.
+  assert.equal(wasmThreads(null, 2), null);
+  assert.deepEqual(wasmThreads(2, 2), { threads: 2, reportCores: 4 });
+  assert.deepEqual(wasmThreads(1, 8), { threads: 1, reportCores: 8 });
+  assert.deepEqual(wasmThreads(8, 8), { threads: 8, reportCores: 16 });
+  assert.deepEqual(wasmThreads(99, 4), { threads: 16, reportCores: 32 });
+});
+
+test("WebGL's texture-size failures are recognised (the app then moves to WASM)", () => {
+  assert.ok(isWebGLSizeError(new Error("Requested texture size [13033x13034] greater than WebGL maximum on this browser / GPU [8192x8192].")));
+  assert.ok(!isWebGLSizeError(new Error("Failed to compile fragment shader.")));
+  assert.ok(!isWebGLSizeError(null));
+});
+
+test("software WebGL renderers are recognised", () => {
+  assert.ok(isSoftwareRenderer("ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)"));
+  assert.ok(isSoftwareRenderer("llvmpipe (LLVM 15.0.6, 256 bits)"));
+  assert.ok(!isSoftwareRenderer("ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0)"));
+  assert.ok(!isSoftwareRenderer("Apple M1"));
+  assert.ok(!isSoftwareRenderer(undefined));
+});
+
+test("fitSize keeps the aspect ratio and the longest side", () => {
+  assert.deepEqual(fitSize(640, 480, 256), { width: 256, height: 192 });
+  assert.deepEqual(fitSize(480, 640, 256), { width: 192, height: 256 });
+  assert.deepEqual(fitSize(134, 101, 0), { width: 134, height: 101 });
+  assert.deepEqual(fitSize(134, 101, null), { width: 134, height: 101 });
+  assert.deepEqual(fitSize(100, 100, 512), { width: 512, height: 512 }); // upscaling is allowed
+  assert.deepEqual(fitSize(3000, 1, 256), { width: 256, height: 1 });
+  assert.throws(() => fitSize(0, 10, 256), AppError);
+  assert.throws(() => checkProcessingSize(fitSize(3000, 100, 256)), /each side must be at least 16 px/);
+  assert.doesNotThrow(() => checkProcessingSize({ width: 16, height: 16 }));
+});
+
+test("the size list offers the default and the source's own size", () => {
+  assert.ok(SIZES.includes(DEFAULT_SIZE));
+  assert.ok(SIZES.includes(0));
+  assert.deepEqual([...SIZES].sort((a, b) => a - b), SIZES);
+});
+
+test("pickStyle: by name, the first by default, a clear error otherwise", () => {
+  const styles = [{ name: "udnie", model: "a" }, { name: "wave", model: "b" }];
+  assert.equal(pickStyle(styles, null).name, "udnie");
+  assert.equal(pickStyle(styles, "wave").name, "wave");
+  assert.throws(() => pickStyle(styles, "nope"), /unknown style "nope"; this site has udnie, wave/);
+  assert.throws(() => pickStyle([], null), /no styles/);
+});
+
+test("validateIndex checks models/models.json", () => {
+  assert.deepEqual(validateIndex({ styles: [{ name: "a", model: "m.json" }] }), [{ name: "a", model: "m.json" }]);
+  assert.throws(() => validateIndex({}), /no list of styles/);
+  assert.throws(() => validateIndex({ styles: [{ name: "a" }] }), /without a name or a model/);
+  assert.throws(() => validateIndex(null), AppError);
+});
+
+test("FpsMeter: frames per second over a sliding window", () => {
+  const m = new FpsMeter(4, 10_000);
+  assert.equal(m.fps, 0);
+  m.tick(0);
+  assert.equal(m.fps, 0, "one frame has no rate yet");
+  for (let t = 100; t <= 1000; t += 100) m.tick(t); // 10 fps
+  assert.ok(Math.abs(m.fps - 10) < 1e-9, String(m.fps));
+  assert.equal(m.frames, 11);
+  for (let t = 1050; t <= 1200; t += 50) m.tick(t); // now 20 fps: the window forgets the old rate
+  assert.ok(Math.abs(m.fps - 20) < 1e-9, String(m.fps));
+  m.reset();
+  assert.equal(m.fps, 0);
+  assert.equal(m.frames, 0);
+});
+
+test("FpsMeter: old frames leave the window after spanMs", () => {
+  const m = new FpsMeter(100, 1000);
+  m.tick(0);
+  m.tick(10);
+  m.tick(5000);
+  m.tick(5100); // the pause at 10..5000 ms is forgotten
+  assert.ok(Math.abs(m.fps - 10) < 1e-9, String(m.fps));
+});
+
+test("rate, strength, bytes, download names", () => {
+  assert.equal(rate(5, 500), 10);
+  assert.equal(rate(5, 0), 0);
+  assert.equal(strengthToAlpha("100"), 1);
+  assert.equal(strengthToAlpha(35), 0.35);
+  assert.equal(strengthToAlpha(-4), 0);
+  assert.equal(strengthToAlpha(250), 1);
+  assert.equal(strengthToAlpha("x"), 1);
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(180672), "180.7 kB");
+  assert.equal(formatBytes(3554301), "3.6 MB");
+  assert.equal(downloadName("starry night", 256, 192), "tfstyle-starry_night-256x192.png");
+  assert.equal(downloadName(null, 1, 2), "tfstyle-style-1x2.png");
+});
+
+test("camera errors say what to do", () => {
+  assert.match(cameraErrorMessage({ name: "NotAllowedError" }), /permission was denied/);
+  assert.match(cameraErrorMessage({ name: "NotFoundError" }), /No camera was found/);
+  assert.match(cameraErrorMessage({ name: "NotReadableError" }), /in use/);
+  assert.match(cameraErrorMessage({ name: "InsecureContext" }), /secure page/);
+  assert.match(cameraErrorMessage({ name: "Weird", message: "boom" }), /could not be started \(boom\)/);
+  assert.match(cameraErrorMessage(undefined), /unknown error/);
+});
+
+test("errorState is one line starting with 'error: '", () => {
+  assert.equal(errorState(new AppError("bad model\nstack")), "error: bad model");
+  assert.equal(errorState("plain"), "error: plain");
+  assert.equal(errorState(null), "error: unknown error");
+});
+
+test("unsupportedReason names what is missing", () => {
+  assert.equal(unsupportedReason({ tf: {}, webgl: true, wasm: false }), null);
+  assert.equal(unsupportedReason({ tf: {}, webgl: false, wasm: true }), null);
+  assert.match(unsupportedReason({ tf: {}, webgl: false, wasm: false }), /neither WebGL nor WebAssembly/);
+  assert.match(unsupportedReason({ tf: undefined, webgl: true, wasm: true }), /TensorFlow.js did not load/);
+  assert.match(unsupportedReason({ tf: {}, webgl: true, wasm: true, modules: false }), /too old/);
+});

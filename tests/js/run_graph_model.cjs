@@ -1,0 +1,68 @@
+// Runs TF.js graph models from disk in Node with @tensorflow/tfjs: the TF.js side of the parity tests.
+//
+//   node run_graph_model.cjs JOB.json
+//
+// JOB: {"node_modules": DIR, "backend": "cpu"|"wasm",
+//       "items": [{"model": ".../model.json", "path": "x.f32", "shape": [B, H, W, 3], "output": "y.f32"}, ...]}
+// Inputs and outputs are raw little-endian float32. The last line of stdout is JSON:
+// {"backend": ..., "ms": [milliseconds of each item]}. Any failure: exit 1, "error: ..." on stderr.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { createRequire } = require("module");
+
+/** Load a graph model the way tf.io.http does: the manifest's shards, concatenated per group. */
+async function loadModel(tf, modelPath) {
+  const dir = path.dirname(modelPath);
+  const modelJSON = JSON.parse(fs.readFileSync(modelPath, "utf8"));
+  const artifacts = await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
+    const specs = [];
+    const buffers = [];
+    for (const group of manifest) {
+      specs.push(...group.weights);
+      for (const p of group.paths) {
+        const b = fs.readFileSync(path.join(dir, p));
+        buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      }
+    }
+    return [specs, buffers];
+  });
+  return tf.loadGraphModel({ load: async () => artifacts });
+}
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const req = createRequire(path.join(path.resolve(job.node_modules), "noop.js"));
+  const tf = req("@tensorflow/tfjs");
+  if (job.backend === "wasm") {
+    req("@tensorflow/tfjs-backend-wasm");
+    // Node's worker threads are not the browser's: run the single-threaded SIMD build here.
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  }
+  if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} did not start`);
+  await tf.ready();
+
+  const models = new Map();
+  const ms = [];
+  for (const item of job.items) {
+    if (!models.has(item.model)) models.set(item.model, await loadModel(tf, item.model));
+    const raw = fs.readFileSync(item.path);
+    const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const x = tf.tensor(values, item.shape, "float32");
+    const t0 = performance.now();
+    const y = models.get(item.model).execute(x);
+    const out = await y.data();
+    ms.push(performance.now() - t0);
+    if (y.shape.join(",") !== item.shape.join(",")) {
+      throw new Error(`output shape ${y.shape} for input shape ${item.shape}`);
+    }
+    fs.writeFileSync(item.output, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    tf.dispose([x, y]);
+  }
+  console.log(JSON.stringify({ backend: tf.getBackend(), ms }));
+}
+
+main().catch((e) => {
+  console.error(`error: ${e && e.message ? e.message : e}`);
+  process.exit(1);
+});
