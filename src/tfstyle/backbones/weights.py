@@ -102,7 +102,7 @@ def resolve_weights(backbone: str = "auto", weights: str | None = None, network:
             path = _download_weights(network)
             return WeightsInfo(path, "download", f"{title} ImageNet weights downloaded to {path}", network)
         except Exception as e:  # noqa: BLE001 - any network/IO/hash failure means "not available"
-            first = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            first = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
             why = f"download failed: {first}"
     if backbone in ("vgg19", "imagenet"):
         raise BackboneError(
