@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--networks", default="vgg19")
+    ap.add_argument("--pooling", default="auto", help="VGG pooling: auto (avg for the weight-free VGG), max or avg")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -72,7 +73,7 @@ def main() -> None:
 
 def _row(network: str, size: int, opt: str, a, gib: int) -> None:
     r = subprocess.run([sys.executable, __file__, "--child", str(size), opt, str(a.tile), str(a.steps), a.precision,
-                        network], capture_output=True, text=True)
+                        network, a.pooling], capture_output=True, text=True)
     if r.returncode != 0:
         print(f"{network:>15} {size:>6} {opt:>9} failed: {r.stderr.strip().splitlines()[-1:]}")
         return
