@@ -43,6 +43,22 @@ def timed(fn, seconds: float, min_runs: int = 3) -> tuple[float, float]:
     return statistics.median(times), (time.process_time() - cpu0) / len(times)
 
 
+def tflite_runner(interpreter_class, blob: bytes, x, threads: int):
+    """A call that runs the TFLite model ``blob`` on the batch ``x`` and returns its output, with the
+    interpreter resized and allocated for ``x``'s shape once, outside the timed calls."""
+    it = interpreter_class(model_content=blob, num_threads=threads)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(inp["index"], x.shape)
+    it.allocate_tensors()
+
+    def run():
+        it.set_tensor(inp["index"], x)
+        it.invoke()
+        return it.get_tensor(out["index"])
+
+    return run
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="256,512,1024")
@@ -56,7 +72,7 @@ def main(argv=None) -> int:
     from ai_edge_litert.interpreter import Interpreter
 
     from tfstyle.config import NETWORK_PRESETS
-    from tfstyle.export import tflite_bytes
+    from tfstyle.export.tflite import tflite_bytes
     from tfstyle.io.images import load_image, resize
     from tfstyle.feedforward.networks import build_transform_net, network_cost
 
@@ -89,18 +105,7 @@ def main(argv=None) -> int:
             base, base_cpu = timed(lambda: fn(xt).numpy(), args.seconds)
             rows = [("Keras (baseline)", base, base_cpu)]
             for q, label in (("none", "TFLite float32"), ("float16", "TFLite float16"), ("int8", "TFLite int8")):
-                it = Interpreter(model_content=blobs[q], num_threads=args.threads)
-                inp, out = it.get_input_details()[0], it.get_output_details()[0]
-                it.resize_tensor_input(inp["index"], x.shape)
-                it.allocate_tensors()
-
-                def run(it=it, inp=inp, out=out):
-                    it.set_tensor(inp["index"], x)
-                    it.invoke()
-                    return it.get_tensor(out["index"])
-
-                rows.append((label, *timed(run, args.seconds)))
-                del it
+                rows.append((label, *timed(tflite_runner(Interpreter, blobs[q], x, args.threads), args.seconds)))
             for label, sec, cpu in rows:
                 print(f"{name:9} {size:>5} {label:16} {1 / sec:>8.2f} {sec * 1e3:>8.1f} {base / sec:>7.2f}x "
                       f"{cpu * 1e3:>10.1f} {1 / cpu:>9.2f}", flush=True)

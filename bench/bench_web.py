@@ -90,7 +90,7 @@ def python_rows(net_name: str, sizes, seconds: float, rows) -> dict:
     """{(row, size): (fps, ms, cpu ms)} for Keras and TFLite float32 (inference only, batch 1)."""
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
-    from bench_feedforward import timed
+    from bench_feedforward import timed, tflite_runner
 
     from tfstyle.config import NETWORK_PRESETS
     from tfstyle.export.tflite import tflite_bytes
@@ -107,17 +107,7 @@ def python_rows(net_name: str, sizes, seconds: float, rows) -> dict:
             sec, cpu = timed(lambda: fn(xt).numpy(), seconds)
             out["keras", size] = (1 / sec, sec * 1e3, cpu * 1e3)
         if blob is not None:
-            it = Interpreter(model_content=blob, num_threads=2)
-            inp, res = it.get_input_details()[0], it.get_output_details()[0]
-            it.resize_tensor_input(inp["index"], x.shape)
-            it.allocate_tensors()
-
-            def run(it=it, inp=inp, res=res):
-                it.set_tensor(inp["index"], x)
-                it.invoke()
-                return it.get_tensor(res["index"])
-
-            sec, cpu = timed(run, seconds)
+            sec, cpu = timed(tflite_runner(Interpreter, blob, x, 2), seconds)
             out["tflite", size] = (1 / sec, sec * 1e3, cpu * 1e3)
             del it
     return out

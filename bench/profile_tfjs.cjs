@@ -7,9 +7,10 @@
 // tf.profile's kernel milliseconds of one more frame, summed per op, largest first. TF.js comes from
 // src/tfstyle/web/node_modules (npm ci --ignore-scripts --prefix src/tfstyle/web).
 "use strict";
-const fs = require("fs");
 const path = require("path");
 const { createRequire } = require("module");
+
+const { loadModel } = require("../tests/js/load_graph_model.cjs");
 
 const req = createRequire(path.join(__dirname, "..", "src", "tfstyle", "web", "node_modules", "noop.js"));
 
@@ -23,21 +24,7 @@ async function main() {
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false); // Node's workers are not the browser's
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not start");
   await tf.ready();
-  const dir = path.dirname(modelPath);
-  const artifacts = await tf.io.getModelArtifactsForJSON(JSON.parse(fs.readFileSync(modelPath, "utf8")),
-    async (manifest) => {
-      const specs = [];
-      const buffers = [];
-      for (const group of manifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) {
-          const b = fs.readFileSync(path.join(dir, p));
-          buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-        }
-      }
-      return [specs, buffers];
-    });
-  const model = await tf.loadGraphModel({ load: async () => artifacts });
+  const model = await loadModel(tf, modelPath);
   const x = tf.randomUniform([1, size, size, 3]);
   const frame = async () => {
     const y = model.execute(x);

@@ -38,6 +38,7 @@ Methods are the rows of ``METHODS``: add a row to benchmark another configuratio
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -157,20 +158,30 @@ def conv_gflop(network: str, layers, hw: tuple[int, int]) -> float:
     """GFLOP (two per multiply-add) of the convolutions of ``network`` truncated after ``layers``
     (what a run computes), for one forward pass of an (H, W) image. Cell counts come from the graph's
     own facts (``Backbone.facts``), so padding and strides are the network's."""
+    from tfstyle.backbones import get
+
+    facts = get(network).facts()
+    needed = set().union(*(facts[n].ancestors for n in layers))
+    total = 0
+    for name, macs_per_cell in _conv_kernels(network):
+        if name in needed:
+            total += 2 * facts[name].cells(hw[0]) * facts[name].cells(hw[1]) * macs_per_cell
+    return total / 1e9
+
+
+@functools.lru_cache(maxsize=None)
+def _conv_kernels(network: str) -> tuple[tuple[str, int], ...]:
+    """(layer, multiply-adds per output cell) of every convolution of ``network``, off one weight-free build."""
     import keras
 
     from tfstyle.backbones import get
 
-    bb = get(network)
-    facts = bb.facts()
-    needed = set().union(*(facts[n].ancestors for n in layers))
-    total = 0
-    for layer in bb.keras_model(None).layers:
-        if layer.name in needed and isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+    out = []
+    for layer in get(network).keras_model(None).layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             kh, kw, cin, cout = layer.kernel.shape  # depthwise: (kh, kw, channels, multiplier)
-            cells = facts[layer.name].cells(hw[0]) * facts[layer.name].cells(hw[1])
-            total += 2 * cells * kh * kw * cin * cout
-    return total / 1e9
+            out.append((layer.name, kh * kw * cin * cout))
+    return tuple(out)
 
 
 def conv_throughput(repeats: int = 7) -> dict:
