@@ -96,19 +96,25 @@ def test_global_progress_and_history(images):
     assert [sc.size for sc in res.scales] == [32, 64]
 
 
-def test_one_learning_rate_schedule_over_all_scales(images):
-    """Scale k's Adam schedule is the segment [offset, offset + steps) of lr * lr_decay^(step / steps)."""
-    import keras
+@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
+def test_one_learning_rate_schedule_over_all_scales(images, schedule):
+    """Scale k's Adam runs the segment [offset, offset + steps) of the whole run's schedule, whose
+    rates are those of the formula (NumPy here)."""
+    from tfstyle.optimize.loops import AdamRun
 
-    cfg = _config(size=128, steps=9, scales="32,64,128", lr=0.1, lr_decay=0.01)
+    cfg = _config(size=128, steps=9, scales="32,64,128", lr=0.1, lr_decay=0.01, lr_schedule=schedule)
     ms = MultiScaleStylizer(*images, cfg)
     assert [sc.steps for sc in ms.plan] == [3, 3, 3]
     rates = []
     for k, sc in enumerate(ms.plan):
-        c = ms.stylizer(k).config
-        sched = keras.optimizers.schedules.ExponentialDecay(c.lr, decay_steps=c.steps, decay_rate=c.lr_decay)
-        rates += [float(sched(i)) for i in range(sc.steps)]
-    want = [0.1 * 0.01 ** (i / 9) for i in range(9)]
+        st = ms.stylizer(k)
+        assert st.schedule_span == (sc.offset, 9)
+        run = AdamRun(st, st.initial_image(), 0, {}, None, None, "")
+        for _ in range(sc.steps):  # the schedule follows Adam's own update counter
+            rates.append(float(run.opt.learning_rate))
+            run.opt.iterations.assign_add(1)
+    t = np.arange(9) / 9
+    want = 0.1 * (0.01 ** t if schedule == "exponential" else 0.01 + 0.99 * (1 + np.cos(np.pi * t)) / 2)
     np.testing.assert_allclose(rates, want, rtol=1e-5)
 
 

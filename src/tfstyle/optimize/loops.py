@@ -98,9 +98,37 @@ def _to_floats(parts) -> dict[str, float]:
     return {k: float(v) for k, v in parts.items()}
 
 
+def learning_rate(lr: float, lr_decay: float, schedule: str, step, total: int):
+    """Adam's rate at ``step`` (0-based, a number or a tensor) of a ``total``-step run: from ``lr`` at
+    step 0 to ``lr * lr_decay`` at step ``total``, exponentially (``lr * lr_decay^(step / total)``) or
+    along half a cosine wave (``lr * (lr_decay + (1 - lr_decay) * (1 + cos(pi * step / total)) / 2)``,
+    Loshchilov & Hutter's SGDR without restarts)."""
+    import tensorflow as tf
+
+    t = tf.cast(step, tf.float32) / float(max(total, 1))
+    if schedule == "cosine":
+        return lr * (lr_decay + (1.0 - lr_decay) * 0.5 * (1.0 + tf.cos(np.pi * t)))
+    return lr * tf.pow(tf.constant(lr_decay, tf.float32), t)
+
+
+def _Schedule(lr, lr_decay, schedule, offset, total):
+    """A Keras schedule of :func:`learning_rate` for the steps ``offset``.. of a ``total``-step run (a
+    scale of a coarse-to-fine run is one segment of the whole run's schedule)."""
+    import keras
+
+    class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return learning_rate(lr, lr_decay, schedule, step + offset, total)
+
+        def get_config(self):
+            return {"lr": lr, "lr_decay": lr_decay, "schedule": schedule, "offset": offset, "total": total}
+
+    return Schedule()
+
+
 class AdamRun(Run):
-    """Adam on the [0, 1] image, learning rate decaying exponentially to lr*lr_decay at the last step,
-    projected back into [0, 1] after every step."""
+    """Adam on the [0, 1] image, the learning rate falling from lr to lr*lr_decay at the last step
+    (:func:`learning_rate`), projected back into [0, 1] after every step."""
 
     def __init__(self, st, start, *args):
         import keras
@@ -109,7 +137,8 @@ class AdamRun(Run):
         super().__init__(st, start, *args)
         c = st.config
         self.var = tf.Variable(start[None], dtype=tf.float32)
-        sched = keras.optimizers.schedules.ExponentialDecay(c.resolved_lr(), decay_steps=c.steps, decay_rate=c.lr_decay)
+        offset, total = st.schedule_span or (0, c.steps)
+        sched = _Schedule(c.resolved_lr(), c.lr_decay, c.lr_schedule, offset, total)
         # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
         self.opt.build([self.var])
@@ -234,4 +263,4 @@ def loop_class(optimizer: str) -> type[Run]:
     return LBFGSRun if optimizer == "lbfgs" else AdamRun
 
 
-__all__ = ["Run", "AdamRun", "LBFGSRun", "loop_class"]
+__all__ = ["Run", "AdamRun", "LBFGSRun", "loop_class", "learning_rate"]

@@ -104,6 +104,9 @@ class Stylizer:
         from ..objective.losses import StyleContentLoss
 
         self.config = config.validate()
+        # (offset, total): Adam's steps are those from offset of a total-step learning-rate schedule
+        # (a coarse-to-fine run sets its scale's segment); None: the whole schedule, config.steps.
+        self.schedule_span: tuple[int, int] | None = None
         set_inter_op_threads(config.inter_op_threads)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         blend = config.blend_weights(len(styles))
