@@ -46,13 +46,18 @@ VARIANTS: dict[str, dict] = {
     "from 128 2x coarse": {"coarsest": 128, "scale_split": 2.0},
     "from 128 1:2": {"coarsest": 128, "scale_split": 0.5},
     "from 128 1:4": {"coarsest": 128, "scale_split": 0.25},
+    "exponential schedule": {"lr_schedule": "exponential"},
+    "cosine schedule": {"lr_schedule": "cosine"},
+    "from 128 1:4, cosine schedule": {"coarsest": 128, "scale_split": 0.25, "lr_schedule": "cosine"},
+    "from 128 1:2, cosine schedule": {"coarsest": 128, "scale_split": 0.5, "lr_schedule": "cosine"},
 }
 
 
 # Levers tried outside the library (single scale at --size, tfstyle's objective and Adam settings):
-# name -> keyword arguments of custom_adam. They are here because they did not win (see the README).
+# name -> keyword arguments of custom_adam. They are here because they did not win (see the README),
+# except the cosine schedule, which did and is now the library's default (the library row above).
 CUSTOM: dict[str, dict] = {
-    "adam as tfstyle's (control)": {},
+    "exponential schedule (custom loop, control)": {},
     "pyramid parameterisation": {"param": "pyramid"},
     "pyramid parameterisation lr 0.05": {"param": "pyramid", "lr": 0.05},
     "init: content in the style's colours": {"init": "colour"},
@@ -61,6 +66,23 @@ CUSTOM: dict[str, dict] = {
     "lr 0.2 schedule over 100 steps": {"lr": 0.2, "steps": 100},
     "beta1 0.5": {"beta_1": 0.5},
     "beta2 0.99": {"beta_2": 0.99},
+    "decorrelated colour": {"colour": "decorrelated"},
+    "fourier parameterisation lr 0.05": {"param": "fourier", "lr": 0.05},
+    "fourier parameterisation": {"param": "fourier"},
+    "fourier, decorrelated colour": {"param": "fourier", "colour": "decorrelated"},
+    "cosine schedule (custom loop)": {"schedule": "cosine"},
+    "constant rate": {"schedule": "constant"},
+    "constant rate 0.07": {"schedule": "constant", "lr": 0.07},
+    "constant rate 0.15": {"schedule": "constant", "lr": 0.15},
+    "cosine from lr 0.15": {"schedule": "cosine", "lr": 0.15},
+    "lr 0.2": {"lr": 0.2},
+    "fourier parameterisation lr 1": {"param": "fourier", "lr": 1.0},
+    "fourier parameterisation lr 3": {"param": "fourier", "lr": 3.0},
+    "adam 20 steps, then L-BFGS-B": {"switch": 20},
+    "adam 40 steps, then L-BFGS-B": {"switch": 40},
+    "adam 60 steps, then L-BFGS-B": {"switch": 60},
+    "cosine, beta2 0.99": {"schedule": "cosine", "beta_2": 0.99},
+    "nadam": {"optimizer": "nadam"},
 }
 
 
@@ -113,15 +135,91 @@ def run_variant(info, content, style, fields: dict, size: int, every: int, ref, 
     return trace
 
 
+# Colour decorrelation of natural images (Mordvintsev et al. 2018, lucid's ``color_correlation_svd_sqrt``),
+# columns scaled to unit maximum norm as lucid does: RGB = DECORRELATE @ (decorrelated colour).
+_DECORRELATE = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
+_DECORRELATE = _DECORRELATE / np.max(np.linalg.norm(_DECORRELATE, axis=0))
+
+
+class _Param:
+    """An image parameterisation: ``variables`` (what Adam updates), ``image()`` the (1, H, W, 3) RGB
+    they give, ``project()`` puts them back where the image lies in [0, 1]."""
+
+    def __init__(self, x0: np.ndarray, kind: str, colour: str):
+        import tensorflow as tf
+
+        self.h, self.w = x0.shape[:2]
+        self.m = _DECORRELATE if colour == "decorrelated" else np.eye(3, dtype=np.float32)
+        self.m_inv = np.linalg.inv(self.m).astype(np.float32)
+        self.kind = kind
+        y0 = (x0 @ self.m_inv.T).astype(np.float32)  # (H, W, 3) in the optimised colour space
+        if kind == "fourier":
+            # lucid's fft_image: each frequency scaled by 1 / max(|f|, 1 / max(H, W)) (power 1), so a
+            # unit step in a coefficient moves the image about as much at every frequency scale.
+            fy = np.fft.fftfreq(self.h)[:, None]
+            fx = np.fft.rfftfreq(self.w)[None, :]
+            self.scale = tf.constant((1.0 / np.maximum(np.sqrt(fx ** 2 + fy ** 2), 1.0 / max(self.h, self.w))
+                                      ).astype(np.float32)[None])  # (1, H, W//2+1)
+            spec = np.fft.rfft2(np.transpose(y0, (2, 0, 1))) / self.scale.numpy()  # (3, H, W//2+1)
+            self.variables = [tf.Variable(spec.real.astype(np.float32)), tf.Variable(spec.imag.astype(np.float32))]
+        elif kind == "pyramid":
+            self.variables = [tf.Variable(y0[None])]
+            lh, lw = (self.h + 1) // 2, (self.w + 1) // 2
+            while min(lh, lw) >= 8:
+                self.variables.append(tf.Variable(tf.zeros((1, lh, lw, 3))))
+                lh, lw = (lh + 1) // 2, (lw + 1) // 2
+        else:
+            self.variables = [tf.Variable(y0[None])]
+
+    def _colour(self, y):
+        import tensorflow as tf
+
+        return tf.einsum("bhwc,dc->bhwd", y, tf.constant(self.m))
+
+    def image(self):
+        import tensorflow as tf
+
+        if self.kind == "fourier":
+            spec = tf.complex(self.variables[0], self.variables[1]) * tf.cast(self.scale, tf.complex64)
+            y = tf.transpose(tf.signal.irfft2d(spec, fft_length=(self.h, self.w)), (1, 2, 0))[None]
+        else:
+            y = self.variables[0]
+            for z in self.variables[1:]:
+                y = y + tf.image.resize(z, (self.h, self.w), method="bilinear")
+        return self._colour(y)
+
+    def project(self):
+        """Clip the image to [0, 1] by changing the finest level (or the whole spectrum)."""
+        import tensorflow as tf
+
+        x = self.image()
+        delta = tf.clip_by_value(x, 0.0, 1.0) - x
+        dy = tf.einsum("bhwc,dc->bhwd", delta, tf.constant(self.m_inv))
+        if self.kind == "fourier":
+            d = tf.signal.rfft2d(tf.transpose(dy[0], (2, 0, 1))) / tf.cast(self.scale, tf.complex64)
+            self.variables[0].assign_add(tf.math.real(d))
+            self.variables[1].assign_add(tf.math.imag(d))
+        else:
+            self.variables[0].assign_add(dy)
+
+
 def custom_adam(info, content, style, size: int, every: int, ref, target: float | None, steps: int = 300,
-                lr: float = 0.1, lr_decay: float = 0.1, param: str = "pixels", init: str = "content",
-                ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999):
+                lr: float = 0.1, lr_decay: float = 0.1, param: str = "pixels", colour: str = "rgb",
+                init: str = "content", ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999,
+                schedule: str = "exponential", max_steps: int | None = None, optimizer: str = "adam",
+                switch: int = 0):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
-    one change: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
+    changes: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
-    ``init="colour"`` starts from the content mapped to the style's colour mean and covariance,
-    ``ema`` outputs an exponential average of the iterates. Returns the trace as run_variant."""
+    ``param="fourier"`` a scaled Fourier spectrum (lucid's ``fft_image``), ``colour="decorrelated"``
+    a decorrelated colour space (lucid's), ``init="colour"`` starts from the content mapped to the
+    style's colour mean and covariance, ``ema`` outputs an exponential average of the iterates,
+    ``schedule`` "cosine" or "constant" replaces the exponential decay, ``optimizer`` "nadam" or
+    "amsgrad" replaces Adam, ``max_steps`` stops early, ``switch`` > 0 hands the image to SciPy's
+    L-BFGS-B after that many Adam steps (a step there is one loss evaluation). Returns the trace as
+    run_variant."""
     import baselines
+    import keras
     import tensorflow as tf
 
     import tfstyle
@@ -133,39 +231,78 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     config = tfstyle.StylizeConfig(size=size, steps=steps, **baselines.reference_config(info, content, style))
     st = Stylizer(content, style, config, info)
     x0 = (match_color(content, style) if init == "colour" else content).astype(np.float32)
-    h, w = x0.shape[:2]
-    levels = [tf.Variable(x0[None])]
-    if param == "pyramid":
-        lh, lw = (h + 1) // 2, (w + 1) // 2
-        while min(lh, lw) >= 8:
-            levels.append(tf.Variable(tf.zeros((1, lh, lw, 3))))
-            lh, lw = (lh + 1) // 2, (lw + 1) // 2
+    par = _Param(x0, param, colour)
+    if schedule == "cosine":
+        sched = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=lr_decay)
+    elif schedule == "constant":
+        sched = lr
+    else:
+        sched = keras.optimizers.schedules.ExponentialDecay(lr, steps, lr_decay)
+    kw = dict(beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
+    opt = (keras.optimizers.Nadam(sched, **kw) if optimizer == "nadam" else
+           keras.optimizers.Adam(sched, amsgrad=optimizer == "amsgrad", **kw))
 
-    def synth():
-        out = levels[0]
-        for z in levels[1:]:
-            out = out + tf.image.resize(z, (h, w), method="bilinear")
-        return out
-
-    sched = tf.keras.optimizers.schedules.ExponentialDecay(lr, steps, lr_decay)
-    opt = tf.keras.optimizers.Adam(sched, beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
-    trace, excluded, avg = [(0, 0.0, 0.0, ref(content))], 0.0, None
-    for i in range(1, steps + 1):
+    @tf.function
+    def update(g):
         with tf.GradientTape() as tape:
-            x = synth()
+            x = par.image()
+        opt.apply_gradients(zip(tape.gradient(x, par.variables, output_gradients=g), par.variables))
+        par.project()
+        return par.image()
+
+    trace, excluded, avg = [(0, 0.0, 0.0, ref(content))], 0.0, None
+    x = par.image()
+    last = min(steps, max_steps or steps)
+    for i in range(1, last + 1):
+        if i > switch > 0:
+            return trace + _finish_lbfgs(st, x.numpy()[0], i, last, every, ref, target, t0, excluded)
         _, _, g = st._value_and_grad(tf.convert_to_tensor(x))
-        opt.apply_gradients(zip(tape.gradient(x, levels, output_gradients=g), levels))
-        x = synth()
-        levels[0].assign_add(tf.clip_by_value(x, 0.0, 1.0) - x)  # project onto [0, 1] through the finest level
-        image = levels[0].numpy()[0] if len(levels) == 1 else synth().numpy()[0]
+        x = update(g)
+        image = x.numpy()[0] if ema else None
         avg = image if avg is None or not ema else ema * avg + (1 - ema) * image
         if i % every == 0 or i == steps:
             now = time.perf_counter()
-            value = ref(avg)
+            value = ref(avg if ema else x.numpy()[0])
             trace.append((i, float(i), now - t0 - excluded, value))
             excluded += time.perf_counter() - now
             if target is not None and value <= target:
                 break
+    return trace
+
+
+def _finish_lbfgs(st, x0, first: int, last: int, every: int, ref, target, t0: float, excluded: float):
+    """SciPy's L-BFGS-B (tfstyle's settings) from ``x0`` for evaluations ``first``..``last``; the trace
+    continues at every ``every``-th evaluation, scoring the best image so far."""
+    import scipy.optimize
+    import tensorflow as tf
+
+    from tfstyle.config import LBFGS_HISTORY
+
+    shape, trace = (1, *x0.shape), []
+    state = {"n": first - 1, "excluded": excluded, "best": (np.inf, x0)}
+
+    def fun(v):
+        state["n"] += 1
+        total, _, grad = st._value_and_grad(tf.constant(v.reshape(shape), tf.float32))
+        if float(total) < state["best"][0]:
+            state["best"] = (float(total), v.reshape(shape[1:]).astype(np.float32))
+        n = state["n"]
+        if n % every == 0 or n == last:
+            now = time.perf_counter()
+            value = ref(state["best"][1])
+            trace.append((n, float(n), now - t0 - state["excluded"], value))
+            state["excluded"] += time.perf_counter() - now
+            if (target is not None and value <= target) or n >= last:
+                raise StopIteration
+        return float(total), grad.numpy().astype(np.float64).ravel()
+
+    try:
+        scipy.optimize.minimize(fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
+                                bounds=scipy.optimize.Bounds(0.0, 1.0),
+                                options={"maxiter": last, "maxfun": last, "ftol": 0.0, "gtol": 0.0,
+                                         "maxcor": LBFGS_HISTORY})
+    except StopIteration:
+        pass
     return trace
 
 
@@ -180,6 +317,8 @@ def main(argv=None) -> int:
     p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
     p.add_argument("--full", action="store_true", help="run every variant to its last step (no early stop)")
     p.add_argument("--json", type=Path, help="write the traces here")
+    p.add_argument("--max-steps", type=int, help="stop each custom variant after this many steps")
+    p.add_argument("--custom", help='more custom variants, JSON: {"name": {custom_adam keyword: value}}')
     a = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
     import baselines
@@ -202,10 +341,12 @@ def main(argv=None) -> int:
     else:
         target, tut = a.target, None
     out["target"] = target
+    custom = {**CUSTOM, **(json.loads(a.custom) if a.custom else {})}
     rows = []
     for name in [v.strip() for v in a.variants.split(";") if v.strip()]:
-        if name in CUSTOM:
-            trace = custom_adam(info, content, style, a.size, a.every, ref, None if a.full else target, **CUSTOM[name])
+        if name in custom:
+            trace = custom_adam(info, content, style, a.size, a.every, ref, None if a.full else target,
+                                **{"max_steps": a.max_steps, **custom[name]})
         else:
             trace = run_variant(info, content, style, VARIANTS[name], a.size, a.every, ref, None if a.full else target)
         out[name] = trace

@@ -75,3 +75,54 @@ def test_unknown_method_is_an_error(tmp_path):
     assert r.returncode == 2
     assert "unknown method 'nope'" in r.stderr
     assert not (tmp_path / "speed.json").exists()
+
+
+@pytest.mark.slow
+def test_levers_custom_parameterisations_and_library_variants_run(tmp_path):
+    """bench/levers.py: each custom parameterisation starts at the content image (its first checkpoint
+    scores the content) and moves; a library variant and the Adam-then-L-BFGS hand-over run."""
+    out = tmp_path / "levers.json"
+    names = ["fourier parameterisation", "fourier, decorrelated colour", "pyramid parameterisation",
+             "cosine schedule", "handover"]
+    r = subprocess.run([sys.executable, str(BENCH / "levers.py"), "--size", "32", "--target", "1e-9",
+                        "--every", "1", "--max-steps", "3", "--variants", ";".join(names),
+                        "--custom", json.dumps({"handover": {"switch": 1, "steps": 3}}), "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(out.read_text())
+    for name in names:
+        assert f"| {name} | - |" in r.stdout  # a target of 1e-9 is never reached
+        values = [t[3] for t in data[name]]
+        assert len(values) >= 3 and np.isfinite(values).all()
+        if name != "cosine schedule":  # the custom loop: the step-0 value is the content's own
+            assert values[1] != values[0]
+
+
+@pytest.mark.parametrize("kind,colour", [("pixels", "rgb"), ("pixels", "decorrelated"), ("pyramid", "rgb"),
+                                         ("fourier", "rgb"), ("fourier", "decorrelated")])
+def test_levers_parameterisations_start_at_the_image_and_project_into_range(kind, colour):
+    import levers
+
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(0, 1, (20, 27, 3)).astype(np.float32)
+    par = levers._Param(x0, kind, colour)
+    np.testing.assert_allclose(par.image().numpy()[0], x0, atol=2e-5)
+    for v in par.variables:
+        v.assign_add(rng.normal(0, 3, v.shape).astype(np.float32))
+    assert par.image().numpy().min() < -0.5
+    par.project()
+    y = par.image().numpy()[0]
+    assert y.min() >= -1e-4 and y.max() <= 1 + 1e-4
+
+
+@pytest.mark.slow
+def test_final_loss_compares_a_setting_with_the_defaults(tmp_path):
+    out = tmp_path / "final.json"
+    r = subprocess.run([sys.executable, str(BENCH / "final_loss.py"), "--size", "32", "--steps", "4", "--at", "2",
+                        "--set", "lr_schedule=exponential", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["set"] == {"lr_schedule": "exponential"}
+    assert [p["config"] for p in data["pairs"]] == ["defaults", "lr_schedule=exponential"] * 3
+    assert all(np.isfinite(p["final"]) and len(p["history"]) == 4 for p in data["pairs"])
+    assert r.stdout.count("changed / defaults") == 3
