@@ -55,7 +55,7 @@ VARIANTS: dict[str, dict] = {
 
 # Levers tried outside the library (single scale at --size, tfstyle's objective and Adam settings):
 # name -> keyword arguments of custom_adam. They are here because they did not win (see the README),
-# except the cosine schedule, which did and is now the library's default (the library row above).
+# except the cosine schedule, which did at 256 px and is now a library option (the library row above).
 CUSTOM: dict[str, dict] = {
     "exponential schedule (custom loop, control)": {},
     "pyramid parameterisation": {"param": "pyramid"},

@@ -89,8 +89,8 @@ METHODS: dict[str, Method] = {
     "tutorial loop": Method("tutorial"),
     "tfstyle default": Method("tfstyle"),
     "tfstyle lbfgs": Method("tfstyle", {"optimizer": "lbfgs"}),
-    # The learning rate falling exponentially from 0.1 to 0.01 (the default before the cosine schedule).
-    "tfstyle exponential": Method("tfstyle", {"lr_schedule": "exponential"}),
+    # The learning rate along half a cosine wave from 0.1 to 0.01 (--lr-schedule cosine).
+    "tfstyle cosine": Method("tfstyle", {"lr_schedule": "cosine"}),
     "tfstyle float32": Method("tfstyle", {"precision": "float32"}),
     "tfstyle single scale": Method("tfstyle", single_scale=True),
     # tfstyle's default is one inter-op thread (inter_op_threads=1); this row is TensorFlow's own.

@@ -210,9 +210,11 @@ class StylizeConfig(_LossNetworkSettings):
     # How it falls (tfstyle.optimize.loops.learning_rate). Cosine keeps the rate near lr for the first
     # third of the run and anneals after. Measured on an AVX2 CPU, 256 px, random VGG19: the speed
     # benchmark's target in 80 steps instead of 90 (bench/levers.py), and after 300 steps a lower
-    # loss on all three README pairs, 0.973-0.994x the exponential schedule's (bench/final_loss.py).
+    # loss on all three README pairs, 0.973-0.994x the exponential schedule's (bench/final_loss.py). But at
+    # 512 px, coarse-to-fine, the fine scale starts at a higher rate and cosine ended worse on two pairs
+    # (1.002x, 1.025x), so the default stays exponential.
     lr_schedule: str = field(
-        default="cosine", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: "
+        default="exponential", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: "
                                            "exponential or cosine (half a cosine wave)", choices=LR_SCHEDULES))
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
