@@ -353,9 +353,9 @@ class StylizeConfig(_LossNetworkSettings):
         _choice("precision", self.precision, PRECISIONS)
         _finite("lr", self.lr, positive=False)
         _finite("lr_decay", self.lr_decay, positive=True)
-        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.lr_decay > 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for name in ("content_weight", "style_weight", "tv_weight"):
             _finite(name, getattr(self, name), positive=False)
         if self.content_weight == 0 and self.style_weight == 0:

@@ -111,7 +111,7 @@ def learning_rate(lr: float, lr_decay: float, schedule: str, step, total: int):
     return lr * tf.pow(tf.constant(lr_decay, tf.float32), t)
 
 
-def _Schedule(lr, lr_decay, schedule, offset, total):
+def _keras_schedule(lr, lr_decay, schedule, offset, total):
     """A Keras schedule of :func:`learning_rate` for the steps ``offset``.. of a ``total``-step run (a
     scale of a coarse-to-fine run is one segment of the whole run's schedule)."""
     import keras
@@ -138,7 +138,7 @@ class AdamRun(Run):
         c = st.config
         self.var = tf.Variable(start[None], dtype=tf.float32)
         offset, total = st.schedule_span or (0, c.steps)
-        sched = _Schedule(c.resolved_lr(), c.lr_decay, c.lr_schedule, offset, total)
+        sched = _keras_schedule(c.resolved_lr(), c.lr_decay, c.lr_schedule, offset, total)
         # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
         self.opt.build([self.var])
