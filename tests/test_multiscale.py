@@ -96,10 +96,10 @@ def test_global_progress_and_history(images):
     assert [sc.size for sc in res.scales] == [32, 64]
 
 
-@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
+@pytest.mark.parametrize("schedule", ["exponential", "cosine", "auto"])
 def test_one_learning_rate_schedule_over_all_scales(images, schedule):
     """Scale k's Adam runs the segment [offset, offset + steps) of the whole run's schedule, whose
-    rates are those of the formula (NumPy here)."""
+    rates are those of the formula (NumPy here); "auto" is exponential when coarse-to-fine."""
     from tfstyle.optimize.loops import AdamRun
 
     cfg = _config(size=128, steps=9, scales="32,64,128", lr=0.1, lr_decay=0.01, lr_schedule=schedule)
@@ -114,6 +114,26 @@ def test_one_learning_rate_schedule_over_all_scales(images, schedule):
             rates.append(float(run.opt.learning_rate))
             run.opt.iterations.assign_add(1)
     t = np.arange(9) / 9
+    want = 0.1 * (0.01 + 0.99 * (1 + np.cos(np.pi * t)) / 2 if schedule == "cosine" else 0.01 ** t)
+    np.testing.assert_allclose(rates, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["auto", "cosine", "exponential"])
+def test_single_scale_schedule(images, schedule):
+    """A single-scale run (the plan of a size under 512 px) holds the whole schedule; "auto" is
+    cosine there."""
+    from tfstyle.optimize.loops import AdamRun
+
+    cfg = _config(size=64, steps=6, scales="auto", lr=0.1, lr_decay=0.01, lr_schedule=schedule)
+    ms = MultiScaleStylizer(*images, cfg)
+    assert [sc.size for sc in ms.plan] == [64]
+    st = ms.stylizer(0)
+    run = AdamRun(st, st.initial_image(), 0, {}, None, None, "")
+    rates = []
+    for _ in range(6):
+        rates.append(float(run.opt.learning_rate))
+        run.opt.iterations.assign_add(1)
+    t = np.arange(6) / 6
     want = 0.1 * (0.01 ** t if schedule == "exponential" else 0.01 + 0.99 * (1 + np.cos(np.pi * t)) / 2)
     np.testing.assert_allclose(rates, want, rtol=1e-5)
 

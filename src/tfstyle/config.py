@@ -77,7 +77,7 @@ BACKBONES_REGISTRY: dict[str, BackboneEntry] = {
 NETWORKS = tuple(BACKBONES_REGISTRY)
 
 OPTIMIZERS = ("lbfgs", "adam")
-LR_SCHEDULES = ("cosine", "exponential")
+LR_SCHEDULES = ("auto", "cosine", "exponential")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
 # Where the weights come from ("vgg19" is the older spelling of "imagenet", valid with network vgg19).
@@ -212,10 +212,12 @@ class StylizeConfig(_LossNetworkSettings):
     # benchmark's target in 80 steps instead of 90 (bench/levers.py), and after 300 steps a lower
     # loss on all three README pairs, 0.973-0.994x the exponential schedule's (bench/final_loss.py). But at
     # 512 px, coarse-to-fine, the fine scale starts at a higher rate and cosine ended worse on two pairs
-    # (1.002x, 1.025x), so the default stays exponential.
+    # (1.002x, 1.025x). So "auto" (resolved_lr_schedule) takes each where it won: cosine for a
+    # single-scale run, exponential for a coarse-to-fine one.
     lr_schedule: str = field(
-        default="exponential", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: "
-                                           "exponential or cosine (half a cosine wave)", choices=LR_SCHEDULES))
+        default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
+                                    "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
+                                    "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation (smoothness) loss"))
@@ -374,6 +376,12 @@ class StylizeConfig(_LossNetworkSettings):
     def resolved_lr(self) -> float:
         """``lr``, or the network's own Adam rate where it is 0."""
         return float(self.lr) or BACKBONES_REGISTRY[self.network].lr
+
+    def resolved_lr_schedule(self, coarse_to_fine: bool) -> str:
+        """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""
+        if self.lr_schedule != "auto":
+            return self.lr_schedule
+        return "exponential" if coarse_to_fine else "cosine"
 
     def replace(self, **changes) -> "StylizeConfig":
         return dataclasses.replace(self, **changes)

@@ -138,7 +138,9 @@ class AdamRun(Run):
         c = st.config
         self.var = tf.Variable(start[None], dtype=tf.float32)
         offset, total = st.schedule_span or (0, c.steps)
-        sched = _keras_schedule(c.resolved_lr(), c.lr_decay, c.lr_schedule, offset, total)
+        # A scale of a coarse-to-fine run holds a segment of a longer schedule.
+        schedule = c.resolved_lr_schedule(coarse_to_fine=total != c.steps)
+        sched = _keras_schedule(c.resolved_lr(), c.lr_decay, schedule, offset, total)
         # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
         self.opt.build([self.var])
