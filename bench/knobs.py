@@ -30,6 +30,10 @@ HERE = Path(__file__).resolve().parent
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "tfstyle default": ({}, {}),
     "float32": ({}, {"precision": "float32"}),
+    # The loss network's 3x3 convolutions (--conv-algorithm): TensorFlow's, or Winograd F(4x4, 3x3).
+    "float32, direct convolutions": ({}, {"precision": "float32", "conv": "direct"}),
+    "float32, Winograd convolutions": ({}, {"precision": "float32", "conv": "winograd",
+                                            "vs": "float32, direct convolutions"}),
     # bfloat16 network, features cast to float32 before the Gram matmuls (see tfstyle.objective.losses.gram).
     "float32 Grams": ({}, {"f32_grams": True}),
     "inter-op per core (TF default)": ({}, {"inter": 0}),
@@ -111,7 +115,7 @@ def worker(name: str, size: int, repeats: int) -> dict:
     c, s = _images(size)
     # inter_op_threads=0: leave TensorFlow's pools as this variant set them above.
     cfg = StylizeConfig(size=size, precision=opt.get("precision", "auto"), optimizer="adam",
-                        inter_op_threads=0)
+                        inter_op_threads=0, conv_algorithm=opt.get("conv", "auto"))
     st = Stylizer(c, s, cfg, resolve_weights("random"))
     x = tf.constant(st.initial_image()[None])
     if "adam_k" in opt:

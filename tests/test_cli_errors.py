@@ -119,7 +119,7 @@ BAD_FLAGS = [
     (["--seed", "-1"], "seed"), (["--seed", "1e3"], "--seed"),
     (["--save-every", "-1"], "--save-every"),
     (["--optimizer", "sgd"], "--optimizer"), (["--init", "zeros"], "--init"),
-    (["--lr-schedule", "linear"], "--lr-schedule"),
+    (["--lr-schedule", "linear"], "--lr-schedule"), (["--conv-algorithm", "fft"], "--conv-algorithm"),
     (["--precision", "half"], "--precision"), (["--backbone", "resnet"], "--backbone"),
     (["--no-such-flag"], "--no-such-flag"),
 ]

@@ -80,6 +80,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 LR_SCHEDULES = ("auto", "cosine", "exponential")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
+CONV_ALGORITHMS = ("auto", "direct", "winograd")
 # Where the weights come from ("vgg19" is the older spelling of "imagenet", valid with network vgg19).
 BACKBONES = ("auto", "imagenet", "vgg19", "random")
 POOLINGS = ("auto", "max", "avg")
@@ -106,6 +107,10 @@ OFFLINE_ENV = "TFSTYLE_OFFLINE"
 RANDOM_BACKBONE_SEED = 1234
 
 # --- image optimisation internals -------------------------------------------------------------
+# Winograd F(4x4, 3x3) (tfstyle.backbones.winograd) for 3x3 convolutions with at least this many input
+# channels: below it (VGG19's block1 and block2_conv1) the transforms cost about what they save
+# (0.84-1.24x, bench/winograd.py at 256 and 512 px on an AVX2 CPU).
+WINOGRAD_MIN_CHANNELS = 128
 # Adam's epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
 ADAM_EPSILON = 1e-10
 # L-BFGS-B correction pairs (SciPy's maxcor).
@@ -218,6 +223,15 @@ class StylizeConfig(_LossNetworkSettings):
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
+    # The loss network's 3x3 convolutions: TensorFlow's own, or Winograd F(4x4, 3x3) built from
+    # TensorFlow ops (tfstyle.backbones.winograd), 36 products per 4x4 tile and channel pair instead
+    # of 144. "auto": Winograd where the step runs float32 through Eigen's kernels (oneDNN off, as
+    # TensorFlow decides on AVX2 CPUs) on a VGG network. Measured on an AMD EPYC (AVX2), VGG19 at
+    # 256 px, forward and input gradient of every layer: 1.5x (bench/winograd.py).
+    conv_algorithm: str = field(
+        default="auto", metadata=_h("the loss network's 3x3 convolutions: direct (TensorFlow's), winograd "
+                                    "(F(4x4,3x3); float32, VGG only) or auto (winograd where float32 runs "
+                                    "without oneDNN, as on AVX2 CPUs)", choices=CONV_ALGORITHMS))
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation (smoothness) loss"))
@@ -353,6 +367,7 @@ class StylizeConfig(_LossNetworkSettings):
         if self.style_blend and sum(self.style_blend) <= 0:
             raise ConfigError("style_blend weights must not all be 0")
         _choice("precision", self.precision, PRECISIONS)
+        _choice("conv_algorithm", self.conv_algorithm, CONV_ALGORITHMS)
         _finite("lr", self.lr, positive=False)
         _finite("lr_decay", self.lr_decay, positive=True)
         if self.lr_decay > 1:

@@ -189,6 +189,8 @@ class Backbone:
     weights_md5: str = ""
     layers: tuple[str, ...] = ()
     poolings: tuple[str, ...] = ("max",)
+    # Each layer's input is the previous layer's output (VGG): tfstyle.backbones.winograd can run it.
+    chain: bool = False
 
     # --- defaults (config.py holds them) ---------------------------------------------------------
     @property

@@ -63,6 +63,36 @@ def smooth(features, temperature: float = 1.0):
     return tf.exp(z - tf.reshape(lse - tf.math.log(n), (-1, 1, 1, 1)))
 
 
+def resolve_conv(conv: str, policy: str, chain: bool) -> str:
+    """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
+    (:mod:`tfstyle.backbones.winograd`) or "direct" (TensorFlow's).
+
+    "auto" picks Winograd where it was measured faster: a float32 step through Eigen's kernels
+    (oneDNN off, as TensorFlow decides on AVX2 CPUs; on a CPU with oneDNN, or a GPU, the library's
+    own kernels are left alone) on a plain-chain network (VGG).
+
+    Raises:
+        ConfigError: "winograd" for a network that is not a plain chain, or under a mixed policy.
+    """
+    if conv == "direct":
+        return "direct"
+    if conv == "winograd":
+        if not chain:
+            raise ConfigError("--conv-algorithm winograd needs a VGG network (vgg19, vgg16)")
+        if policy != "float32":
+            raise ConfigError("--conv-algorithm winograd needs float32 (--precision float32)")
+        return "winograd"
+    if conv != "auto":
+        raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
+    import tensorflow as tf
+
+    from ..hardware import onednn_enabled
+
+    if not chain or policy != "float32" or onednn_enabled() or tf.config.list_physical_devices("GPU"):
+        return "direct"
+    return "winograd"
+
+
 def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):
     """``(backbone, inputs, {layer: tensor}, keras model)``: the whole notop network of
     ``info.network`` with the resolved weights under the Keras dtype ``policy``.
@@ -107,6 +137,7 @@ class FeatureExtractor:
         pooling: "max" or "avg" (VGG only).
         smoothing: "none" or "softmax" (:func:`smooth` on every tapped layer).
         temperature: the softmax's temperature.
+        conv: "direct", "winograd" or "auto" (:func:`resolve_conv`): how the 3x3 convolutions run.
 
     Calling it on a (B, H, W, 3) tensor returns ``{name: (B, h, w, C) float32}`` (with
     ``keep_bfloat16=True`` under mixed_bfloat16 and no smoothing: the network's own bfloat16
@@ -116,10 +147,11 @@ class FeatureExtractor:
     Attributes:
         backbone: the :class:`tfstyle.backbones.base.Backbone`.
         facts: ``{layer: LayerFacts}`` of the whole network (strides, channels, receptive fields).
+        conv: the resolved convolution algorithm, "direct" or "winograd".
     """
 
     def __init__(self, layers, info: WeightsInfo, policy: str = "float32", pooling: str = "max",
-                 smoothing: str = "none", temperature: float = 1.0):
+                 smoothing: str = "none", temperature: float = 1.0, conv: str = "direct"):
         import keras
 
         if smoothing not in ("none", "softmax"):
@@ -134,6 +166,13 @@ class FeatureExtractor:
         self.facts = self.backbone.facts(full)
         # Keras keeps only the layers the requested outputs need: the network ends at the deepest one.
         self.model = keras.Model(inputs, {n: taps[n] for n in self.layers}, name=f"{info.network}_features")
+        self.conv = resolve_conv(conv, policy, self.backbone.chain)
+        self._chain = None
+        if self.conv == "winograd":
+            from .winograd import WinogradChain
+
+            self._chain = WinogradChain([layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)],
+                                        self.layers)
 
     def preprocess(self, rgb01):
         """RGB [0, 1] (B, H, W, 3) -> the network's input."""
@@ -142,7 +181,8 @@ class FeatureExtractor:
     def __call__(self, rgb01, keep_bfloat16: bool = False):
         import tensorflow as tf
 
-        feats = self.model(self.preprocess(tf.convert_to_tensor(rgb01, tf.float32)))
+        x = self.preprocess(tf.convert_to_tensor(rgb01, tf.float32))
+        feats = self._chain(x, self.layers) if self._chain is not None else self.model(x)
         if self.smoothing == "softmax":
             return {n: smooth(feats[n], self.temperature) for n in self.layers}
         # Grams sum H*W products: float16 ones overflow, so features leave in float32, except
@@ -152,4 +192,4 @@ class FeatureExtractor:
         return {n: feats[n] if feats[n].dtype == keep else tf.cast(feats[n], tf.float32) for n in self.layers}
 
 
-__all__ = ["FeatureExtractor", "build_model", "build_network", "resolve_precision", "smooth"]
+__all__ = ["FeatureExtractor", "build_model", "build_network", "resolve_conv", "resolve_precision", "smooth"]

@@ -31,6 +31,7 @@ def caffe_preprocess(rgb01):
 
 
 class VGG19(Backbone):
+    chain = True
     name = "vgg19"
     application = "VGG19"
     keras_module = "keras.src.applications.vgg19"

@@ -39,9 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backbones import get
-from ..backbones.extractor import resolve_precision
+from ..backbones.extractor import resolve_conv, resolve_precision
 from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
-                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, ConfigError, StylizeConfig)
+                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_MIN_CHANNELS, ConfigError, StylizeConfig)
 
 GIB = 1024 ** 3
 BASE = int(MEMORY_BASE_GIB * GIB)
@@ -104,6 +104,19 @@ def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
     return max((facts[n].cells(h) * facts[n].cells(w) * facts[n].patch * 4 for n in computed), default=0)
 
 
+def winograd_bytes(layers, network: str, policy: str, conv: str) -> int:
+    """Bytes of the transformed kernels where the run's 3x3 convolutions are Winograd's
+    (:mod:`tfstyle.backbones.winograd`: for each replaced layer, 36/9 of its float32 kernel for the
+    forward pass and as much for the input gradient, alive for the whole run); 0 otherwise."""
+    bb = get(network)
+    if resolve_conv(conv, policy, bb.chain) != "winograd":
+        return 0
+    facts = bb.facts()
+    computed = set().union(*(facts[n].ancestors for n in layers))
+    return sum(2 * 4 * 4 * facts[n].patch * facts[n].channels for n in computed
+               if facts[n].patch >= 9 * WINOGRAD_MIN_CHANNELS)
+
+
 def _layers(config: StylizeConfig) -> list[str]:
     content, style = config.resolved_layers()
     return list(content) + [n for n, w in style if w > 0]
@@ -151,7 +164,7 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
                                                          config.resolved_smoothing()))
     acts += workspace_bytes(ext, layers, config.network)
     buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
-               + target_bytes(hw, config))
+               + target_bytes(hw, config) + winograd_bytes(layers, config.network, policy, config.conv_algorithm))
     return Estimate(BASE, acts, buffers)
 
 

@@ -66,7 +66,7 @@ def build_extractor(config: StylizeConfig, weights: WeightsInfo, policy: str) ->
     content_layers, style_layers = config.resolved_layers()
     return FeatureExtractor(list(content_layers) + [n for n, w in style_layers if w > 0], weights, policy,
                             pooling=config.resolved_pooling(weights.is_random), smoothing=config.resolved_smoothing(),
-                            temperature=config.smoothing_temperature)
+                            temperature=config.smoothing_temperature, conv=config.conv_algorithm)
 
 
 class Stylizer:

@@ -1,0 +1,115 @@
+"""Would Winograd convolutions make a float32 step cheaper? VGG19's 3x3 layers, one by one.
+
+    PYTHONPATH=src python bench/winograd.py [--size 256] [--seconds 1.0]
+
+A float32 tfstyle step is almost all 3x3 convolutions, forward and input gradient, which TensorFlow
+runs as direct (im2col-style) convolutions on a CPU without oneDNN's bfloat16 path. Winograd's
+minimal filtering (Lavin & Gray 2016) computes F(m x m, 3 x 3) output tiles with (m + 2)^2 instead of
+9 m^2 multiplications per tile and channel pair: 2.25x fewer for F(2, 3), 4x fewer for F(4, 3).
+``tfstyle.backbones.winograd.WinogradConv`` builds it from TensorFlow ops (its docstring says how),
+with the input gradient by the same algorithm (a ``tf.custom_gradient``); the library runs F(4, 3)
+(``--conv-algorithm``) on the layers ``use_winograd`` picks from this table.
+
+Each row times one VGG19 layer (the shapes of ``keras.applications.VGG19`` at ``--size``, truncated
+at block5_conv2 as tfstyle's objective on the tutorial's layers) as a step uses it: forward and input
+gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Baseline: the same layer
+through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
+baseline's largest value. The last rows add the layers up: all direct, all F(2, 3), all F(4, 3), and
+the fastest of the three per layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from tfstyle.backbones.winograd import WinogradConv
+
+def layers(size: int, last: str = "block5_conv2"):
+    """[(name, input shape (1, H, W, C), kernel)] of VGG19's convolutions up to ``last`` at ``size``
+    (longest side; the chelsea cat's 3:2 aspect), random kernels (speed does not depend on them)."""
+    import keras
+
+    h, w = round(size * 2 / 3), size
+    model = keras.applications.VGG19(weights=None, include_top=False, input_shape=(h, w, 3))
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            out.append((layer.name, tuple(layer.input.shape[1:]), np.asarray(layer.kernel.numpy())))
+            if layer.name == last:
+                break
+    return out
+
+
+def best_time(fn, x, seconds: float) -> float:
+    fn(x)
+    best = float("inf")
+    for _ in range(2):
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            fn(x).numpy()
+            n += 1
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def measure(name: str, shape, g: np.ndarray, seconds: float) -> dict:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((1, *shape)).astype(np.float32))
+    up = tf.constant(rng.standard_normal((1, *shape[:2], g.shape[3])).astype(np.float32))
+    kernel = tf.constant(g)
+
+    def step(conv):
+        @tf.function
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(conv(x) * up)
+            return tape.gradient(loss, x)
+        return run
+
+    direct = step(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    want_y, want_g = tf.nn.conv2d(x, kernel, 1, "SAME"), direct(x)
+    row = {"layer": name, "shape": shape, "k": g.shape[3], "direct": best_time(direct, x, seconds)}
+    for m in (2, 4):
+        wg = WinogradConv(g, m)
+        fn = step(wg)
+        err_y = float(tf.reduce_max(tf.abs(wg(x) - want_y)) / tf.reduce_max(tf.abs(want_y)))
+        err_g = float(tf.reduce_max(tf.abs(fn(x) - want_g)) / tf.reduce_max(tf.abs(want_g)))
+        row[f"F{m}"] = best_time(fn, x, seconds)
+        row[f"err{m}"] = max(err_y, err_g)
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=256, help="longest side of the image (default 256)")
+    p.add_argument("--seconds", type=float, default=1.0, help="timing per round (two rounds, best kept)")
+    p.add_argument("--last", default="block5_conv2", help="deepest VGG19 layer")
+    a = p.parse_args(argv)
+    rows = [measure(n, s, g, a.seconds) for n, s, g in layers(a.size, a.last) if s[2] > 3]
+    print(f"VGG19 3x3 convolutions at {a.size} px, forward + input gradient, ms (best of 2 x {a.seconds:g} s); "
+          "speed-ups against tf.nn.conv2d (direct) in the same process\n")
+    print("| layer | input (H x W x C) -> K | direct | F(2,3) | F(4,3) | F(2,3) speed-up | F(4,3) speed-up | "
+          "max rel. error F(2,3) / F(4,3) |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        h, w, c = r["shape"]
+        print(f"| {r['layer']} | {h} x {w} x {c} -> {r['k']} | {r['direct'] * 1e3:.1f} | {r['F2'] * 1e3:.1f} | "
+              f"{r['F4'] * 1e3:.1f} | {r['direct'] / r['F2']:.2f}x | {r['direct'] / r['F4']:.2f}x | "
+              f"{r['err2']:.1e} / {r['err4']:.1e} |")
+    total = {k: sum(r[k] for r in rows) for k in ("direct", "F2", "F4")}
+    best = sum(min(r["direct"], r["F2"], r["F4"]) for r in rows)
+    print(f"| **all layers** | | {total['direct'] * 1e3:.1f} | {total['F2'] * 1e3:.1f} | {total['F4'] * 1e3:.1f} | "
+          f"{total['direct'] / total['F2']:.2f}x | {total['direct'] / total['F4']:.2f}x | |")
+    print(f"| **fastest per layer** | | | | | {total['direct'] / best:.2f}x ({best * 1e3:.1f} ms) | | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

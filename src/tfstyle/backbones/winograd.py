@@ -1,0 +1,193 @@
+"""3x3 convolutions by Winograd's minimal filtering, F(4x4, 3x3), from TensorFlow ops.
+
+On a CPU where TensorFlow runs float32 convolutions through Eigen (oneDNN off: AVX2 CPUs), a
+stylisation step is almost all 3x3 convolutions, forward and input gradient, and TensorFlow's input
+gradient (``Conv2DBackpropInput``) is its slowest part. Winograd's algorithm (Lavin & Gray 2016)
+computes each 4x4 output tile from a 6x6 input tile with 36 products per channel pair instead of 144:
+
+* input tiles from ``space_to_depth`` and contiguous slices; the input transform ``B^T d B`` as one
+  matmul with ``kron(B^T, B^T)``;
+* the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
+  network's weights are fixed while a loss uses it;
+* the output transform as one matmul with ``kron(A^T, A^T)``, then ``depth_to_space``;
+* the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
+  swapped (``tf.custom_gradient``), instead of the gradients of the slicing ops.
+
+Float32 rounding differs from the direct convolution's (relative error ~1e-5 of the largest
+output). ``bench/winograd.py`` times every VGG19 layer both ways; :class:`WinogradChain` runs a plain
+chain of Keras layers (VGG) with its 3x3 convolutions replaced where that was faster
+(:func:`use_winograd`). No weight gradient: the network is a fixed loss network here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import WINOGRAD_MIN_CHANNELS
+
+# Winograd F(m x m, 3 x 3) matrices (B^T, G, A^T), from Lavin & Gray 2016; F(4, 3) uses the
+# interpolation points 0, +-1, +-2. The library runs F(4, 3); bench/winograd.py compares F(2, 3).
+MATRICES = {
+    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]]),
+    4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+         [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+         [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+}
+
+
+def transform_kernel(g, m: int = 4):
+    """(3, 3, C, K) kernel -> ((m + 2)^2, C, K) float32 tensor, ``G g G^T`` per channel pair (two
+    small matmuls in TensorFlow: a VGG19 kernel of 512x512 channels takes milliseconds)."""
+    import tensorflow as tf
+
+    gm = tf.constant(np.array(MATRICES[m][1], np.float32))
+    g = tf.convert_to_tensor(g, tf.float32)
+    c, k = g.shape[2], g.shape[3]
+    t = tf.reshape(tf.matmul(gm, tf.reshape(g, (3, -1))), (m + 2, 3, c * k))  # G g: (a, j, C*K)
+    u = tf.einsum("bj,ajx->abx", gm, t)  # (a, b, C*K)
+    return tf.reshape(u, ((m + 2) ** 2, c, k))
+
+
+class WinogradConv:
+    """A 'same', stride-1 3x3 convolution without bias, ``(B, H, W, C) -> (B, H, W, K)`` float32, with
+    the fixed kernel ``g`` (3, 3, C, K), by F(m x m, 3 x 3) (``m`` 4 or 2); calling it is
+    differentiable with respect to the input."""
+
+    def __init__(self, g: np.ndarray, m: int = 4):
+        import tensorflow as tf
+
+        g = np.asarray(g, np.float32)
+        if g.shape[:2] != (3, 3) or m not in MATRICES:
+            raise ValueError(f"Winograd F(m, 3) needs a 3x3 kernel and m in {sorted(MATRICES)}, "
+                             f"got {g.shape[:2]} and {m}")
+        self.m, self.n = m, m + 2
+        bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
+        # Variables, not constants: a traced function captures them by reference instead of copying
+        # 4x the kernel's bytes into its graph (which took seconds to trace and doubled the memory).
+        self.u = tf.Variable(transform_kernel(g, m), trainable=False)
+        # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
+        # gradient with the kernel turned 180 degrees and its input and output channels swapped.
+        self.u_back = tf.Variable(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), m), trainable=False)
+        self.bb = tf.constant(np.kron(bt, bt).astype(np.float32))  # (n^2, n^2)
+        self.aa = tf.constant(np.kron(at, at).astype(np.float32))  # (m^2, n^2)
+
+        @tf.custom_gradient
+        def conv(x):
+            return self._apply(x, self.u), lambda dy: self._apply(dy, self.u_back)
+
+        self._conv = conv
+
+    def __call__(self, x):
+        return self._conv(x)
+
+    def _apply(self, x, u):
+        import tensorflow as tf
+
+        return _no_autograph(self._tiles)(x, u)
+
+    def _tiles(self, x, u):
+        import tensorflow as tf
+
+        m, n = self.m, self.n
+        shape = tf.shape(x)
+        b, h, w, c = shape[0], shape[1], shape[2], x.shape[-1]
+        k = u.shape[-1]
+        th, tw = (h + m - 1) // m, (w + m - 1) // m
+        # Pad to whole tiles plus the 1-pixel 'same' border; pixel (m*a + p, m*b + q) of the padded
+        # image is cell (a, b), channel group (p, q) after space_to_depth.
+        xp = tf.pad(x, [[0, 0], [1, m * (th + 1) - h - 1], [1, m * (tw + 1) - w - 1], [0, 0]])
+        s = tf.nn.space_to_depth(xp, m)  # (B, th + 1, tw + 1, m*m*C)
+        # Tile pixel (i, j) = (m*a + p, m*b + q) is cell (a, b) shifted, channel group (p, q): four
+        # shifted views, each split into its m*m channel groups by one op (few ops keep tracing fast).
+        groups = {(a, bj): tf.split(s[:, a:a + th, bj:bj + tw], m * m, axis=-1) for a in (0, 1) for bj in (0, 1)}
+        tiles = []
+        for i in range(n):
+            a, p = divmod(i, m)
+            for j in range(n):
+                bj, q = divmod(j, m)
+                tiles.append(groups[a, bj][p * m + q])
+        d = tf.reshape(tf.stack(tiles), (n * n, -1))  # (n^2, B*th*tw*C)
+        v = tf.reshape(tf.matmul(self.bb, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
+        prod = tf.reshape(tf.matmul(v, u), (n * n, -1))  # (n^2, B*th*tw*K)
+        y = tf.reshape(tf.matmul(self.aa, prod), (m * m, b, th, tw, k))  # output pixel (p, q) of each tile
+        y = tf.reshape(tf.transpose(y, (1, 2, 3, 0, 4)), (b, th, tw, m * m * k))
+        return tf.nn.depth_to_space(y, m)[:, :h, :w]
+
+
+def _no_autograph(fn):
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
+def winograd_eligible(layer) -> bool:
+    """A Keras Conv2D that :class:`WinogradConv` computes: 3x3, stride 1, dilation 1, 'same'."""
+    import keras
+
+    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (3, 3) and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1) and layer.padding == "same" and layer.groups == 1)
+
+
+def use_winograd(layer) -> bool:
+    """Where F(4, 3) was faster than TensorFlow's float32 convolution on an AVX2 CPU at both 256 and
+    512 px (``bench/winograd.py``): eligible layers with at least ``WINOGRAD_MIN_CHANNELS`` input
+    channels. VGG19: block2_conv2 to block5 1.05-2.45x; below 128 channels, block1_conv2 (64 -> 64)
+    was 1.24x at 256 px but 0.84x at 512 px, block2_conv1 (64 -> 128) 0.85x and 1.08x."""
+    return winograd_eligible(layer) and layer.kernel.shape[2] >= WINOGRAD_MIN_CHANNELS
+
+
+class WinogradChain:
+    """Runs a plain chain of Keras layers (each layer's input is the previous one's output, as in
+    VGG), float32, with :func:`use_winograd` convolutions computed by :class:`WinogradConv` (plus the
+    layer's bias and activation) and every other layer as Keras runs it.
+
+    ``chain(x)`` returns ``{name: output}`` for the names in ``taps``; the chain stops after the last
+    of them.
+    """
+
+    def __init__(self, layers, taps):
+        taps = set(taps)
+        self.steps = []
+        self.replaced = []
+        for layer in layers:
+            if use_winograd(layer):
+                conv = WinogradConv(layer.kernel.numpy())
+                bias = layer.bias if layer.use_bias else None
+                self.steps.append((layer.name, _ConvStep(conv, bias, layer.activation)))
+                self.replaced.append(layer.name)
+            else:
+                self.steps.append((layer.name, layer))
+            taps.discard(layer.name)
+            if not taps:
+                break
+        if taps:
+            raise ValueError(f"layers not in the chain: {sorted(taps)}")
+
+    def __call__(self, x, taps):
+        out = {}
+        want = set(taps)
+        for name, step in self.steps:
+            x = step(x)
+            if name in want:
+                out[name] = x
+                if len(out) == len(want):
+                    break
+        return out
+
+
+class _ConvStep:
+    def __init__(self, conv, bias, activation):
+        self.conv, self.bias, self.activation = conv, bias, activation
+
+    def __call__(self, x):
+        y = self.conv(x)
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y)
+
+
+__all__ = ["MATRICES", "WinogradConv", "WinogradChain", "transform_kernel", "use_winograd", "winograd_eligible"]
