@@ -207,7 +207,8 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
                 lr: float = 0.1, lr_decay: float = 0.1, param: str = "pixels", colour: str = "rgb",
                 init: str = "content", ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999,
                 schedule: str = "exponential", max_steps: int | None = None, optimizer: str = "adam",
-                switch: int = 0):
+                switch: int = 0, epsilon: float | None = None, coarse: int = 0, coarse_steps: int = 0,
+                carry: str = ""):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
     changes: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
@@ -216,8 +217,10 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     style's colour mean and covariance, ``ema`` outputs an exponential average of the iterates,
     ``schedule`` "cosine" or "constant" replaces the exponential decay, ``optimizer`` "nadam" or
     "amsgrad" replaces Adam, ``max_steps`` stops early, ``switch`` > 0 hands the image to SciPy's
-    L-BFGS-B after that many Adam steps (a step there is one loss evaluation). Returns the trace as
-    run_variant."""
+    L-BFGS-B after that many Adam steps (a step there is one loss evaluation), ``epsilon`` replaces
+    tfstyle's Adam epsilon (a large one turns Adam towards plain momentum SGD), ``coarse`` > 0 runs
+    the first ``coarse_steps`` at that size (:func:`_two_scales`, ``carry`` says what Adam takes
+    along). Returns the trace as run_variant."""
     import baselines
     import keras
     import tensorflow as tf
@@ -238,7 +241,12 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
         sched = lr
     else:
         sched = keras.optimizers.schedules.ExponentialDecay(lr, steps, lr_decay)
-    kw = dict(beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
+    kw = dict(beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON if epsilon is None else epsilon)
+    if coarse:
+        if (param, colour, init, ema, switch, optimizer) != ("pixels", "rgb", "content", 0.0, 0, "adam"):
+            raise ValueError("two scales only with Adam on plain pixels from the content")
+        return _two_scales(st, config, info, content, style, coarse, coarse_steps, carry, sched, kw,
+                           steps if max_steps is None else min(steps, max_steps), every, ref, target, t0)
     opt = (keras.optimizers.Nadam(sched, **kw) if optimizer == "nadam" else
            keras.optimizers.Adam(sched, amsgrad=optimizer == "amsgrad", **kw))
 
@@ -267,6 +275,75 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
             excluded += time.perf_counter() - now
             if target is not None and value <= target:
                 break
+    return trace
+
+
+def _Shifted(sched, offset: int):
+    """``sched`` (a Keras schedule) from step ``offset`` on: a fresh Adam's counter starts at 0."""
+    import keras
+
+    class Shifted(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return sched(step + offset)
+
+    return Shifted()
+
+
+def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int, carry: str, sched, kw,
+                last: int, every: int, ref, target, t0: float):
+    """Adam for ``coarse_steps`` at ``coarse`` px, then at the full size, one rate schedule over both
+    (as tfstyle's coarse-to-fine). What Adam takes to the fine scale: ``carry`` "" nothing (a fresh
+    Adam, tfstyle's way: its first fine step moves every pixel by the full rate); "moments" its moments
+    upsampled (bilinear, crowsonkb's style-transfer-pytorch) and its step count, so the bias
+    correction goes on where it was; "scaled moments" the same with the moments scaled to the fine
+    scale's gradients (first moment by rms(fine gradient) / rms(coarse gradient), second by its
+    square)."""
+    import keras
+    import tensorflow as tf
+
+    from tfstyle.io.images import resize
+    from tfstyle.optimize.stylizer import Stylizer
+
+    cst = Stylizer(content, style, config.replace(size=coarse), info)
+    frac = (np.prod(cst.shape) / np.prod(st.shape))
+    x = tf.Variable(cst.content[None])
+    opt = keras.optimizers.Adam(sched, **kw)
+    trace, excluded, work = [(0, 0.0, 0.0, ref(content))], 0.0, 0.0
+
+    def checkpoint(i, image):
+        nonlocal excluded
+        now = time.perf_counter()
+        value = ref(image if image.shape == content.shape else resize(image, content.shape[:2]))
+        trace.append((i, work, now - t0 - excluded, value))
+        excluded += time.perf_counter() - now
+        return target is not None and value <= target
+
+    g = None
+    for i in range(1, last + 1):
+        if i == coarse_steps + 1:  # to the fine scale
+            g_coarse = g
+            x_fine = resize(x.numpy()[0], st.shape)
+            xf = tf.Variable(x_fine[None])
+            opt_f = keras.optimizers.Adam(_Shifted(sched, coarse_steps) if not carry else sched, **kw)
+            opt_f.build([xf])
+            if carry:
+                m, v = opt._momentums[0], opt._velocities[0]
+                mf = tf.image.resize(m, st.shape, "bilinear")
+                vf = tf.maximum(tf.image.resize(v, st.shape, "bilinear"), 0.0)
+                if carry == "scaled moments":
+                    g_fine = st._value_and_grad(tf.convert_to_tensor(xf))[2]
+                    r = float(tf.sqrt(tf.reduce_mean(g_fine ** 2) / tf.reduce_mean(g_coarse ** 2)))
+                    mf, vf = mf * r, vf * r * r
+                opt_f.iterations.assign(opt.iterations)
+                opt_f._momentums[0].assign(mf)
+                opt_f._velocities[0].assign(vf)
+            x, opt = xf, opt_f
+        _, _, g = (cst if i <= coarse_steps else st)._value_and_grad(tf.convert_to_tensor(x))
+        opt.apply_gradients([(g, x)])
+        x.assign(tf.clip_by_value(x, 0.0, 1.0))
+        work += frac if i <= coarse_steps else 1.0
+        if (i % every == 0 or i == last) and checkpoint(i, x.numpy()[0]):
+            break
     return trace
 
 
