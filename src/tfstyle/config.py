@@ -111,6 +111,11 @@ RANDOM_BACKBONE_SEED = 1234
 # channels: below it (VGG19's block1 and block2_conv1) the transforms cost about what they save
 # (0.84-1.24x, bench/winograd.py at 256 and 512 px on an AVX2 CPU).
 WINOGRAD_MIN_CHANNELS = 128
+# Peak workspace of Winograd convolutions, in float32 inputs of the largest replaced layer (tiles,
+# transforms, products, in the forward pass and the input gradient, plus what the allocator keeps).
+# Fitted on an AVX2 EPYC, VGG19 at 512x341: peak RSS 2740 MiB against 1858 MiB with TensorFlow's
+# convolutions, of which the transformed kernels are 464 MiB (bench/speed.py, README).
+WINOGRAD_WORKSPACE_FACTOR = 18
 # Adam's epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
 ADAM_EPSILON = 1e-10
 # L-BFGS-B correction pairs (SciPy's maxcor).

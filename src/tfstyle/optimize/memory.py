@@ -20,6 +20,8 @@ memory (bytes) is::
   k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 0.56 GiB
   for a 512x512 image) is alive at the peak. Measured on an AVX2 EPYC, float32, VGG19 at 512x512:
   peak RSS 1.97 GiB against 1.47 GiB estimated without this term;
+* Winograd convolutions (``--conv-algorithm``, :func:`winograd_bytes`): their transformed kernels for
+  the whole run, and a workspace proportional to the largest replaced layer's input;
 * ``MEMORY_BASE``: the TensorFlow runtime, the model and its compiled functions.
 
 Both constants live in ``tfstyle.config`` and were calibrated against the peak RSS of real runs in
@@ -41,7 +43,8 @@ from dataclasses import dataclass
 from ..backbones import get
 from ..backbones.extractor import resolve_conv, resolve_precision
 from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
-                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_MIN_CHANNELS, ConfigError, StylizeConfig)
+                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_MIN_CHANNELS, WINOGRAD_WORKSPACE_FACTOR,
+                      ConfigError, StylizeConfig)
 
 GIB = 1024 ** 3
 BASE = int(MEMORY_BASE_GIB * GIB)
@@ -104,17 +107,23 @@ def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
     return max((facts[n].cells(h) * facts[n].cells(w) * facts[n].patch * 4 for n in computed), default=0)
 
 
-def winograd_bytes(layers, network: str, policy: str, conv: str) -> int:
-    """Bytes of the transformed kernels where the run's 3x3 convolutions are Winograd's
-    (:mod:`tfstyle.backbones.winograd`: for each replaced layer, 36/9 of its float32 kernel for the
-    forward pass and as much for the input gradient, alive for the whole run); 0 otherwise."""
+def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv: str) -> tuple[int, int]:
+    """``(kernels, workspace)`` bytes where the run's 3x3 convolutions are Winograd's
+    (:mod:`tfstyle.backbones.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
+    of its float32 kernel for the forward pass and as much for the input gradient, alive for the
+    whole run. Workspace: the tiles, their transforms and the products of the largest replaced
+    layer, ``WINOGRAD_WORKSPACE_FACTOR`` times its float32 input."""
     bb = get(network)
     if resolve_conv(conv, policy, bb.chain) != "winograd":
-        return 0
+        return 0, 0
     facts = bb.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
-    return sum(2 * 4 * 4 * facts[n].patch * facts[n].channels for n in computed
-               if facts[n].patch >= 9 * WINOGRAD_MIN_CHANNELS)
+    replaced = [facts[n] for n in computed if facts[n].patch >= 9 * WINOGRAD_MIN_CHANNELS]
+    if not replaced:
+        return 0, 0
+    kernels = sum(2 * 4 * 4 * f.patch * f.channels for f in replaced)
+    largest = max(f.cells(hw[0]) * f.cells(hw[1]) * (f.patch // 9) for f in replaced)
+    return kernels, int(WINOGRAD_WORKSPACE_FACTOR * 4 * largest)
 
 
 def _layers(config: StylizeConfig) -> list[str]:
@@ -163,8 +172,10 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
     acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, config.network,
                                                          config.resolved_smoothing()))
     acts += workspace_bytes(ext, layers, config.network)
+    kernels, winograd_workspace = winograd_bytes(ext, layers, config.network, policy, config.conv_algorithm)
+    acts += winograd_workspace
     buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
-               + target_bytes(hw, config) + winograd_bytes(layers, config.network, policy, config.conv_algorithm))
+               + target_bytes(hw, config) + kernels)
     return Estimate(BASE, acts, buffers)
 
 
