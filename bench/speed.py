@@ -89,8 +89,12 @@ METHODS: dict[str, Method] = {
     "tutorial loop": Method("tutorial"),
     "tfstyle default": Method("tfstyle"),
     "tfstyle lbfgs": Method("tfstyle", {"optimizer": "lbfgs"}),
-    # The learning rate along half a cosine wave from 0.1 to 0.01 (--lr-schedule cosine).
+    # The default schedule is "auto": cosine for a single-scale run, exponential for a coarse-to-fine
+    # one. These rows force one of them (--lr-schedule).
     "tfstyle cosine": Method("tfstyle", {"lr_schedule": "cosine"}),
+    "tfstyle exponential": Method("tfstyle", {"lr_schedule": "exponential"}),
+    # TensorFlow's own 3x3 convolutions where "auto" would take Winograd F(4x4, 3x3) (float32 without oneDNN).
+    "tfstyle direct convolutions": Method("tfstyle", {"conv_algorithm": "direct"}),
     "tfstyle float32": Method("tfstyle", {"precision": "float32"}),
     "tfstyle single scale": Method("tfstyle", single_scale=True),
     # tfstyle's default is one inter-op thread (inter_op_threads=1); this row is TensorFlow's own.
