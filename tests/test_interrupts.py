@@ -271,7 +271,9 @@ def test_api_resume_continues(optimizer, stylizer_parts):
         # Adam continues exactly: the same as never having stopped.
         full = st.run()
         np.testing.assert_allclose(rest.history["total"], full.history["total"], rtol=1e-6)
-        np.testing.assert_allclose(rest.image, full.image, atol=1e-6)
+        # 1e-5: with Winograd convolutions (float32 without oneDNN) a pixel differed by 2e-6 once;
+        # a resume that lost Adam's state differs by orders of magnitude more.
+        np.testing.assert_allclose(rest.image, full.image, atol=1e-5)
 
 
 def _poison(st, after):

@@ -171,8 +171,8 @@ class FeatureExtractor:
         if self.conv == "winograd":
             from .winograd import WinogradChain
 
-            self._chain = WinogradChain([layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)],
-                                        self.layers)
+            chain = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
+            self._chain = WinogradChain(chain, self.layers)
 
     def preprocess(self, rgb01):
         """RGB [0, 1] (B, H, W, 3) -> the network's input."""

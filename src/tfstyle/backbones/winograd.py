@@ -67,7 +67,7 @@ class WinogradConv:
         self.m, self.n = m, m + 2
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
-        # 4x the kernel's bytes into its graph (which took seconds to trace and doubled the memory).
+        # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
         self.u = tf.Variable(transform_kernel(g, m), trainable=False)
         # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
         # gradient with the kernel turned 180 degrees and its input and output channels swapped.
@@ -75,47 +75,61 @@ class WinogradConv:
         self.bb = tf.constant(np.kron(bt, bt).astype(np.float32))  # (n^2, n^2)
         self.aa = tf.constant(np.kron(at, at).astype(np.float32))  # (m^2, n^2)
 
-        @tf.custom_gradient
-        def conv(x):
-            return self._apply(x, self.u), lambda dy: self._apply(dy, self.u_back)
-
-        self._conv = conv
-
     def __call__(self, x):
-        return self._conv(x)
-
-    def _apply(self, x, u):
         import tensorflow as tf
 
-        return _no_autograph(self._tiles)(x, u)
+        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bb, self.aa))
+        u_back, bb, aa = self.u_back, self.bb, self.aa
+        _record(y, x, lambda dy: [_winograd(dy, u_back, bb, aa)])
+        return y
 
-    def _tiles(self, x, u):
-        import tensorflow as tf
 
-        m, n = self.m, self.n
-        shape = tf.shape(x)
-        b, h, w, c = shape[0], shape[1], shape[2], x.shape[-1]
-        k = u.shape[-1]
-        th, tw = (h + m - 1) // m, (w + m - 1) // m
-        # Pad to whole tiles plus the 1-pixel 'same' border; pixel (m*a + p, m*b + q) of the padded
-        # image is cell (a, b), channel group (p, q) after space_to_depth.
-        xp = tf.pad(x, [[0, 0], [1, m * (th + 1) - h - 1], [1, m * (tw + 1) - w - 1], [0, 0]])
-        s = tf.nn.space_to_depth(xp, m)  # (B, th + 1, tw + 1, m*m*C)
-        # Tile pixel (i, j) = (m*a + p, m*b + q) is cell (a, b) shifted, channel group (p, q): four
-        # shifted views, each split into its m*m channel groups by one op (few ops keep tracing fast).
-        groups = {(a, bj): tf.split(s[:, a:a + th, bj:bj + tw], m * m, axis=-1) for a in (0, 1) for bj in (0, 1)}
-        tiles = []
-        for i in range(n):
-            a, p = divmod(i, m)
-            for j in range(n):
-                bj, q = divmod(j, m)
-                tiles.append(groups[a, bj][p * m + q])
-        d = tf.reshape(tf.stack(tiles), (n * n, -1))  # (n^2, B*th*tw*C)
-        v = tf.reshape(tf.matmul(self.bb, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
-        prod = tf.reshape(tf.matmul(v, u), (n * n, -1))  # (n^2, B*th*tw*K)
-        y = tf.reshape(tf.matmul(self.aa, prod), (m * m, b, th, tw, k))  # output pixel (p, q) of each tile
-        y = tf.reshape(tf.transpose(y, (1, 2, 3, 0, 4)), (b, th, tw, m * m * k))
-        return tf.nn.depth_to_space(y, m)[:, :h, :w]
+def _record(y, x, backward) -> None:
+    """Tell the gradient tapes that ``y`` came from ``x`` with this input gradient.
+
+    This is what ``tf.custom_gradient`` does in eager mode. Inside a tf.function it would also file
+    the gradient function in TensorFlow's global gradient registry, which holds the traced graph for
+    good, and with it every run's transformed kernels (410 MiB more per stylize call in one process).
+    Recording on the tapes alone keeps the function only as long as the tape.
+    """
+    from tensorflow.python.eager import record  # what tf.custom_gradient uses
+
+    record.record_operation("WinogradConv", [y], [x], backward)
+
+
+def _winograd(x, u, bb, aa):
+    """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, C, K) and the transforms
+    ``bb`` = kron(B^T, B^T) (n^2, n^2), ``aa`` = kron(A^T, A^T) (m^2, n^2)."""
+    return _no_autograph(_winograd_impl)(x, u, bb, aa)
+
+
+def _winograd_impl(x, u, bb, aa):
+    import tensorflow as tf
+
+    m, n = int(round(aa.shape[0] ** 0.5)), int(round(aa.shape[1] ** 0.5))
+    shape = tf.shape(x)
+    b, h, w, c = shape[0], shape[1], shape[2], x.shape[-1]
+    k = u.shape[-1]
+    th, tw = (h + m - 1) // m, (w + m - 1) // m
+    # Pad to whole tiles plus the 1-pixel 'same' border; pixel (m*a + p, m*b + q) of the padded
+    # image is cell (a, b), channel group (p, q) after space_to_depth.
+    xp = tf.pad(x, [[0, 0], [1, m * (th + 1) - h - 1], [1, m * (tw + 1) - w - 1], [0, 0]])
+    s = tf.nn.space_to_depth(xp, m)  # (B, th + 1, tw + 1, m*m*C)
+    # Tile pixel (i, j) = (m*a + p, m*b + q) is cell (a, b) shifted, channel group (p, q): four
+    # shifted views, each split into its m*m channel groups by one op (few ops keep tracing fast).
+    groups = {(a, bj): tf.split(s[:, a:a + th, bj:bj + tw], m * m, axis=-1) for a in (0, 1) for bj in (0, 1)}
+    tiles = []
+    for i in range(n):
+        a, p = divmod(i, m)
+        for j in range(n):
+            bj, q = divmod(j, m)
+            tiles.append(groups[a, bj][p * m + q])
+    d = tf.reshape(tf.stack(tiles), (n * n, -1))  # (n^2, B*th*tw*C)
+    v = tf.reshape(tf.matmul(bb, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
+    prod = tf.reshape(tf.matmul(v, u), (n * n, -1))  # (n^2, B*th*tw*K)
+    y = tf.reshape(tf.matmul(aa, prod), (m * m, b, th, tw, k))  # output pixel (p, q) of each tile
+    y = tf.reshape(tf.transpose(y, (1, 2, 3, 0, 4)), (b, th, tw, m * m * k))
+    return tf.nn.depth_to_space(y, m)[:, :h, :w]
 
 
 def _no_autograph(fn):
@@ -128,8 +142,9 @@ def winograd_eligible(layer) -> bool:
     """A Keras Conv2D that :class:`WinogradConv` computes: 3x3, stride 1, dilation 1, 'same'."""
     import keras
 
-    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (3, 3) and tuple(layer.strides) == (1, 1)
-            and tuple(layer.dilation_rate) == (1, 1) and layer.padding == "same" and layer.groups == 1)
+    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (3, 3)
+            and tuple(layer.strides) == (1, 1) and tuple(layer.dilation_rate) == (1, 1)
+            and layer.padding == "same" and layer.groups == 1)
 
 
 def use_winograd(layer) -> bool:
@@ -145,8 +160,8 @@ class WinogradChain:
     VGG), float32, with :func:`use_winograd` convolutions computed by :class:`WinogradConv` (plus the
     layer's bias and activation) and every other layer as Keras runs it.
 
-    ``chain(x)`` returns ``{name: output}`` for the names in ``taps``; the chain stops after the last
-    of them.
+    Built for the layer names ``taps``, it stops after the last of them; ``chain(x, names)`` returns
+    ``{name: output}`` for ``names`` (some or all of ``taps``).
     """
 
     def __init__(self, layers, taps):
