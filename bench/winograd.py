@@ -7,7 +7,7 @@ runs as direct (im2col-style) convolutions on a CPU without oneDNN's bfloat16 pa
 minimal filtering (Lavin & Gray 2016) computes F(m x m, 3 x 3) output tiles with (m + 2)^2 instead of
 9 m^2 multiplications per tile and channel pair: 2.25x fewer for F(2, 3), 4x fewer for F(4, 3).
 ``tfstyle.backbones.winograd.WinogradConv`` builds it from TensorFlow ops (its docstring says how),
-with the input gradient by the same algorithm (a ``tf.custom_gradient``); the library runs F(4, 3)
+with the input gradient by the same algorithm (recorded on the tapes); the library runs F(4, 3)
 (``--conv-algorithm``) on the layers ``use_winograd`` picks from this table.
 
 Each row times one VGG19 layer (the shapes of ``keras.applications.VGG19`` at ``--size``, truncated

@@ -11,7 +11,8 @@ computes each 4x4 output tile from a 6x6 input tile with 36 products per channel
   network's weights are fixed while a loss uses it;
 * the output transform as one matmul with ``kron(A^T, A^T)``, then ``depth_to_space``;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
-  swapped (``tf.custom_gradient``), instead of the gradients of the slicing ops.
+  swapped (recorded on the gradient tapes, :func:`_record`), instead of the gradients of the
+  slicing ops.
 
 Float32 rounding differs from the direct convolution's (relative error ~1e-5 of the largest
 output). ``bench/winograd.py`` times every VGG19 layer both ways; :class:`WinogradChain` runs a plain
