@@ -182,7 +182,7 @@ class FeatureExtractor:
         import tensorflow as tf
 
         x = self.preprocess(tf.convert_to_tensor(rgb01, tf.float32))
-        feats = self._chain(x, self.layers) if self._chain is not None else self.model(x)
+        feats = self._chain(x) if self._chain is not None else self.model(x)
         if self.smoothing == "softmax":
             return {n: smooth(feats[n], self.temperature) for n in self.layers}
         # Grams sum H*W products: float16 ones overflow, so features leave in float32, except

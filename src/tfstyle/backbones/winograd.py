@@ -65,7 +65,7 @@ class WinogradConv:
         if g.shape[:2] != (3, 3) or m not in MATRICES:
             raise ValueError(f"Winograd F(m, 3) needs a 3x3 kernel and m in {sorted(MATRICES)}, "
                              f"got {g.shape[:2]} and {m}")
-        self.m, self.n = m, m + 2
+        self.m = m
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
         # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
@@ -79,9 +79,9 @@ class WinogradConv:
     def __call__(self, x):
         import tensorflow as tf
 
-        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bb, self.aa))
-        u_back, bb, aa = self.u_back, self.bb, self.aa
-        _record(y, x, lambda dy: [_winograd(dy, u_back, bb, aa)])
+        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bb, self.aa, self.m))
+        u_back, bb, aa, m = self.u_back, self.bb, self.aa, self.m
+        _record(y, x, lambda dy: [_winograd(dy, u_back, bb, aa, m)])
         return y
 
 
@@ -98,16 +98,19 @@ def _record(y, x, backward) -> None:
     record.record_operation("WinogradConv", [y], [x], backward)
 
 
-def _winograd(x, u, bb, aa):
+def _winograd(x, u, bb, aa, m: int):
     """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, C, K) and the transforms
-    ``bb`` = kron(B^T, B^T) (n^2, n^2), ``aa`` = kron(A^T, A^T) (m^2, n^2)."""
-    return _no_autograph(_winograd_impl)(x, u, bb, aa)
-
-
-def _winograd_impl(x, u, bb, aa):
+    ``bb`` = kron(B^T, B^T) (n^2, n^2), ``aa`` = kron(A^T, A^T) (m^2, n^2), n = m + 2. Its Python
+    loops only build the graph: autograph is kept out (converting it took 0.6 s per trace)."""
     import tensorflow as tf
 
-    m, n = int(round(aa.shape[0] ** 0.5)), int(round(aa.shape[1] ** 0.5))
+    return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bb, aa, m)
+
+
+def _winograd_ops(x, u, bb, aa, m: int):
+    import tensorflow as tf
+
+    n = m + 2
     shape = tf.shape(x)
     b, h, w, c = shape[0], shape[1], shape[2], x.shape[-1]
     k = u.shape[-1]
@@ -133,12 +136,6 @@ def _winograd_impl(x, u, bb, aa):
     return tf.nn.depth_to_space(y, m)[:, :h, :w]
 
 
-def _no_autograph(fn):
-    import tensorflow as tf
-
-    return tf.autograph.experimental.do_not_convert(fn)
-
-
 def winograd_eligible(layer) -> bool:
     """A Keras Conv2D that :class:`WinogradConv` computes: 3x3, stride 1, dilation 1, 'same'."""
     import keras
@@ -148,12 +145,17 @@ def winograd_eligible(layer) -> bool:
             and layer.padding == "same" and layer.groups == 1)
 
 
+def wide_enough(in_channels: int) -> bool:
+    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms."""
+    return in_channels >= WINOGRAD_MIN_CHANNELS
+
+
 def use_winograd(layer) -> bool:
     """Where F(4, 3) was faster than TensorFlow's float32 convolution on an AVX2 CPU at both 256 and
     512 px (``bench/winograd.py``): eligible layers with at least ``WINOGRAD_MIN_CHANNELS`` input
     channels. VGG19: block2_conv2 to block5 1.05-2.45x; below 128 channels, block1_conv2 (64 -> 64)
     was 1.24x at 256 px but 0.84x at 512 px, block2_conv1 (64 -> 128) 0.85x and 1.08x."""
-    return winograd_eligible(layer) and layer.kernel.shape[2] >= WINOGRAD_MIN_CHANNELS
+    return winograd_eligible(layer) and wide_enough(layer.kernel.shape[2])
 
 
 class WinogradChain:
@@ -161,11 +163,12 @@ class WinogradChain:
     VGG), float32, with :func:`use_winograd` convolutions computed by :class:`WinogradConv` (plus the
     layer's bias and activation) and every other layer as Keras runs it.
 
-    Built for the layer names ``taps``, it stops after the last of them; ``chain(x, names)`` returns
-    ``{name: output}`` for ``names`` (some or all of ``taps``).
+    Built for the layer names ``taps``, it stops after the last of them; ``chain(x)`` returns
+    ``{name: output}`` for ``taps``.
     """
 
     def __init__(self, layers, taps):
+        self.taps = frozenset(taps)
         taps = set(taps)
         self.steps = []
         self.replaced = []
@@ -183,15 +186,12 @@ class WinogradChain:
         if taps:
             raise ValueError(f"layers not in the chain: {sorted(taps)}")
 
-    def __call__(self, x, taps):
+    def __call__(self, x):
         out = {}
-        want = set(taps)
-        for name, step in self.steps:
+        for name, step in self.steps:  # the steps end at the last tap
             x = step(x)
-            if name in want:
+            if name in self.taps:
                 out[name] = x
-                if len(out) == len(want):
-                    break
         return out
 
 
@@ -206,4 +206,5 @@ class _ConvStep:
         return self.activation(y)
 
 
-__all__ = ["MATRICES", "WinogradConv", "WinogradChain", "transform_kernel", "use_winograd", "winograd_eligible"]
+__all__ = ["MATRICES", "WinogradConv", "WinogradChain", "transform_kernel", "use_winograd", "wide_enough",
+           "winograd_eligible"]

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from ..backbones import get
 from ..backbones.extractor import resolve_conv, resolve_precision
 from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
-                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_MIN_CHANNELS, WINOGRAD_WORKSPACE_FACTOR,
+                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
                       ConfigError, StylizeConfig)
 
 GIB = 1024 ** 3
@@ -118,7 +118,10 @@ def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv:
         return 0, 0
     facts = bb.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
-    replaced = [facts[n] for n in computed if facts[n].patch >= 9 * WINOGRAD_MIN_CHANNELS]
+    from ..backbones.winograd import wide_enough
+
+    # The networks Winograd runs (plain chains: VGG) have only 3x3 convolutions: input channels = patch / 9.
+    replaced = [facts[n] for n in computed if facts[n].patch and wide_enough(facts[n].patch // 9)]
     if not replaced:
         return 0, 0
     kernels = sum(2 * 4 * 4 * f.patch * f.channels for f in replaced)
