@@ -97,6 +97,7 @@ def _layout_fn(size, layout):
 
 
 def worker(name: str, size: int, repeats: int) -> dict:
+    import tfstyle  # noqa: F401 - first, as its users import it (it may ask TensorFlow for oneDNN)
     import tensorflow as tf
 
     env, opt = VARIANTS[name]

@@ -85,8 +85,12 @@ class Method:
 # One speed option changed per tfstyle row, against "tfstyle default" (Adam, precision auto:
 # mixed_bfloat16 where the CPU has AMX or AVX512_BF16, coarse-to-fine scales, one inter-op thread).
 METHODS: dict[str, Method] = {
+    # The baselines run as TensorFlow sets itself up (on an AVX2 CPU: oneDNN off); tfstyle rows import
+    # tfstyle first, as its users do, which asks for oneDNN there (tfstyle.hardware.prefer_onednn).
     "article loop": Method("article"),
     "tutorial loop": Method("tutorial"),
+    # The tutorial with oneDNN switched on by hand: what that switch alone does for it.
+    "tutorial loop with oneDNN": Method("tutorial", env={"TF_ENABLE_ONEDNN_OPTS": "1"}),
     "tfstyle default": Method("tfstyle"),
     "tfstyle lbfgs": Method("tfstyle", {"optimizer": "lbfgs"}),
     # The default schedule is "auto": cosine for a single-scale run, exponential for a coarse-to-fine
@@ -102,7 +106,9 @@ METHODS: dict[str, Method] = {
     # TensorFlow reads these before it starts its thread pools (default: one per core for both).
     "tfstyle 1 thread": Method("tfstyle", env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
                                quality=False, max_size=512),
-    "tfstyle oneDNN off": Method("tfstyle", env={"TF_ENABLE_ONEDNN_OPTS": "0"}, quality=False, max_size=512),
+    # TensorFlow's own choice on every CPU: on an AVX2 CPU, Eigen's kernels (tfstyle's default before
+    # it asked for oneDNN there).
+    "tfstyle oneDNN off": Method("tfstyle", env={"TF_ENABLE_ONEDNN_OPTS": "0"}, max_size=512),
     # The other loss networks, with their own default layers, smoothing and rate (per step and memory).
     "tfstyle resnet50": Method("tfstyle", quality=False, max_size=512, network="resnet50"),
     "tfstyle efficientnetb0": Method("tfstyle", quality=False, max_size=512, network="efficientnetb0"),
@@ -192,12 +198,14 @@ def _conv_kernels(network: str) -> tuple[tuple[str, int], ...]:
 
 def conv_throughput(repeats: int = 7) -> dict:
     """GFLOP/s of a lone 3x3 convolution (256 -> 256 channels, 128x128, compiled) on this machine:
-    float32, and bfloat16 where the CPU has it natively. The ceiling a step's convolutions can hope for."""
+    float32, and bfloat16 where the CPU has it natively, with the kernels this process runs (oneDNN's
+    or Eigen's). The ceiling a step's convolutions can hope for."""
     import tensorflow as tf
 
-    from tfstyle.hardware import native_bfloat16
+    from tfstyle.hardware import native_bfloat16, onednn_enabled
 
     out = {}
+    tag = "" if onednn_enabled() else " (Eigen)"
     for dtype in ["float32"] + (["bfloat16"] if native_bfloat16() else []):
         x = tf.random.stateless_normal((1, 128, 128, 256), (1, 2), dtype=dtype)
         k = tf.random.stateless_normal((3, 3, 256, 256), (3, 4), dtype=dtype)
@@ -208,7 +216,7 @@ def conv_throughput(repeats: int = 7) -> dict:
             t = time.perf_counter()
             conv(x, k).numpy()
             times.append(time.perf_counter() - t)
-        out[dtype] = 2 * 128 * 128 * 9 * 256 * 256 / statistics.median(times) / 1e9
+        out[dtype + tag] = 2 * 128 * 128 * 9 * 256 * 256 / statistics.median(times) / 1e9
     return out
 
 
@@ -280,6 +288,8 @@ class _Driver:
 
 
 def worker(name: str, a) -> dict:
+    if METHODS[name].kind == "tfstyle":
+        import tfstyle  # noqa: F401 - first, as its users import it (it may ask TensorFlow for oneDNN)
     import tensorflow as tf  # noqa: F401 - imported before any clock starts
 
     from tfstyle.backbones.weights import resolve_weights
@@ -364,7 +374,12 @@ def _run_worker(name: str, a, target=None, time_limit=None) -> dict:
         r = worker(name, b)
         r["peak_rss_mib"] = {}  # not the method's own in a shared process
         return r
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **m.env}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    from tfstyle.hardware import ONEDNN_ENV, onednn_asked_by_tfstyle
+
+    if m.kind != "tfstyle" and onednn_asked_by_tfstyle():
+        env.pop(ONEDNN_ENV, None)  # a baseline starts TensorFlow as TensorFlow decides
+    env.update(m.env)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
     args = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--sizes", ",".join(map(str, a.sizes)),
             "--warmup", str(a.warmup), "--timed", str(a.timed), "--quality-size", str(a.quality_size),
@@ -380,16 +395,24 @@ def _run_worker(name: str, a, target=None, time_limit=None) -> dict:
 
 
 def _conv_ceiling(a) -> dict:
-    """:func:`conv_throughput` in a fresh process (threads as every row's), ``{}`` in process."""
+    """:func:`conv_throughput` in fresh processes (threads as every row's): with the kernels tfstyle
+    runs, and with oneDNN off (Eigen's: key "float32 (Eigen)") where those are oneDNN's; in
+    process, this process's."""
     if a.in_process:
         return conv_throughput()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
-    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", CONV_WORKER],
-                       env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("the 3x3 convolution benchmark failed:\n" + "\n".join(r.stderr.splitlines()[-5:]))
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out = {}
+    for extra in ({}, {"TF_ENABLE_ONEDNN_OPTS": "0"}):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
+        r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", CONV_WORKER],
+                           env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("the 3x3 convolution benchmark failed:\n" + "\n".join(r.stderr.splitlines()[-5:]))
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+        if extra and set(got) <= set(out):
+            break  # oneDNN off was tfstyle's setting already
+        out.update(got)
+    return out
 
 
 def efficiency(r: dict, size: str, conv: dict) -> tuple[float, float] | None:
@@ -398,7 +421,8 @@ def efficiency(r: dict, size: str, conv: dict) -> tuple[float, float] | None:
     if not ps or not gf:
         return None
     rate = gf / ps
-    ceiling = conv.get("bfloat16" if "bfloat16" in (r.get("policy") or "") else "float32")
+    dtype = "bfloat16" if "bfloat16" in (r.get("policy") or "") else "float32"
+    ceiling = max((v for k, v in conv.items() if k.split()[0] == dtype), default=None)  # the fastest kernels
     return rate, (100 * rate / ceiling if ceiling else float("nan"))
 
 
@@ -528,6 +552,7 @@ def main(argv=None) -> int:
     if a.warmup < 1 or a.timed < 1:
         p.error("--warmup and --timed must be at least 1")
     if a.worker == CONV_WORKER:
+        import tfstyle  # noqa: F401 - first, as in a tfstyle row
         print(json.dumps(conv_throughput()))
         return 0
     if a.worker:

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+import tfstyle  # noqa: F401 - first, as a user's program imports it: it may ask TensorFlow for oneDNN
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests never try a network download of ImageNet weights.
 os.environ.setdefault("TFSTYLE_OFFLINE", "1")

@@ -80,15 +80,15 @@ def test_extractor_matches_tensorflow_and_replaces_the_wide_layers(extractors):
     assert float(tf.norm(gw - gd) / tf.norm(gd)) < 1e-3
 
 
-def test_auto_picks_winograd_only_for_float32_vgg_without_onednn(monkeypatch):
+def test_auto_picks_winograd_only_for_float32_vgg_without_bfloat16_hardware(monkeypatch):
     import tfstyle.hardware
 
-    monkeypatch.setattr(tfstyle.hardware, "onednn_enabled", lambda: False)
+    monkeypatch.setattr(tfstyle.hardware, "cpu_has_bf16_instructions", lambda: False)
     assert resolve_conv("auto", "float32", chain=True) == "winograd"
     assert resolve_conv("auto", "float32", chain=False) == "direct"
     assert resolve_conv("auto", "mixed_bfloat16", chain=True) == "direct"
     assert resolve_conv("direct", "float32", chain=True) == "direct"
-    monkeypatch.setattr(tfstyle.hardware, "onednn_enabled", lambda: True)
+    monkeypatch.setattr(tfstyle.hardware, "cpu_has_bf16_instructions", lambda: True)
     assert resolve_conv("auto", "float32", chain=True) == "direct"
     assert resolve_conv("winograd", "float32", chain=True) == "winograd"
     with pytest.raises(ConfigError, match="VGG"):

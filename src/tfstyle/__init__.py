@@ -16,11 +16,18 @@ The package's layout: ``config`` (every default), ``progress`` (what runs report
 ``io`` (images, states), ``backbones`` (loss networks), ``objective`` (losses, masks, colour),
 ``optimize`` (loops, scales, tiles, memory), ``feedforward`` (networks, data, training, applying),
 ``export`` (one module per format), ``cli`` (the command line). Names below load on first use, so
-``import tfstyle`` imports no TensorFlow.
+``import tfstyle`` imports no TensorFlow. Imported before TensorFlow on an AVX2 CPU without AVX-512,
+it sets ``TF_ENABLE_ONEDNN_OPTS=1`` (unless set) for the speed of oneDNN's kernels
+(:func:`tfstyle.hardware.prefer_onednn`).
 """
 
 from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, StylizeConfig,  # noqa: F401
                      TrainConfig, VideoConfig)
+from .hardware import prefer_onednn as _prefer_onednn
+
+# Before anything imports TensorFlow: oneDNN on x86 CPUs where TensorFlow would leave it off (AVX2
+# without AVX-512), where it makes a float32 step 1.67x faster; see tfstyle.hardware.
+_prefer_onednn()
 
 __version__ = "0.1.0"
 

@@ -107,6 +107,11 @@ OFFLINE_ENV = "TFSTYLE_OFFLINE"
 RANDOM_BACKBONE_SEED = 1234
 
 # --- image optimisation internals -------------------------------------------------------------
+# Turn oneDNN on for TensorFlow's CPU kernels where TensorFlow leaves it off (x86 CPUs without
+# AVX-512, such as AVX2-only AMD EPYC), when tfstyle is imported before TensorFlow: there a float32
+# VGG19 step at 256 px took 0.336 s against 0.567 s with Eigen's kernels (Winograd layers included;
+# oneDNN's batched matmul and convolutions, bench/knobs.py). TF_ENABLE_ONEDNN_OPTS, when set, wins.
+PREFER_ONEDNN = True
 # Winograd F(4x4, 3x3) (tfstyle.backbones.winograd) for 3x3 convolutions with at least this many input
 # channels: below it (VGG19's block1 and block2_conv1) the transforms cost about what they save
 # (0.84-1.24x, bench/winograd.py at 256 and 512 px on an AVX2 CPU).

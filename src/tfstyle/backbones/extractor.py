@@ -67,9 +67,10 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
     (:mod:`tfstyle.backbones.winograd`) or "direct" (TensorFlow's).
 
-    "auto" picks Winograd where it was measured faster: a float32 step through Eigen's kernels
-    (oneDNN off, as TensorFlow decides on AVX2 CPUs; on a CPU with oneDNN, or a GPU, the library's
-    own kernels are left alone) on a plain-chain network (VGG).
+    "auto" picks Winograd where it was measured faster: a float32 step on a CPU without bfloat16
+    instructions (an AVX2 EPYC, with Eigen's kernels and with oneDNN's: 1.53x and 1.32x on the
+    convolutions, ``bench/winograd.py``), no GPU, a plain-chain network (VGG). Where bfloat16 is
+    native the step runs oneDNN's bfloat16 kernels, and float32 there was not measured.
 
     Raises:
         ConfigError: "winograd" for a network that is not a plain chain, or under a mixed policy.
@@ -86,9 +87,10 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
     import tensorflow as tf
 
-    from ..hardware import onednn_enabled
+    from ..hardware import cpu_has_bf16_instructions
 
-    if not chain or policy != "float32" or onednn_enabled() or tf.config.list_physical_devices("GPU"):
+    if (not chain or policy != "float32" or cpu_has_bf16_instructions()
+            or tf.config.list_physical_devices("GPU")):
         return "direct"
     return "winograd"
 

@@ -1,0 +1,52 @@
+"""What tfstyle asks of TensorFlow per CPU kind: oneDNN where TensorFlow would leave it off."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tfstyle import hardware
+
+CODE = ("import os{pre}; import tfstyle; from tfstyle import hardware; "
+        "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), hardware.onednn_enabled())")
+
+
+def _run(pre: str = "", **env) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if k != hardware.ONEDNN_ENV}
+    r = subprocess.run([sys.executable, "-c", CODE.format(pre=pre)], capture_output=True, text=True,
+                       env={**base, **env}, timeout=120)
+    assert r.returncode == 0, r.stderr[-1000:]
+    return r.stdout.split()
+
+
+def _avx2_without_avx512() -> bool:
+    flags = hardware.cpu_flags()
+    return "avx2" in flags and "avx512f" not in flags
+
+
+def test_import_turns_onednn_on_where_tensorflow_leaves_it_off():
+    """On an AVX2 CPU without AVX-512 importing tfstyle first sets TF_ENABLE_ONEDNN_OPTS=1 and
+    TensorFlow then runs oneDNN; elsewhere the variable is left unset."""
+    var, enabled = _run()
+    if _avx2_without_avx512():
+        assert (var, enabled) == ("1", "True")
+    else:
+        assert var == "None"
+
+
+def test_the_users_setting_and_an_earlier_tensorflow_win():
+    assert _run(TF_ENABLE_ONEDNN_OPTS="0") == ["0", "False"]
+    var, _ = _run(pre="; import tensorflow")
+    assert var == "None"  # TensorFlow already decided: nothing is set behind its back
+
+
+@pytest.mark.parametrize("flags,expected", [({"avx2", "fma"}, True), ({"avx2", "avx512f"}, False),
+                                            ({"neon", "asimd"}, False)])
+def test_prefer_onednn_only_on_avx2_without_avx512(monkeypatch, flags, expected):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setenv(hardware.ONEDNN_ENV, "")  # recorded, so the test's own setting is undone
+    monkeypatch.delenv(hardware.ONEDNN_ENV)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert hardware.prefer_onednn() is expected
+    assert (os.environ.get(hardware.ONEDNN_ENV) == "1") is expected
