@@ -36,6 +36,9 @@ def gram(features: tf.Tensor) -> tf.Tensor:
     for one rounding), so the features are cast to float32 first. Every other dtype, float16 in
     particular (whose H*W-term sums overflow), is multiplied in float32.
 
+    Its input gradient is one matmul, ``F (dG + dG^T) / (H*W)``, where autodiff's takes two of that
+    size and their sum (recorded on the tapes, :func:`tfstyle.tape.record`).
+
     Args:
         features: (B, H, W, C) activations.
 
@@ -43,13 +46,22 @@ def gram(features: tf.Tensor) -> tf.Tensor:
         (B, C, C) float32, ``F^T F / (H*W)``.
     """
     from ..hardware import native_bfloat16
+    from ..tape import record
 
     keep = features.dtype == tf.bfloat16 and native_bfloat16()
     f = features if keep else tf.cast(features, tf.float32)
     shape = tf.shape(f)
     flat = tf.reshape(f, (shape[0], shape[1] * shape[2], shape[3]))  # (B, H*W, C)
     hw = tf.cast(shape[1] * shape[2], tf.float32)
-    return tf.cast(tf.linalg.matmul(flat, flat, transpose_a=True), tf.float32) / hw  # (B, C, C)
+    fixed = tf.stop_gradient(flat)
+    g = tf.cast(tf.linalg.matmul(fixed, fixed, transpose_a=True), tf.float32) / hw  # (B, C, C)
+
+    def backward(dg):
+        sym = tf.cast((dg + tf.linalg.matrix_transpose(dg)) / hw, flat.dtype)
+        return [tf.linalg.matmul(fixed, sym)]
+
+    record("Gram", g, flat, backward)
+    return g
 
 
 def masked_gram(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -153,7 +153,7 @@ class AdamRun(Run):
             if int(self.opt.iterations.numpy()) != self.step:
                 raise ConfigError(f"saved optimiser state has {int(self.opt.iterations.numpy())} updates, "
                                   f"the saved step is {self.step}")
-        self._apply_fn = tf.function(self._apply_impl)
+        self._apply_fn = tf.function(self._apply_impl, autograph=False)
 
     def _apply_impl(self, grad):
         """One Adam update; undone (returns False) if it overflows, so the state stays resumable."""
