@@ -34,7 +34,7 @@ def test_activation_bytes_match_the_real_network():
 
 
 def test_estimate_is_dtype_aware_and_grows_with_pixels():
-    cfg = StylizeConfig()
+    cfg = StylizeConfig(conv_algorithm="direct")  # Winograd's float32 workspace has its own test
     f32 = estimate_step((1024, 1024), cfg, optimizer="adam", policy="float32")
     bf16 = estimate_step((1024, 1024), cfg, optimizer="adam", policy="mixed_bfloat16")
     assert bf16.activations < f32.activations < 2 * bf16.activations

@@ -110,9 +110,11 @@ def _winograd_ops(x, u, bt, at, m: int):
     import tensorflow as tf
 
     n = m + 2
+    # Static sizes where the graph has them (a single-scale run): Python ints make the slicing and
+    # padding below a handful of ops instead of shape arithmetic, which took most of the tracing.
     shape = tf.shape(x)
-    b, h, w, c = shape[0], shape[1], shape[2], x.shape[-1]
-    k = u.shape[-1]
+    b, h, w = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(3))
+    c, k = x.shape[-1], u.shape[-1]
     th, tw = (h + m - 1) // m, (w + m - 1) // m
     # Pad to whole tiles plus the 1-pixel 'same' border; pixel (m*a + p, m*b + q) of the padded
     # image is cell (a, b), channel group (p, q) after space_to_depth.

@@ -155,8 +155,9 @@ class MultiScaleStylizer:
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
-        self.shared = SharedObjective(self.extractor)  # traced once for every scale
         self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+        # Traced once for every scale; with static sizes where there is only one.
+        self.shared = SharedObjective(self.extractor, self.plan[0].shape if len(self.plan) == 1 else None)
         self._check_sizes()
 
     def _check_sizes(self) -> None:

@@ -32,11 +32,14 @@ class SharedObjective:
     backward pass once instead of once per scale (each trace costs about two steps' time).
 
     Serves plain objectives (no masks, no luminance-only view); the first Stylizer that uses it
-    fixes the loss weights, which are the same at every scale of a run.
+    fixes the loss weights, which are the same at every scale of a run. ``shape``: the (H, W) of a
+    run's only scale, traced with static sizes (a smaller graph, traced and optimised sooner: 0.6 s
+    less before the first step at 256 px, bench/speed.py); None leaves them open.
     """
 
-    def __init__(self, extractor: FeatureExtractor):
+    def __init__(self, extractor: FeatureExtractor, shape: tuple[int, int] | None = None):
         self.extractor = extractor
+        self.shape = tuple(shape) if shape else None
         self._fn = None
 
     def __call__(self, x, loss):
@@ -44,9 +47,11 @@ class SharedObjective:
 
         if self._fn is None:
             def spec(t):
-                return tf.TensorSpec((1, None, None, t.shape[-1]) if t.shape.rank == 4 else t.shape, tf.float32)
+                if self.shape is not None or t.shape.rank != 4:
+                    return tf.TensorSpec(t.shape, tf.float32)
+                return tf.TensorSpec((1, None, None, t.shape[-1]), tf.float32)
 
-            signature = [tf.TensorSpec((1, None, None, 3), tf.float32),
+            signature = [tf.TensorSpec((1, *(self.shape or (None, None)), 3), tf.float32),
                          {k: spec(v) for k, v in loss.content_targets.items()},
                          {k: spec(v) for k, v in loss.style_targets.items()}]
 
