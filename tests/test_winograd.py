@@ -7,8 +7,9 @@ import tensorflow as tf
 
 from tfstyle.backbones.extractor import FeatureExtractor, resolve_conv
 from tfstyle.backbones.weights import resolve_weights
-from tfstyle.backbones.winograd import WinogradConv
+from tfstyle.backbones.winograd import TransposedConv, WinogradConv
 from tfstyle.config import ConfigError, StylizeConfig
+from tfstyle.hardware import onednn_enabled
 
 
 def _rel(a, b):
@@ -40,6 +41,26 @@ def test_same_convolution_and_input_gradient_as_tensorflow(m, shape, k):
     assert _rel(fn(x), want_y) < 1e-4
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_transposed_convolution_matches_tensorflows(compiled):
+    """Forward and input gradient of TransposedConv against tf.nn.conv2d, odd sizes, 3 -> 5 channels."""
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.standard_normal((2, 9, 14, 3)).astype(np.float32))
+    k = tf.Variable(rng.standard_normal((3, 3, 3, 5)).astype(np.float32))
+    w = tf.constant(rng.standard_normal((2, 9, 14, 5)).astype(np.float32))
+    conv = TransposedConv(k)
+
+    def both(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours, ref = conv(x), tf.nn.conv2d(x, k, 1, "SAME")
+            lo, lr = tf.reduce_sum(tf.sin(ours) * w), tf.reduce_sum(tf.sin(ref) * w)
+        return ours, ref, tape.gradient(lo, x), tape.gradient(lr, x)
+
+    ours, ref, go, gr = (tf.function(both) if compiled else both)(x)
+    assert _rel(ours, ref) < 1e-5 and _rel(go, gr) < 1e-5
+
+
 def test_refuses_other_kernels():
     with pytest.raises(ValueError, match="3x3"):
         WinogradConv(np.zeros((5, 5, 2, 2), np.float32))
@@ -62,6 +83,9 @@ def test_extractor_matches_tensorflow_and_replaces_the_wide_layers(extractors):
     # Layers with >= 128 input channels, up to the deepest requested layer (block5_conv1).
     assert wino._chain.replaced == ["block2_conv2", "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
                                     "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4", "block5_conv1"]
+    # The narrower ones, where oneDNN runs them, as transposed convolutions.
+    narrow = ["block1_conv1", "block1_conv2", "block2_conv1"]
+    assert wino._chain.transposed == (narrow if onednn_enabled() else [])
     x = tf.constant(np.random.default_rng(0).random((1, 45, 70, 3)).astype(np.float32))
 
     def run(e):
