@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from tfstyle.backbones.winograd import WinogradConv
+from tfstyle.backbones.winograd import TransposedConv, WinogradConv
 
 def layers(size: int, last: str = "block5_conv2"):
     """[(name, input shape (1, H, W, C), kernel)] of VGG19's convolutions up to ``last`` at ``size``
@@ -50,7 +50,7 @@ def best_time(fn, x, seconds: float) -> float:
     for _ in range(2):
         t0, n = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:
-            fn(x).numpy()
+            [t.numpy() for t in fn(x)]
             n += 1
         best = min(best, (time.perf_counter() - t0) / n)
     return best
@@ -69,20 +69,27 @@ def measure(name: str, shape, g: np.ndarray, seconds: float) -> dict:
         def run(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                loss = tf.reduce_sum(conv(x) * up)
-            return tape.gradient(loss, x)
+                # ReLU, as in the network: the gradient needs the forward pass (a loss linear in the
+                # output would let TensorFlow prune the forward convolution).
+                loss = tf.reduce_sum(tf.nn.relu(conv(x)) * up)
+            return loss, tape.gradient(loss, x)
         return run
 
+    def input_gradient(conv):  # of a loss linear in the output: no ReLU flips in the comparison
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(conv(x) * up)
+        return tape.gradient(loss, x)
+
     direct = step(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    want_y, want_g = tf.nn.conv2d(x, kernel, 1, "SAME"), direct(x)
+    want_y, want_g = tf.nn.conv2d(x, kernel, 1, "SAME"), input_gradient(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
     row = {"layer": name, "shape": shape, "k": g.shape[3], "direct": best_time(direct, x, seconds)}
-    for m in (2, 4):
-        wg = WinogradConv(g, m)
-        fn = step(wg)
-        err_y = float(tf.reduce_max(tf.abs(wg(x) - want_y)) / tf.reduce_max(tf.abs(want_y)))
-        err_g = float(tf.reduce_max(tf.abs(fn(x) - want_g)) / tf.reduce_max(tf.abs(want_g)))
-        row[f"F{m}"] = best_time(fn, x, seconds)
-        row[f"err{m}"] = max(err_y, err_g)
+    for key, conv in (("T", TransposedConv(tf.Variable(g))), ("F2", WinogradConv(g, 2)), ("F4", WinogradConv(g, 4))):
+        fn = step(conv)
+        err_y = float(tf.reduce_max(tf.abs(conv(x) - want_y)) / tf.reduce_max(tf.abs(want_y)))
+        err_g = float(tf.reduce_max(tf.abs(input_gradient(conv) - want_g)) / tf.reduce_max(tf.abs(want_g)))
+        row[key] = best_time(fn, x, seconds)
+        row["err" + key] = max(err_y, err_g)
     return row
 
 
@@ -95,19 +102,21 @@ def main(argv=None) -> int:
     rows = [measure(n, s, g, a.seconds) for n, s, g in layers(a.size, a.last) if s[2] > 3]
     print(f"VGG19 3x3 convolutions at {a.size} px, forward + input gradient, ms (best of 2 x {a.seconds:g} s); "
           "speed-ups against tf.nn.conv2d (direct) in the same process\n")
-    print("| layer | input (H x W x C) -> K | direct | F(2,3) | F(4,3) | F(2,3) speed-up | F(4,3) speed-up | "
-          "max rel. error F(2,3) / F(4,3) |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    keys = ("T", "F2", "F4")
+    print("| layer | input (H x W x C) -> K | direct | transposed | F(2,3) | F(4,3) | transposed speed-up | "
+          "F(2,3) speed-up | F(4,3) speed-up | max rel. error transposed / F(2,3) / F(4,3) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         h, w, c = r["shape"]
-        print(f"| {r['layer']} | {h} x {w} x {c} -> {r['k']} | {r['direct'] * 1e3:.1f} | {r['F2'] * 1e3:.1f} | "
-              f"{r['F4'] * 1e3:.1f} | {r['direct'] / r['F2']:.2f}x | {r['direct'] / r['F4']:.2f}x | "
-              f"{r['err2']:.1e} / {r['err4']:.1e} |")
-    total = {k: sum(r[k] for r in rows) for k in ("direct", "F2", "F4")}
-    best = sum(min(r["direct"], r["F2"], r["F4"]) for r in rows)
-    print(f"| **all layers** | | {total['direct'] * 1e3:.1f} | {total['F2'] * 1e3:.1f} | {total['F4'] * 1e3:.1f} | "
-          f"{total['direct'] / total['F2']:.2f}x | {total['direct'] / total['F4']:.2f}x | |")
-    print(f"| **fastest per layer** | | | | | {total['direct'] / best:.2f}x ({best * 1e3:.1f} ms) | | |")
+        print(f"| {r['layer']} | {h} x {w} x {c} -> {r['k']} | {r['direct'] * 1e3:.1f} | "
+              + " | ".join(f"{r[k] * 1e3:.1f}" for k in keys) + " | "
+              + " | ".join(f"{r['direct'] / r[k]:.2f}x" for k in keys) + " | "
+              + " / ".join(f"{r['err' + k]:.1e}" for k in keys) + " |")
+    total = {k: sum(r[k] for r in rows) for k in ("direct", *keys)}
+    best = sum(min(r[k] for k in ("direct", *keys)) for r in rows)
+    print(f"| **all layers** | | {total['direct'] * 1e3:.1f} | " + " | ".join(f"{total[k] * 1e3:.1f}" for k in keys)
+          + " | " + " | ".join(f"{total['direct'] / total[k]:.2f}x" for k in keys) + " | |")
+    print(f"| **fastest per layer** | | | | | | {total['direct'] / best:.2f}x ({best * 1e3:.1f} ms) | | | |")
     return 0
 
 

@@ -80,12 +80,15 @@ def extractors():
 def test_extractor_matches_tensorflow_and_replaces_the_wide_layers(extractors):
     direct, wino = extractors
     assert direct.conv == "direct" and wino.conv == "winograd"
-    # Layers with >= 128 input channels, up to the deepest requested layer (block5_conv1).
-    assert wino._chain.replaced == ["block2_conv2", "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
-                                    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4", "block5_conv1"]
-    # The narrower ones, where oneDNN runs them, as transposed convolutions.
-    narrow = ["block1_conv1", "block1_conv2", "block2_conv1"]
-    assert wino._chain.transposed == (narrow if onednn_enabled() else [])
+    # Layers with enough input channels (64 under oneDNN, else 128), up to the deepest requested
+    # layer (block5_conv1); under oneDNN the first (3 channels) as a transposed convolution.
+    wide = ["block2_conv2", "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4", "block4_conv1",
+            "block4_conv2", "block4_conv3", "block4_conv4", "block5_conv1"]
+    if onednn_enabled():
+        assert wino._chain.replaced == ["block1_conv2", "block2_conv1"] + wide
+        assert wino._chain.transposed == ["block1_conv1"]
+    else:
+        assert wino._chain.replaced == wide and wino._chain.transposed == []
     x = tf.constant(np.random.default_rng(0).random((1, 45, 70, 3)).astype(np.float32))
 
     def run(e):

@@ -113,9 +113,11 @@ RANDOM_BACKBONE_SEED = 1234
 # oneDNN's batched matmul and convolutions, bench/knobs.py). TF_ENABLE_ONEDNN_OPTS, when set, wins.
 PREFER_ONEDNN = True
 # Winograd F(4x4, 3x3) (tfstyle.backbones.winograd) for 3x3 convolutions with at least this many input
-# channels: below it (VGG19's block1 and block2_conv1) the transforms cost about what they save
-# (0.84-1.24x, bench/winograd.py at 256 and 512 px on an AVX2 CPU).
+# channels (bench/winograd.py, forward and input gradient, AVX2 EPYC). With oneDNN's kernels every VGG19
+# layer from block1_conv2 (64 channels) won, 1.37-3.55x at 256 and 512 px. With Eigen's (oneDNN off),
+# block1_conv2 lost (0.79x) and block2_conv1 broke even (1.04x) at 256 px; from 128 channels it won.
 WINOGRAD_MIN_CHANNELS = 128
+WINOGRAD_MIN_CHANNELS_ONEDNN = 64
 # Peak workspace of Winograd convolutions, in float32 inputs of the largest replaced layer (tiles,
 # transforms, products, in the forward pass and the input gradient, plus what the allocator keeps).
 # Fitted on an AVX2 EPYC, VGG19 at 512x341: peak RSS 2740 MiB against 1858 MiB with TensorFlow's

@@ -5,12 +5,12 @@ stylisation step is almost all 3x3 convolutions, forward and input gradient, and
 gradient (``Conv2DBackpropInput``) is its slowest part. Winograd's algorithm (Lavin & Gray 2016)
 computes each 4x4 output tile from a 6x6 input tile with 36 products per channel pair instead of 144:
 
-* input tiles from ``space_to_depth`` and contiguous slices; the input transform ``B^T d B`` one side
+* input tiles by one gather of pixel rows (C floats each); the input transform ``B^T d B`` one side
   at a time (:func:`_sandwich`: a 6x6 matmul, then a batch of them), a third of the multiplications
   of one matmul with ``kron(B^T, B^T)`` and 1.5-1.7x faster;
 * the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
   network's weights are fixed while a loss uses it;
-* the output transform ``A^T y A`` the same way, then ``depth_to_space``;
+* the output transform ``A^T y A`` the same way, then one gather back to pixel order;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
   swapped (recorded on the gradient tapes, :func:`tfstyle.tape.record`), instead of the gradients
   of the slicing ops.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import WINOGRAD_MIN_CHANNELS
+from ..config import WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN
 from ..tape import record
 
 # Winograd F(m x m, 3 x 3) matrices (B^T, G, A^T), from Lavin & Gray 2016; F(4, 3) uses the
@@ -110,31 +110,34 @@ def _winograd_ops(x, u, bt, at, m: int):
     import tensorflow as tf
 
     n = m + 2
-    # Static sizes where the graph has them (a single-scale run): Python ints make the slicing and
-    # padding below a handful of ops instead of shape arithmetic, which took most of the tracing.
+    # Static sizes where the graph has them (a single-scale run): the index arithmetic below is then
+    # folded into constants.
     shape = tf.shape(x)
     b, h, w = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(3))
     c, k = x.shape[-1], u.shape[-1]
     th, tw = (h + m - 1) // m, (w + m - 1) // m
-    # Pad to whole tiles plus the 1-pixel 'same' border; pixel (m*a + p, m*b + q) of the padded
-    # image is cell (a, b), channel group (p, q) after space_to_depth.
-    xp = tf.pad(x, [[0, 0], [1, m * (th + 1) - h - 1], [1, m * (tw + 1) - w - 1], [0, 0]])
-    s = tf.nn.space_to_depth(xp, m)  # (B, th + 1, tw + 1, m*m*C)
-    # Tile pixel (i, j) = (m*a + p, m*b + q) is cell (a, b) shifted, channel group (p, q): four
-    # shifted views, each split into its m*m channel groups by one op (few ops keep tracing fast).
-    groups = {(a, bj): tf.split(s[:, a:a + th, bj:bj + tw], m * m, axis=-1) for a in (0, 1) for bj in (0, 1)}
-    tiles = []
-    for i in range(n):
-        a, p = divmod(i, m)
-        for j in range(n):
-            bj, q = divmod(j, m)
-            tiles.append(groups[a, bj][p * m + q])
-    d = tf.reshape(tf.stack(tiles), (n * n, -1))  # (n^2, B*th*tw*C)
+    hp, wp = m * th + 2, m * tw + 2  # whole tiles plus the 1-pixel 'same' border
+    xp = tf.pad(x, [[0, 0], [1, hp - h - 1], [1, wp - w - 1], [0, 0]])
+    # Tile (a, b)'s pixel (i, j) is padded pixel (m*a + i, m*b + j): one gather of pixel rows (C
+    # floats each) builds every tile, ordered (i, j, image, a, b).
+    i = tf.reshape(tf.range(n), (n, 1, 1, 1, 1))
+    j = tf.reshape(tf.range(n), (1, n, 1, 1, 1))
+    img = tf.reshape(tf.range(b), (1, 1, -1, 1, 1))
+    ta = tf.reshape(tf.range(th), (1, 1, 1, -1, 1))
+    tb = tf.reshape(tf.range(tw), (1, 1, 1, 1, -1))
+    rows = tf.reshape((img * hp + m * ta + i) * wp + m * tb + j, (-1,))
+    d = tf.reshape(tf.gather(tf.reshape(xp, (-1, c)), rows), (n * n, -1))  # (n^2, B*th*tw*C)
     v = tf.reshape(_sandwich(bt, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
     prod = tf.reshape(tf.matmul(v, u), (n * n, -1))  # (n^2, B*th*tw*K)
-    y = tf.reshape(_sandwich(at, prod), (m * m, b, th, tw, k))  # output pixel (p, q) of each tile
-    y = tf.reshape(tf.transpose(y, (1, 2, 3, 0, 4)), (b, th, tw, m * m * k))
-    return tf.nn.depth_to_space(y, m)[:, :h, :w]
+    y = tf.reshape(_sandwich(at, prod), (-1, k))  # output pixel (p, q) of each tile: rows (p, q, image, a, b)
+    # Output pixel (r, s) of image z is tile (r // m, s // m)'s pixel (r % m, s % m): one gather.
+    r = tf.reshape(tf.range(h), (1, -1, 1))
+    s = tf.reshape(tf.range(w), (1, 1, -1))
+    z = tf.reshape(tf.range(b), (-1, 1, 1))
+    tiles = b * th * tw
+    out = ((r % m) * m + s % m) * tiles + (z * th + r // m) * tw + s // m
+    return tf.reshape(tf.gather(y, tf.reshape(out, (-1,))), tf.stack([b, h, w, k]) if isinstance(h, tf.Tensor)
+                      or isinstance(b, tf.Tensor) else (b, h, w, k))
 
 
 def winograd_eligible(layer) -> bool:
@@ -147,15 +150,17 @@ def winograd_eligible(layer) -> bool:
 
 
 def wide_enough(in_channels: int) -> bool:
-    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms."""
-    return in_channels >= WINOGRAD_MIN_CHANNELS
+    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms here:
+    at least ``WINOGRAD_MIN_CHANNELS_ONEDNN`` where oneDNN runs TensorFlow's kernels, else at least
+    ``WINOGRAD_MIN_CHANNELS`` (``config`` says what was measured)."""
+    from ..hardware import onednn_enabled
+
+    return in_channels >= (WINOGRAD_MIN_CHANNELS_ONEDNN if onednn_enabled() else WINOGRAD_MIN_CHANNELS)
 
 
 def use_winograd(layer) -> bool:
-    """Where F(4, 3) was faster than TensorFlow's float32 convolution on an AVX2 CPU at both 256 and
-    512 px (``bench/winograd.py``): eligible layers with at least ``WINOGRAD_MIN_CHANNELS`` input
-    channels. VGG19: block2_conv2 to block5 1.05-2.45x; below 128 channels, block1_conv2 (64 -> 64)
-    was 1.24x at 256 px but 0.84x at 512 px, block2_conv1 (64 -> 128) 0.85x and 1.08x."""
+    """Where F(4, 3) was faster than TensorFlow's float32 convolution on an AVX2 CPU at 256 and 512 px
+    (``bench/winograd.py``): eligible layers that are :func:`wide_enough`."""
     return winograd_eligible(layer) and wide_enough(layer.kernel.shape[2])
 
 
@@ -198,7 +203,7 @@ class WinogradChain:
     """Runs a plain chain of Keras layers (each layer's input is the previous one's output, as in
     VGG), float32, with :func:`use_winograd` convolutions computed by :class:`WinogradConv` (plus the
     layer's bias and activation), where oneDNN runs TensorFlow's kernels the other 3x3 convolutions
-    by :class:`TransposedConv`, and every other layer as Keras runs it.
+    (VGG's first, from 3 channels) by :class:`TransposedConv`, and every other layer as Keras runs it.
 
     Built for the layer names ``taps``, it stops after the last of them; ``chain(x)`` returns
     ``{name: output}`` for ``taps``.
