@@ -235,15 +235,14 @@ class StylizeConfig(_LossNetworkSettings):
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
-    # The loss network's 3x3 convolutions: TensorFlow's own, or Winograd F(4x4, 3x3) built from
-    # TensorFlow ops (tfstyle.backbones.winograd), 36 products per 4x4 tile and channel pair instead
-    # of 144. "auto": Winograd where the step runs float32 through Eigen's kernels (oneDNN off, as
-    # TensorFlow decides on AVX2 CPUs) on a VGG network. Measured on an AMD EPYC (AVX2), VGG19 at
-    # 256 px, forward and input gradient of every layer: 1.5x (bench/winograd.py).
+    # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.backbones.winograd) for a
+    # float32 VGG network on a CPU without bfloat16 instructions and without a GPU. Measured on an AMD
+    # EPYC (AVX2), VGG19, forward and input gradient of every layer: 2.2x at 256 px with oneDNN's
+    # kernels, 1.3x with Eigen's (bench/winograd.py).
     conv_algorithm: str = field(
         default="auto", metadata=_h("the loss network's 3x3 convolutions: direct (TensorFlow's), winograd "
-                                    "(F(4x4,3x3); float32, VGG only) or auto (winograd where float32 runs "
-                                    "without oneDNN, as on AVX2 CPUs)", choices=CONV_ALGORITHMS))
+                                    "(F(4x4,3x3); float32, VGG only) or auto (winograd for float32 VGG on "
+                                    "CPUs without bfloat16 hardware, as AVX2 CPUs)", choices=CONV_ALGORITHMS))
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation (smoothness) loss"))
