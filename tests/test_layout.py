@@ -16,7 +16,7 @@ LAYERS = [
     {"video"},
     {"optimize", "feedforward", "export", "web"},
     {"objective", "backbones"},
-    {"io", "progress", "hardware"},
+    {"io", "progress", "hardware", "tape"},
     {"config"},
 ]
 
