@@ -136,8 +136,7 @@ def _winograd_ops(x, u, bt, at, m: int):
     z = tf.reshape(tf.range(b), (-1, 1, 1))
     tiles = b * th * tw
     out = ((r % m) * m + s % m) * tiles + (z * th + r // m) * tw + s // m
-    return tf.reshape(tf.gather(y, tf.reshape(out, (-1,))), tf.stack([b, h, w, k]) if isinstance(h, tf.Tensor)
-                      or isinstance(b, tf.Tensor) else (b, h, w, k))
+    return tf.reshape(tf.gather(y, tf.reshape(out, (-1,))), [b, h, w, k])  # ints or tensors: packed
 
 
 def winograd_eligible(layer) -> bool:
