@@ -519,12 +519,14 @@ def parse_paths(text: str, what: str) -> tuple[str, ...]:
     return out
 
 
-def parse_scales(text: str, size: int) -> tuple[int, ...] | None:
-    """Parse ``--scales``: ``"auto"`` gives None; ``"256,512"`` gives the longest sides, coarse to fine.
+def parse_scales(text: str | int, size: int) -> tuple[int, ...] | None:
+    """Parse ``--scales``: ``"auto"`` gives None; ``"256,512"`` gives the longest sides, coarse to fine
+    (one int, as the Python API may pass, is one scale).
 
     ``size`` is appended when the list stops below it; every value must be >= 16, strictly increasing
     and at most ``size``.
     """
+    text = str(text)
     if text.strip().lower() == "auto":
         return None
     try:
