@@ -5,7 +5,8 @@
 A float32 tfstyle step is almost all 3x3 convolutions, forward and input gradient, which TensorFlow
 runs as direct (im2col-style) convolutions on a CPU without oneDNN's bfloat16 path. Winograd's
 minimal filtering (Lavin & Gray 2016) computes F(m x m, 3 x 3) output tiles with (m + 2)^2 instead of
-9 m^2 multiplications per tile and channel pair: 2.25x fewer for F(2, 3), 4x fewer for F(4, 3).
+9 m^2 multiplications per tile and channel pair: 2.25x fewer for F(2, 3), 4x fewer for F(4, 3), 5.06x
+fewer for F(6, 3) (larger transforms, less precise in float32).
 ``tfstyle.backbones.winograd.WinogradConv`` builds it from TensorFlow ops (its docstring says how),
 with the input gradient by the same algorithm (recorded on the tapes); the library runs F(4, 3)
 (``--conv-algorithm``) on the layers ``use_winograd`` picks from this table.
@@ -14,8 +15,8 @@ Each row times one VGG19 layer (the shapes of ``keras.applications.VGG19`` at ``
 at block5_conv2 as tfstyle's objective on the tutorial's layers) as a step uses it: forward and input
 gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Baseline: the same layer
 through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
-baseline's largest value. The last rows add the layers up: all direct, all F(2, 3), all F(4, 3), and
-the fastest of the three per layer.
+baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
+F(6, 3) on request). The last rows add the layers up, per column, and the fastest column per layer.
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ def best_time(fn, x, seconds: float) -> float:
     return best
 
 
-def measure(name: str, shape, g: np.ndarray, seconds: float) -> dict:
+ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)"}
+
+
+def _conv(key, g):
+    import tensorflow as tf
+
+    return TransposedConv(tf.Variable(g)) if key == "T" else WinogradConv(g, int(key[1:]))
+
+
+def measure(name: str, shape, g: np.ndarray, seconds: float, keys=("T", "F2", "F4")) -> dict:
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -84,7 +94,8 @@ def measure(name: str, shape, g: np.ndarray, seconds: float) -> dict:
     direct = step(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
     want_y, want_g = tf.nn.conv2d(x, kernel, 1, "SAME"), input_gradient(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
     row = {"layer": name, "shape": shape, "k": g.shape[3], "direct": best_time(direct, x, seconds)}
-    for key, conv in (("T", TransposedConv(tf.Variable(g))), ("F2", WinogradConv(g, 2)), ("F4", WinogradConv(g, 4))):
+    for key in keys:
+        conv = _conv(key, g)
         fn = step(conv)
         err_y = float(tf.reduce_max(tf.abs(conv(x) - want_y)) / tf.reduce_max(tf.abs(want_y)))
         err_g = float(tf.reduce_max(tf.abs(input_gradient(conv) - want_g)) / tf.reduce_max(tf.abs(want_g)))
@@ -98,14 +109,19 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=256, help="longest side of the image (default 256)")
     p.add_argument("--seconds", type=float, default=1.0, help="timing per round (two rounds, best kept)")
     p.add_argument("--last", default="block5_conv2", help="deepest VGG19 layer")
+    p.add_argument("--algorithms", default="T,F2,F4",
+                   help="comma-separated columns: T (transposed), F2, F4, F6 (Winograd F(m,3))")
     a = p.parse_args(argv)
-    rows = [measure(n, s, g, a.seconds) for n, s, g in layers(a.size, a.last) if s[2] > 3]
+    keys = tuple(k.strip() for k in a.algorithms.split(",") if k.strip())
+    if not keys or any(k not in ALGORITHMS for k in keys):
+        p.error(f"--algorithms: choose from {','.join(ALGORITHMS)}")
+    rows = [measure(n, s, g, a.seconds, keys) for n, s, g in layers(a.size, a.last) if s[2] > 3]
     print(f"VGG19 3x3 convolutions at {a.size} px, forward + input gradient, ms (best of 2 x {a.seconds:g} s); "
           "speed-ups against tf.nn.conv2d (direct) in the same process\n")
-    keys = ("T", "F2", "F4")
-    print("| layer | input (H x W x C) -> K | direct | transposed | F(2,3) | F(4,3) | transposed speed-up | "
-          "F(2,3) speed-up | F(4,3) speed-up | max rel. error transposed / F(2,3) / F(4,3) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    names = [ALGORITHMS[k] for k in keys]
+    print("| layer | input (H x W x C) -> K | direct | " + " | ".join(names) + " | "
+          + " | ".join(f"{n} speed-up" for n in names) + " | max rel. error " + " / ".join(names) + " |")
+    print("|---|---|---:|" + "---:|" * (2 * len(keys)) + "---|")
     for r in rows:
         h, w, c = r["shape"]
         print(f"| {r['layer']} | {h} x {w} x {c} -> {r['k']} | {r['direct'] * 1e3:.1f} | "
@@ -116,7 +132,8 @@ def main(argv=None) -> int:
     best = sum(min(r[k] for k in ("direct", *keys)) for r in rows)
     print(f"| **all layers** | | {total['direct'] * 1e3:.1f} | " + " | ".join(f"{total[k] * 1e3:.1f}" for k in keys)
           + " | " + " | ".join(f"{total['direct'] / total[k]:.2f}x" for k in keys) + " | |")
-    print(f"| **fastest per layer** | | | | | | {total['direct'] / best:.2f}x ({best * 1e3:.1f} ms) | | | |")
+    print(f"| **fastest per layer** | |" + " |" * (len(keys) + 1)
+          + f" {total['direct'] / best:.2f}x ({best * 1e3:.1f} ms) |" + " |" * len(keys))
     return 0
 
 

@@ -16,7 +16,7 @@ def _rel(a, b):
     return float(tf.reduce_max(tf.abs(a - b)) / tf.reduce_max(tf.abs(b)))
 
 
-@pytest.mark.parametrize("m", [4, 2])
+@pytest.mark.parametrize("m", [4, 2, 6])
 @pytest.mark.parametrize("shape,k", [((1, 7, 9, 5), 6), ((2, 13, 10, 8), 4), ((1, 4, 4, 3), 3), ((1, 1, 6, 2), 2)])
 def test_same_convolution_and_input_gradient_as_tensorflow(m, shape, k):
     rng = np.random.default_rng(1)

@@ -9,7 +9,9 @@ computes each 4x4 output tile from a 6x6 input tile with 36 products per channel
   at a time (:func:`_sandwich`: a 6x6 matmul, then a batch of them), a third of the multiplications
   of one matmul with ``kron(B^T, B^T)`` and 1.5-1.7x faster;
 * the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
-  network's weights are fixed while a loss uses it;
+  network's weights are fixed while a loss uses it, and stored transposed, (36, K, C): oneDNN's
+  batched matmul ran ``(T, C) x (K, C)^T`` up to 1.5x faster than ``(T, C) x (C, K)`` on VGG19's
+  deep layers, where few tiles meet many channels;
 * the output transform ``A^T y A`` the same way, then one gather back to pixel order;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
   swapped (recorded on the gradient tapes, :func:`tfstyle.tape.record`), instead of the gradients
@@ -29,7 +31,9 @@ from ..config import WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN
 from ..tape import record
 
 # Winograd F(m x m, 3 x 3) matrices (B^T, G, A^T), from Lavin & Gray 2016; F(4, 3) uses the
-# interpolation points 0, +-1, +-2. The library runs F(4, 3); bench/winograd.py compares F(2, 3).
+# interpolation points 0, +-1, +-2, F(6, 3) 0, +-1, +-2, +-1/2 (as NNPACK). The library runs F(4, 3):
+# F(6, 3) made a step at 512 px only 1.03x faster on an AVX2 EPYC (none at 256 px) for 1.8x the
+# transformed kernels' memory (bench/winograd.py compares them).
 MATRICES = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]],
@@ -39,6 +43,15 @@ MATRICES = {
         [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
          [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
         [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+    6: ([[1, 0, -21 / 4, 0, 21 / 4, 0, -1, 0], [0, 1, 1, -17 / 4, -17 / 4, 1, 1, 0],
+         [0, -1, 1, 17 / 4, -17 / 4, -1, 1, 0], [0, 1 / 2, 1 / 4, -5 / 2, -5 / 4, 2, 1, 0],
+         [0, -1 / 2, 1 / 4, 5 / 2, -5 / 4, -2, 1, 0], [0, 2, 4, -5 / 2, -5, 1 / 2, 1, 0],
+         [0, -2, 4, 5 / 2, -5, -1 / 2, 1, 0], [0, -1, 0, 21 / 4, 0, -21 / 4, 0, 1]],
+        [[1, 0, 0], [-2 / 9, -2 / 9, -2 / 9], [-2 / 9, 2 / 9, -2 / 9], [1 / 90, 1 / 45, 2 / 45],
+         [1 / 90, -1 / 45, 2 / 45], [32 / 45, 16 / 45, 8 / 45], [32 / 45, -16 / 45, 8 / 45], [0, 0, 1]],
+        [[1, 1, 1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1 / 2, -1 / 2, 0], [0, 1, 1, 4, 4, 1 / 4, 1 / 4, 0],
+         [0, 1, -1, 8, -8, 1 / 8, -1 / 8, 0], [0, 1, 1, 16, 16, 1 / 16, 1 / 16, 0],
+         [0, 1, -1, 32, -32, 1 / 32, -1 / 32, 1]]),
 }
 
 
@@ -71,10 +84,13 @@ class WinogradConv:
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
         # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
-        self.u = tf.Variable(transform_kernel(g, m), trainable=False)
+        # Stored (n^2, K, C), the products multiplying by its transpose: oneDNN's batched matmul ran
+        # (T, C) x (K, C)^T at 1.0-1.5x the speed of (T, C) x (C, K) on VGG19's shapes (bench/winograd.py).
+        self.u = tf.Variable(_kc(transform_kernel(g, m)), trainable=False)
         # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
         # gradient with the kernel turned 180 degrees and its input and output channels swapped.
-        self.u_back = tf.Variable(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), m), trainable=False)
+        self.u_back = tf.Variable(_kc(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), m)),
+                                  trainable=False)
         self.bt = tf.constant(bt.astype(np.float32))  # (n, n)
         self.at = tf.constant(at.astype(np.float32))  # (m, n)
 
@@ -87,8 +103,14 @@ class WinogradConv:
         return y
 
 
+def _kc(u):
+    import tensorflow as tf
+
+    return tf.transpose(u, (0, 2, 1))
+
+
 def _winograd(x, u, bt, at, m: int):
-    """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, C, K) and the transforms
+    """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, K, C) and the transforms
     ``bt`` = B^T (n, n), ``at`` = A^T (m, n), n = m + 2. Its Python loops only build the graph:
     autograph is kept out (converting it took 0.6 s per trace)."""
     import tensorflow as tf
@@ -114,7 +136,7 @@ def _winograd_ops(x, u, bt, at, m: int):
     # folded into constants.
     shape = tf.shape(x)
     b, h, w = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(3))
-    c, k = x.shape[-1], u.shape[-1]
+    c, k = x.shape[-1], u.shape[1]
     th, tw = (h + m - 1) // m, (w + m - 1) // m
     hp, wp = m * th + 2, m * tw + 2  # whole tiles plus the 1-pixel 'same' border
     xp = tf.pad(x, [[0, 0], [1, hp - h - 1], [1, wp - w - 1], [0, 0]])
@@ -128,7 +150,7 @@ def _winograd_ops(x, u, bt, at, m: int):
     rows = tf.reshape((img * hp + m * ta + i) * wp + m * tb + j, (-1,))
     d = tf.reshape(tf.gather(tf.reshape(xp, (-1, c)), rows), (n * n, -1))  # (n^2, B*th*tw*C)
     v = tf.reshape(_sandwich(bt, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
-    prod = tf.reshape(tf.matmul(v, u), (n * n, -1))  # (n^2, B*th*tw*K)
+    prod = tf.reshape(tf.matmul(v, u, transpose_b=True), (n * n, -1))  # (n^2, B*th*tw*K)
     y = tf.reshape(_sandwich(at, prod), (-1, k))  # output pixel (p, q) of each tile: rows (p, q, image, a, b)
     # Output pixel (r, s) of image z is tile (r // m, s // m)'s pixel (r % m, s % m): one gather.
     r = tf.reshape(tf.range(h), (1, -1, 1))
@@ -253,5 +275,5 @@ class _ConvStep:
         return self.activation(y)
 
 
-__all__ = ["MATRICES", "TransposedConv", "WinogradConv", "WinogradChain", "transform_kernel", "use_winograd", "wide_enough",
-           "winograd_eligible"]
+__all__ = ["MATRICES", "TransposedConv", "WinogradConv", "WinogradChain", "transform_kernel",
+           "use_winograd", "wide_enough", "winograd_eligible"]
