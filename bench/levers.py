@@ -40,6 +40,9 @@ IMAGES = HERE.parent.parent / "shared" / "images"
 VARIANTS: dict[str, dict] = {
     "default": {},
     "single scale": {"scales": "{size}"},
+    "single scale, exponential schedule": {"scales": "{size}", "lr_schedule": "exponential"},
+    "1:4": {"scale_split": 0.25},
+    "1:6": {"scale_split": 1 / 6},
     "lbfgs": {"optimizer": "lbfgs"},
     "from 128": {"coarsest": 128},
     "from 64": {"coarsest": 64},
