@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--at", default="50,100,150", help="also report the loss after these steps")
     p.add_argument("--pairs", default="0,1,2", help="which of the three pairs (0-based, comma-separated)")
     p.add_argument("--json", type=Path, help="write the histories here")
+    p.add_argument("--changed-only", action="store_true",
+                   help="run only the changed configuration (compare its finals with an earlier defaults run)")
     p.add_argument("--against", type=Path,
                    help="a --json file of an earlier run at the same size and steps: reuse its defaults "
                         "rows instead of running the defaults again")
@@ -65,7 +67,8 @@ def main(argv=None) -> int:
         content = load_image(IMAGES / "content" / c_name)
         style = load_image(IMAGES / "style" / s_name)
         finals = []
-        for name, fields in (("defaults", base), (label, {**base, **changed})):
+        configs = [("defaults", base), (label, {**base, **changed})][1 if a.changed_only else 0:]
+        for name, fields in configs:
             reused = earlier.get((c_name, s_name)) if name == "defaults" else None
             if reused is not None:  # the earlier run's defaults row, as it was recorded
                 total, seconds = np.asarray(reused["history"]), reused["seconds"]
@@ -87,7 +90,8 @@ def main(argv=None) -> int:
                                  "history": [float(v) for v in total], "final": finals[-1],
                                  "seconds": seconds})
             print(f"{c_name} / {s_name}, {name}: final {finals[-1]:.4f} in {seconds:.0f} s", flush=True)
-        rows.append((None, None, None, finals[1] / finals[0], None))
+        if len(finals) == 2:
+            rows.append((None, None, None, finals[1] / finals[0], None))
     print(f"\nsize {a.size}, {len(total)} steps; changed: {label}"
           + (f"; defaults rows from {a.against}" if earlier else ""))
     print("| pair | configuration | " + " | ".join(f"best after {s}" for s in at) + " | final | wall s |")

@@ -42,6 +42,8 @@ VARIANTS: dict[str, dict] = {
     "single scale": {"scales": "{size}"},
     "single scale, exponential schedule": {"scales": "{size}", "lr_schedule": "exponential"},
     "1:4": {"scale_split": 0.25},
+    "1:2": {"scale_split": 0.5},
+    "1:1": {"scale_split": 1.0},
     "1:6": {"scale_split": 1 / 6},
     "lbfgs": {"optimizer": "lbfgs"},
     "from 128": {"coarsest": 128},

@@ -8,7 +8,7 @@ from PIL import Image
 
 from tfstyle.config import ConfigError, StylizeConfig, parse_scales
 from tfstyle.io.images import load_image
-from tfstyle.optimize.multiscale import MultiScaleStylizer, auto_scales, split_steps
+from tfstyle.optimize.multiscale import MultiScaleStylizer, auto_scales, plan_scales, split_steps
 
 
 def test_auto_scales_halve_down_to_256():
@@ -32,6 +32,19 @@ def test_split_steps_with_a_ratio_gives_coarse_scales_more():
     assert split_steps(300, 3, 2.0) == [171, 86, 43]
     assert split_steps(100, 3, 3.0) == [68, 23, 9] and sum(split_steps(101, 4, 1.7)) == 101
     assert split_steps(3, 3, 5.0) == [1, 1, 1]
+
+
+def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shares():
+    def steps(size, **kw):
+        cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
+        return [p.steps for p in plan_scales((683, 1024), cfg)]
+
+    assert steps(512) == [100, 200]
+    assert steps(1024) == [100, 100, 100] and steps(256) == [300]
+    assert steps(512, scale_split=1.0) == [150, 150] and steps(512, scale_split=2.0) == [200, 100]
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError):
+            StylizeConfig(scale_split=bad).validate()
 
 
 def test_auto_scales_down_to_a_chosen_coarsest():
@@ -66,7 +79,8 @@ def images(content_path, style_path):
 
 
 def _config(**kw):
-    base = dict(size=64, steps=6, scales="32,64", optimizer="adam", precision="float32", backbone="random")
+    base = dict(size=64, steps=6, scales="32,64", scale_split=1.0, optimizer="adam", precision="float32",
+                backbone="random")
     base.update(kw)
     return StylizeConfig(**base)
 
@@ -219,7 +233,8 @@ def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, im
     res.state.fingerprint = run_fingerprint(cfg, *images)  # as the command line's run (--backbone auto)
     save_state(res.state, state_path(out))
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
-                        str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--optimizer", "lbfgs",
+                        str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--scale-split", "1",
+                        "--optimizer", "lbfgs",
                         "--resume", "--memory-limit", "20", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()

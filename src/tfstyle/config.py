@@ -129,6 +129,15 @@ ADAM_EPSILON = 1e-10
 LBFGS_HISTORY = 20
 # The coarsest automatic scale (longest side). Below ~256 px VGG's deep layers see only a few cells.
 MIN_COARSE = 256
+# --scale-split auto with two scales (512 px: 256 then 512): the coarse scale's steps over the fine
+# one's. Its upsampled image stops improving after 40-60 steps, so an equal split spent 150 steps on a
+# plateau. On an AVX2 EPYC, the speed benchmark's target at 512 px (bench/levers.py, random VGG19, cat
+# and starry night) took 125 full-size step equivalents with 1:2 (100 + 200 steps), 129 with 1:4,
+# 142 with 1:6, 148 with 1:1 and 150 with one scale; after 300 steps tfstyle's loss was lower with
+# 1:2 than with 1:1 on the README's pairs, and higher with 1:4 and one scale (bench/final_loss.py).
+# From three scales auto stays equal: with a geometric split the coarsest of five scales (4096 px)
+# would get 1/31 of the steps.
+TWO_SCALE_SPLIT = 0.5
 
 # --- memory planning (tfstyle.optimize.memory) --------------------------------------------------
 # Peak RSS of one step = MEMORY_BASE + MEMORY_BACKWARD_FACTOR * activation bytes + whole-image
@@ -336,13 +345,13 @@ class StylizeConfig(_LossNetworkSettings):
     scales: str = field(
         default="auto",
         metadata=_h("coarse-to-fine longest sides, e.g. 256,512 (SIZE is always the last); auto: halve "
-                    "SIZE down to 256 px (one scale below 512 px); steps split equally over the scales"),
+                    "SIZE down to 256 px (one scale below 512 px); steps split by --scale-split"),
     )
     coarsest: int = field(
         default=MIN_COARSE, metadata=_h("--scales auto: halve SIZE while the result stays at least this many px"))
     scale_split: float = field(
-        default=1.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
-                                 "scale twice the steps)"))
+        default=0.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
+                                 "scale twice the steps); 0: auto (1:2 with two scales, equal with more)"))
     tile_size: int = field(
         default=0,
         metadata=_h("optimise scales larger than this in tiles of this many pixels (multiple of 32) with "
@@ -392,7 +401,9 @@ class StylizeConfig(_LossNetworkSettings):
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         parse_scales(self.scales, self.size)
         _positive_int("coarsest", self.coarsest, minimum=16)
-        _finite("scale_split", self.scale_split, positive=True)
+        _finite("scale_split", self.scale_split, positive=False)
+        if self.scale_split < 0:
+            raise ConfigError(f"scale_split must be > 0, or 0 for auto, got {self.scale_split!r}")
         if not isinstance(self.tile_size, int) or self.tile_size < 0 or (self.tile_size and (
                 self.tile_size < 64 or self.tile_size % 32)):
             raise ConfigError(f"tile_size must be 0 or a multiple of 32 >= 64, got {self.tile_size!r}")
@@ -402,6 +413,13 @@ class StylizeConfig(_LossNetworkSettings):
     def resolved_lr(self) -> float:
         """``lr``, or the network's own Adam rate where it is 0."""
         return float(self.lr) or BACKBONES_REGISTRY[self.network].lr
+
+    def resolved_scale_split(self, n_scales: int) -> float:
+        """``scale_split``, with 0 (auto) resolved for a run of ``n_scales`` scales: ``TWO_SCALE_SPLIT``
+        for two, equal (1) otherwise."""
+        if self.scale_split:
+            return float(self.scale_split)
+        return TWO_SCALE_SPLIT if n_scales == 2 else 1.0
 
     def resolved_lr_schedule(self, coarse_to_fine: bool) -> str:
         """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""

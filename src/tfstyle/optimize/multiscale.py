@@ -14,16 +14,20 @@ Decisions, stated once:
 * **Targets per scale.** Each scale builds its own Stylizer (or tiled Stylizer): the content target
   from the content image at that scale, the style Grams from the style image at that scale. The
   network itself is built once and shared by all scales.
-* **Steps.** ``config.steps`` is the total over all scales, split equally (largest-remainder
-  rounding, finer scales take the remainder; with fewer steps than scales, the coarsest scales are
-  dropped), as jcjohnson's multi-resolution script and crowsonkb's style-transfer-pytorch give every
+* **Steps.** ``config.steps`` is the total over all scales, split by ``config.scale_split`` (each
+  coarser scale that many times the steps of the next finer one; largest-remainder rounding, finer
+  scales take the remainder; with fewer steps than scales, the coarsest scales are dropped). Its
+  default, auto (``StylizeConfig.resolved_scale_split``), gives two scales 1:2 and more scales equal
+  shares, as jcjohnson's multi-resolution script and crowsonkb's style-transfer-pytorch give every
   scale the same iterations. Measured at 512 px (256 then 512, random VGG19, Adam, 300 steps): the
-  upsampled coarse result stopped improving after about 50 steps on three image pairs, so a
+  upsampled coarse result stopped improving after 40-60 steps on three image pairs, so a
   coarse-heavy 2:1 split spends 200 steps where 50 would do. Loss at the end (chelsea
-  cat, starry night): 2:1 0.834 in 43 s, equal 0.820 in 51 s, 1:2 0.812 in 56 s; the speed
-  benchmark's target (``bench/speed.py``): 2:1 never reached it, equal in 42 s, 1:2 in 36 s. Equal
-  rather than fine-heavy: with five scales (4096 px) a 1:2 split would leave the coarsest 1/31 of
-  the steps, too few to settle.
+  cat, starry night, AMX): 2:1 0.834 in 43 s, equal 0.820 in 51 s, 1:2 0.812 in 56 s; the speed
+  benchmark's target (``bench/speed.py``): 2:1 never reached it, equal in 42 s, 1:2 in 36 s. On an
+  AVX2 CPU that target took 125 full-size step equivalents with 1:2, 129 with 1:4, 142 with 1:6 and
+  148 with an equal split (``bench/levers.py``); 1:2 ended lower than equal on the README's pairs,
+  1:4 higher on the first (``bench/final_loss.py``). Equal from three scales: with five scales
+  (4096 px) a geometric 1:2 split would leave the coarsest 1/31 of the steps, too few to settle.
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
   where the previous one stopped (``Stylizer.schedule_span``), so a finer scale refines the
   upsampled image at a small rate instead of restarting at the full one and shaking it apart
@@ -106,7 +110,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     from . import memory
 
     sizes = parse_scales(config.scales, config.size) or auto_scales(config.size, config.coarsest)
-    steps = split_steps(config.steps, len(sizes), config.scale_split)
+    steps = split_steps(config.steps, len(sizes), config.resolved_scale_split(len(sizes)))
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
