@@ -41,9 +41,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, help="write the histories here")
     p.add_argument("--changed-only", action="store_true",
                    help="run only the changed configuration (compare its finals with an earlier defaults run)")
-    p.add_argument("--against", type=Path,
-                   help="a --json file of an earlier run at the same size and steps: reuse its defaults "
-                        "rows instead of running the defaults again")
     a = p.parse_args(argv)
 
     import numpy as np
@@ -57,43 +54,29 @@ def main(argv=None) -> int:
     at = [int(s) for s in a.at.split(",") if s]
     label = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
     rows, out = [], {"size": a.size, "set": changed, "pairs": []}
-    earlier = {}
-    if a.against:
-        old = json.loads(a.against.read_text())
-        if old["size"] != a.size:
-            p.error(f"--against: that run was at {old['size']} px, not {a.size}")
-        earlier = {(r["content"], r["style"]): r for r in old["pairs"] if r["config"] == "defaults"}
     for c_name, s_name in [PAIRS[int(i)] for i in a.pairs.split(",")]:
         content = load_image(IMAGES / "content" / c_name)
         style = load_image(IMAGES / "style" / s_name)
         finals = []
         configs = [("defaults", base), (label, {**base, **changed})][1 if a.changed_only else 0:]
         for name, fields in configs:
-            reused = earlier.get((c_name, s_name)) if name == "defaults" else None
-            if reused is not None:  # the earlier run's defaults row, as it was recorded
-                total, seconds = np.asarray(reused["history"]), reused["seconds"]
-                if "first" not in reused:
-                    p.error(f"--against: {a.against} does not say where the full-size steps begin; run it again")
-                first = reused["first"]
-            else:
-                t0 = time.perf_counter()
-                res = tfstyle.stylize(content, style, tfstyle.StylizeConfig(**fields))
-                seconds = time.perf_counter() - t0
-                total = np.asarray(res.history["total"])
-                # The full-size scale's steps are the last ones; earlier scales' losses are of other sizes.
-                first = len(total) - (res.scales[-1].steps if res.scales else len(total))
+            t0 = time.perf_counter()
+            res = tfstyle.stylize(content, style, tfstyle.StylizeConfig(**fields))
+            seconds = time.perf_counter() - t0
+            total = np.asarray(res.history["total"])
+            # The full-size scale's steps are the last ones; earlier scales' losses are of other sizes.
+            first = len(total) - (res.scales[-1].steps if res.scales else len(total))
             best = np.concatenate([total[:first], np.minimum.accumulate(total[first:])])
             marks = [float(best[s - 1]) for s in at if s <= len(best)]
             finals.append(float(best[-1]))
             rows.append((f"{c_name} / {s_name}", name, marks, finals[-1], seconds))
-            out["pairs"].append({"content": c_name, "style": s_name, "config": name, "first": int(first),
+            out["pairs"].append({"content": c_name, "style": s_name, "config": name,
                                  "history": [float(v) for v in total], "final": finals[-1],
                                  "seconds": seconds})
             print(f"{c_name} / {s_name}, {name}: final {finals[-1]:.4f} in {seconds:.0f} s", flush=True)
         if len(finals) == 2:
             rows.append((None, None, None, finals[1] / finals[0], None))
-    print(f"\nsize {a.size}, {len(total)} steps; changed: {label}"
-          + (f"; defaults rows from {a.against}" if earlier else ""))
+    print(f"\nsize {a.size}, {len(total)} steps; changed: {label}")
     print("| pair | configuration | " + " | ".join(f"best after {s}" for s in at) + " | final | wall s |")
     print("|---|---|" + "---|" * len(at) + "---|---|")
     for pair, name, marks, final, seconds in rows:

@@ -102,7 +102,7 @@ METHODS: dict[str, Method] = {
     "tfstyle float32": Method("tfstyle", {"precision": "float32"}),
     "tfstyle single scale": Method("tfstyle", single_scale=True),
     # Coarse-to-fine with the steps split equally (the default before --scale-split auto gave two
-    # scales 1:4).
+    # scales 1:2).
     "tfstyle equal split": Method("tfstyle", {"scale_split": 1.0}),
     # tfstyle's default is one inter-op thread (inter_op_threads=1); this row is TensorFlow's own.
     "tfstyle inter-op per core": Method("tfstyle", {"inter_op_threads": 0}, quality=False, max_size=512),
