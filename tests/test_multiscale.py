@@ -68,7 +68,9 @@ def test_parse_scales():
     assert parse_scales("256", 512) == (256, 512)
     assert parse_scales("128,256,512", 512) == (128, 256, 512)
     assert parse_scales(512, 512) == (512,) and StylizeConfig(size=512, scales=256).validate()  # ints, from Python
-    for bad in ("512,256", "8,64", "1024", "a,b", ","):
+    assert parse_scales((256, 512), 512) == parse_scales([256], 512) == (256, 512)  # and sequences
+    assert StylizeConfig(size=512, scales=(512,)).validate()
+    for bad in ("512,256", "8,64", "1024", "a,b", ",", (512, 256), ()):
         with pytest.raises(ConfigError):
             parse_scales(bad, 512)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Layer names are Keras's own (keras.applications), never indices.
@@ -537,13 +538,15 @@ def parse_paths(text: str, what: str) -> tuple[str, ...]:
     return out
 
 
-def parse_scales(text: str | int, size: int) -> tuple[int, ...] | None:
+def parse_scales(text: str | int | Sequence[int], size: int) -> tuple[int, ...] | None:
     """Parse ``--scales``: ``"auto"`` gives None; ``"256,512"`` gives the longest sides, coarse to fine
-    (one int, as the Python API may pass, is one scale).
+    (the Python API may also pass one int, one scale, or a sequence of ints such as ``(256, 512)``).
 
     ``size`` is appended when the list stops below it; every value must be >= 16, strictly increasing
     and at most ``size``.
     """
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(v) for v in text)
     text = str(text)
     if text.strip().lower() == "auto":
         return None
