@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
+    import tfstyle  # noqa: F401 - first, as its users import it (it may ask TensorFlow for oneDNN)
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 

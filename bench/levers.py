@@ -55,6 +55,10 @@ VARIANTS: dict[str, dict] = {
     "cosine schedule": {"lr_schedule": "cosine"},
     "from 128 1:4, cosine schedule": {"coarsest": 128, "scale_split": 0.25, "lr_schedule": "cosine"},
     "from 128 1:2, cosine schedule": {"coarsest": 128, "scale_split": 0.5, "lr_schedule": "cosine"},
+    "1:2, cosine schedule": {"scale_split": 0.5, "lr_schedule": "cosine"},
+    "1:2, lr decay 0.2": {"scale_split": 0.5, "lr_decay": 0.2},
+    "1:2, lr decay 0.05": {"scale_split": 0.5, "lr_decay": 0.05},
+    "1:2, lr 0.15": {"scale_split": 0.5, "lr": 0.15},
 }
 
 
@@ -403,6 +407,7 @@ def main(argv=None) -> int:
     p.add_argument("--custom", help='more custom variants, JSON: {"name": {custom_adam keyword: value}}')
     a = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
+    import tfstyle  # noqa: F401 - before baselines imports TensorFlow: it may ask TensorFlow for oneDNN
     import baselines
 
     from tfstyle.backbones.weights import resolve_weights

@@ -50,3 +50,35 @@ def test_prefer_onednn_only_on_avx2_without_avx512(monkeypatch, flags, expected)
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     assert hardware.prefer_onednn() is expected
     assert (os.environ.get(hardware.ONEDNN_ENV) == "1") is expected
+
+
+@pytest.mark.parametrize("flags,env,warns", [({"avx2", "fma"}, None, True), ({"avx2", "fma"}, "0", False),
+                                             ({"avx2", "avx512f"}, None, False), ({"neon"}, None, False)])
+def test_tensorflow_imported_first_warns_where_onednn_was_wanted(monkeypatch, flags, env, warns):
+    """TensorFlow is in sys.modules here: where tfstyle would have asked for oneDNN, it says it could not
+    (the step runs about 1.7x slower); the user's own setting or another CPU stays silent."""
+    import warnings
+
+    import tensorflow  # noqa: F401 - the situation under test
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setenv(hardware.ONEDNN_ENV, "")
+    if env is None:
+        monkeypatch.delenv(hardware.ONEDNN_ENV)
+    else:
+        monkeypatch.setenv(hardware.ONEDNN_ENV, env)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert hardware.prefer_onednn() is False
+    found = [w for w in caught if issubclass(w.category, hardware.OneDNNWarning)]
+    assert len(found) == int(warns)
+    if warns:
+        assert "import tfstyle first" in str(found[0].message) and hardware.ONEDNN_ENV not in os.environ
+
+
+def test_the_warning_reaches_a_program_that_imports_tensorflow_first():
+    code = "import tensorflow; import tfstyle"
+    base = {k: v for k, v in os.environ.items() if k != hardware.ONEDNN_ENV}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=base, timeout=120)
+    assert r.returncode == 0, r.stderr[-1000:]
+    assert ("OneDNNWarning" in r.stderr) is _avx2_without_avx512()
