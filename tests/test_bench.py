@@ -126,3 +126,17 @@ def test_final_loss_compares_a_setting_with_the_defaults(tmp_path):
     assert [p["config"] for p in data["pairs"]] == ["defaults", "lr_schedule=exponential"] * 3
     assert all(np.isfinite(p["final"]) and len(p["history"]) == 4 for p in data["pairs"])
     assert r.stdout.count("changed / defaults") == 3
+
+
+def test_train_benchmark_compares_convolutions_in_own_processes(tmp_path):
+    out = tmp_path / "train.json"
+    r = subprocess.run([sys.executable, str(BENCH / "bench_train.py"), "--archs", "light", "--convs", "direct,winograd",
+                        "--steps", "4", "--warmup", "1", "--image-size", "64", "--batch-size", "2", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert [(x["arch"], x["conv"]) for x in rows] == [("light", "direct"), ("light", "winograd")]
+    assert all(x["per_step"] > 0 and x["peak_rss_mib"] > 100 for x in rows)
+    # the same arithmetic: the same losses (float32 rounding apart)
+    assert rows[1]["loss"] == pytest.approx(rows[0]["loss"], rel=1e-3)
+    assert "| light | winograd |" in r.stdout and "vs direct" in r.stdout

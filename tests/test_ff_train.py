@@ -109,6 +109,22 @@ def test_gradient_accumulation_equals_a_bigger_batch(photos, style_path, tmp_pat
     assert any(not np.allclose(w1, w2, atol=1e-4) for w1, w2 in zip(a.model.get_weights(), c.model.get_weights()))
 
 
+def test_winograd_loss_network_trains_as_the_direct_one(photos, style_path, tmp_path):
+    """--conv-algorithm for training (auto: Winograd on AVX2 CPUs, 1.5x faster there): the same loss and
+    the same update as TensorFlow's direct convolutions, within float32 rounding."""
+    base = TINY_TRAIN.replace(steps=1)
+    a = Trainer(style_path, photos, tmp_path / "a", base.replace(conv_algorithm="direct"), network=TINY_NET)
+    b = Trainer(style_path, photos, tmp_path / "b", base.replace(conv_algorithm="winograd"), network=TINY_NET)
+    assert a.extractor.conv == "direct" and b.extractor.conv == "winograd" and b.extractor._chain.replaced
+    x = np.random.default_rng(1).random((1, 2, 32, 32, 3), dtype=np.float32)
+    ta, _ = a._step_fn(x)
+    tb, _ = b._step_fn(x)
+    np.testing.assert_allclose(float(ta), float(tb), rtol=1e-5)
+    for w1, w2 in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_allclose(w1, w2, atol=1e-4)  # as above: near-zero gradients move by noise
+    assert a.fingerprint == b.fingerprint  # a run may resume with the other algorithm: the same arithmetic
+
+
 def test_interrupt_saves_checkpoint_and_resume_continues(photos, style_path, tmp_path):
     d = tmp_path / "m"
     config = TINY_TRAIN.replace(steps=8, checkpoint_every=3)

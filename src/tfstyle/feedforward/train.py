@@ -125,8 +125,9 @@ def prepare_model_dir(model_dir: str | os.PathLike, resume: bool = False, overwr
 
 
 def _run_fingerprint(style: np.ndarray, config: TrainConfig, net: NetworkConfig) -> str:
-    # Settings that may change on --resume: the step target, the checkpoint period, the strategy.
-    fixed = dataclasses.replace(config, steps=1, checkpoint_every=1, strategy="auto")
+    # Settings that may change on --resume: the step target, the checkpoint period, the strategy, how
+    # the loss network's convolutions run (the same arithmetic).
+    fixed = dataclasses.replace(config, steps=1, checkpoint_every=1, strategy="auto", conv_algorithm="auto")
     h = hashlib.sha256(np.ascontiguousarray(style).tobytes())
     h.update(repr((fixed, net)).encode())
     return h.hexdigest()
@@ -191,7 +192,7 @@ class Trainer:
             self.extractor = FeatureExtractor(list(content_layers) + list(style_layers), self.weights,
                                               self.policy, pooling=c.resolved_pooling(self.weights.is_random),
                                               smoothing=c.resolved_smoothing(),
-                                              temperature=c.smoothing_temperature)
+                                              temperature=c.smoothing_temperature, conv=c.conv_algorithm)
             opt = keras.optimizers.Adam(c.lr)
             if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling
                 opt = keras.optimizers.LossScaleOptimizer(opt)
