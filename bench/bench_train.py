@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 IMAGES = HERE.parent.parent / "shared" / "images"
 
 
-def worker(arch: str, conv: str, steps: int, warmup: int, image_size: int, batch_size: int) -> dict:
+def worker(arch: str, conv: str, steps: int, warmup: int, image_size: int, batch_size: int, precision: str) -> dict:
     import tfstyle  # first, as its users import it (it may ask TensorFlow for oneDNN)
     from tfstyle.backbones.extractor import resolve_conv, resolve_precision
     from tfstyle.config import TrainConfig
@@ -36,7 +36,7 @@ def worker(arch: str, conv: str, steps: int, warmup: int, image_size: int, batch
 
     stamps = []
     config = TrainConfig(arch=arch, conv_algorithm=conv, steps=steps, checkpoint_every=10 * steps,
-                         image_size=image_size, batch_size=batch_size)
+                         image_size=image_size, batch_size=batch_size, precision=precision)
     with tempfile.TemporaryDirectory() as d:
         r = tfstyle.train(IMAGES / "style" / "vangogh_starry_night.jpg", IMAGES / "content", Path(d) / "m", config,
                           callback=lambda p: stamps.append(time.perf_counter()))
@@ -56,11 +56,12 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3, help="steps left out of the median (tracing, first calls)")
     p.add_argument("--image-size", type=int, default=256, help="training crops (TrainConfig's default)")
     p.add_argument("--batch-size", type=int, default=4, help="photos per step (TrainConfig's default)")
+    p.add_argument("--precision", default="auto", help="TrainConfig's precision (winograd needs float32)")
     p.add_argument("--json", type=Path, help="write the rows here")
     p.add_argument("--worker", nargs=2, metavar=("ARCH", "CONV"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
-        print(json.dumps(worker(*a.worker, a.steps, a.warmup, a.image_size, a.batch_size)))
+        print(json.dumps(worker(*a.worker, a.steps, a.warmup, a.image_size, a.batch_size, a.precision)))
         return 0
     if a.steps <= a.warmup + 1:
         p.error("--steps must exceed --warmup + 1")
@@ -71,7 +72,8 @@ def main(argv=None) -> int:
         for conv in convs:
             r = subprocess.run([sys.executable, __file__, "--worker", arch, conv, "--steps", str(a.steps),
                                 "--warmup", str(a.warmup), "--image-size", str(a.image_size),
-                                "--batch-size", str(a.batch_size)], env=env, capture_output=True, text=True)
+                                "--batch-size", str(a.batch_size), "--precision", a.precision],
+                               env=env, capture_output=True, text=True)
             if r.returncode:
                 print(r.stderr[-2000:], file=sys.stderr)
                 return 1

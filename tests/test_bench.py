@@ -130,9 +130,10 @@ def test_final_loss_compares_a_setting_with_the_defaults(tmp_path):
 
 def test_train_benchmark_compares_convolutions_in_own_processes(tmp_path):
     out = tmp_path / "train.json"
-    r = subprocess.run([sys.executable, str(BENCH / "bench_train.py"), "--archs", "light", "--convs", "direct,winograd",
-                        "--steps", "4", "--warmup", "1", "--image-size", "64", "--batch-size", "2", "--json", str(out)],
-                       capture_output=True, text=True, timeout=600)
+    args = ["--archs", "light", "--convs", "direct,winograd", "--steps", "4", "--warmup", "1", "--image-size", "64",
+            "--batch-size", "2", "--precision", "float32", "--json", str(out)]  # float32: winograd needs it
+    r = subprocess.run([sys.executable, str(BENCH / "bench_train.py"), *args], capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads(out.read_text())
     assert [(x["arch"], x["conv"]) for x in rows] == [("light", "direct"), ("light", "winograd")]

@@ -132,6 +132,5 @@ def set_inter_op_threads(n: int) -> None:
         pass
 
 
-__all__ = ["OneDNNWarning", "cpu_flags", "cpu_has_bf16_instructions", "onednn_enabled", "prefer_onednn", "onednn_asked_by_tfstyle",
-           "native_bfloat16",
-           "describe", "set_inter_op_threads", "ONEDNN_ENV"]
+__all__ = ["OneDNNWarning", "cpu_flags", "cpu_has_bf16_instructions", "onednn_enabled", "prefer_onednn",
+           "onednn_asked_by_tfstyle", "native_bfloat16", "describe", "set_inter_op_threads", "ONEDNN_ENV"]
