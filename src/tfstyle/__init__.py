@@ -18,7 +18,8 @@ The package's layout: ``config`` (every default), ``progress`` (what runs report
 ``export`` (one module per format), ``cli`` (the command line). Names below load on first use, so
 ``import tfstyle`` imports no TensorFlow. Imported before TensorFlow on an AVX2 CPU without AVX-512,
 it sets ``TF_ENABLE_ONEDNN_OPTS=1`` (unless set) for the speed of oneDNN's kernels
-(:func:`tfstyle.hardware.prefer_onednn`).
+(:func:`tfstyle.hardware.prefer_onednn`); imported after TensorFlow there, it warns
+(:class:`tfstyle.hardware.OneDNNWarning`).
 """
 
 from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, StylizeConfig,  # noqa: F401
