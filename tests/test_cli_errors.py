@@ -121,6 +121,8 @@ BAD_FLAGS = [
     (["--optimizer", "sgd"], "--optimizer"), (["--init", "zeros"], "--init"),
     (["--lr-schedule", "linear"], "--lr-schedule"), (["--conv-algorithm", "fft"], "--conv-algorithm"),
     (["--precision", "half"], "--precision"), (["--backbone", "resnet"], "--backbone"),
+    (["--conv-algorithm", "winograd", "--network", "resnet50"], "VGG"),
+    (["--conv-algorithm", "winograd", "--precision", "mixed"], "float32"),
     (["--no-such-flag"], "--no-such-flag"),
 ]
 

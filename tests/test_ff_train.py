@@ -174,6 +174,7 @@ def test_cli_train_bad_inputs_exit_2(photos, style_path, tmp_path):
         (["--data", tmp_path / "junk"], "no readable photos"),
         (["--data", photos, "--batch-size", "0"], "batch_size"),
         (["--data", photos, "--image-size", "34"], "multiple of 4"),
+        (["--data", photos, "--conv-algorithm", "winograd", "--precision", "mixed"], "needs float32"),
     ]
     for extra, needle in cases:
         r = _cli("train", style_path, "-o", tmp_path / "out", *TINY_FLAGS[:-1], *extra)

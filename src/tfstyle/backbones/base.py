@@ -26,6 +26,16 @@ from dataclasses import dataclass
 from ..config import BACKBONES_REGISTRY, RANDOM_BACKBONE_SEED, ConfigError, weights_env
 
 
+def check_winograd(chain: bool, precision: str) -> None:
+    """Raise ConfigError where Winograd's convolutions (``tfstyle.backbones.winograd``) cannot run: a
+    network that is not a plain chain of layers, or a precision other than float32 (``"auto"`` passes:
+    it is decided once TensorFlow is loaded)."""
+    if not chain:
+        raise ConfigError("--conv-algorithm winograd needs a VGG network (vgg19, vgg16)")
+    if precision not in ("float32", "auto"):
+        raise ConfigError("--conv-algorithm winograd needs float32 (--precision float32)")
+
+
 @dataclass(frozen=True)
 class LayerFacts:
     """Geometry of one layer's output, read off the graph.
@@ -243,6 +253,12 @@ class Backbone:
         if pooling != "auto" and pooling not in self.poolings:
             raise ConfigError(f"--pooling {pooling} is not available for {self.name} "
                               f"(it has {', '.join(self.poolings)})")
+
+    def check_conv(self, conv: str, precision: str) -> None:
+        """``--conv-algorithm`` against this network and ``--precision``, before TensorFlow loads
+        (:func:`check_winograd`)."""
+        if conv == "winograd":
+            check_winograd(self.chain, precision)
 
     # --- the network ---------------------------------------------------------------------------
     def preprocess(self, rgb01, random: bool):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..config import ConfigError
 from . import get
+from .base import check_winograd
 from .weights import WeightsInfo
 
 
@@ -78,10 +79,7 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     if conv == "direct":
         return "direct"
     if conv == "winograd":
-        if not chain:
-            raise ConfigError("--conv-algorithm winograd needs a VGG network (vgg19, vgg16)")
-        if policy != "float32":
-            raise ConfigError("--conv-algorithm winograd needs float32 (--precision float32)")
+        check_winograd(chain, "float32" if policy == "float32" else policy)
         return "winograd"
     if conv != "auto":
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")

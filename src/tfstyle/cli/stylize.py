@@ -44,6 +44,7 @@ def check_inputs(config: StylizeConfig, content, styles) -> None:
     bb = get(config.network)
     bb.check_layers(list(content_layers) + [n for n, _ in style_layers])
     bb.check_pooling(config.pooling)
+    bb.check_conv(config.conv_algorithm, config.precision)
     output_shape(content.shape[:2], config.size)  # a strip too thin at this --size
     for i, st in enumerate(styles):
         style_shape(st.shape[:2], round(config.size * config.style_scale), i, len(styles))

@@ -42,6 +42,7 @@ def run(args) -> int:
     bb = get(config.network)
     bb.check_layers(list(content_layers) + [n for n, _ in style_layers])
     bb.check_pooling(config.pooling)
+    bb.check_conv(config.conv_algorithm, config.precision)
     style = load_image(args.style)
     scan_photos(find_photos(args.data))
     out = prepare_model_dir(args.output, resume=args.resume, overwrite=args.overwrite)
