@@ -79,7 +79,7 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     if conv == "direct":
         return "direct"
     if conv == "winograd":
-        check_winograd(chain, "float32" if policy == "float32" else policy)
+        check_winograd(chain, policy)  # a resolved policy: float32 or a mixed one
         return "winograd"
     if conv != "auto":
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
