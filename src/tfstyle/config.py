@@ -131,13 +131,8 @@ LBFGS_HISTORY = 20
 # The coarsest automatic scale (longest side). Below ~256 px VGG's deep layers see only a few cells.
 MIN_COARSE = 256
 # --scale-split auto with two scales (512 px: 256 then 512): the coarse scale's steps over the fine
-# one's. Its upsampled image stops improving after 40-60 steps, so an equal split spent 150 steps on a
-# plateau. On an AVX2 EPYC, the speed benchmark's target at 512 px (bench/levers.py, random VGG19, cat
-# and starry night) took 125 full-size step equivalents with 1:2 (100 + 200 steps), 129 with 1:4,
-# 142 with 1:6, 148 with 1:1 and 150 with one scale; after 300 steps tfstyle's loss was lower with
-# 1:2 than with 1:1 on the README's pairs, and higher with 1:4 and one scale (bench/final_loss.py).
-# From three scales auto stays equal: with a geometric split the coarsest of five scales (4096 px)
-# would get 1/31 of the steps.
+# one's; from three scales auto stays equal. Measurements and reasons: tfstyle.optimize.multiscale's
+# docstring ("Steps").
 TWO_SCALE_SPLIT = 0.5
 
 # --- memory planning (tfstyle.optimize.memory) --------------------------------------------------
