@@ -59,6 +59,8 @@ VARIANTS: dict[str, dict] = {
     "1:2, lr decay 0.2": {"scale_split": 0.5, "lr_decay": 0.2},
     "1:2, lr decay 0.05": {"scale_split": 0.5, "lr_decay": 0.05},
     "1:2, lr 0.15": {"scale_split": 0.5, "lr": 0.15},
+    "384 then 512 1:2": {"scales": "384,{size}", "scale_split": 0.5},
+    "192, 384 then 512 1:2": {"scales": "192,384,{size}", "scale_split": 0.5},
 }
 
 
@@ -217,7 +219,7 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
                 init: str = "content", ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999,
                 schedule: str = "exponential", max_steps: int | None = None, optimizer: str = "adam",
                 switch: int = 0, epsilon: float | None = None, coarse: int = 0, coarse_steps: int = 0,
-                carry: str = ""):
+                carry: str = "", warmup: int = 0):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
     changes: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
@@ -229,7 +231,8 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     L-BFGS-B after that many Adam steps (a step there is one loss evaluation), ``epsilon`` replaces
     tfstyle's Adam epsilon (a large one turns Adam towards plain momentum SGD), ``coarse`` > 0 runs
     the first ``coarse_steps`` at that size (:func:`_two_scales`, ``carry`` says what Adam takes
-    along). Returns the trace as run_variant."""
+    along, ``warmup`` ramps the fine scale's rate up over that many steps). Returns the trace as
+    run_variant."""
     import baselines
     import keras
     import tensorflow as tf
@@ -255,7 +258,8 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
         if (param, colour, init, ema, switch, optimizer) != ("pixels", "rgb", "content", 0.0, 0, "adam"):
             raise ValueError("two scales only with Adam on plain pixels from the content")
         return _two_scales(st, config, info, content, style, coarse, coarse_steps, carry, sched, kw,
-                           steps if max_steps is None else min(steps, max_steps), every, ref, target, t0)
+                           steps if max_steps is None else min(steps, max_steps), every, ref, target, t0,
+                           warmup)
     opt = (keras.optimizers.Nadam(sched, **kw) if optimizer == "nadam" else
            keras.optimizers.Adam(sched, amsgrad=optimizer == "amsgrad", **kw))
 
@@ -287,19 +291,23 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     return trace
 
 
-def _Shifted(sched, offset: int):
-    """``sched`` (a Keras schedule) from step ``offset`` on: a fresh Adam's counter starts at 0."""
+def _Shifted(sched, offset: int, warmup: int = 0):
+    """``sched`` (a Keras schedule) from step ``offset`` on: a fresh Adam's counter starts at 0. With
+    ``warmup`` > 0 the rate ramps up linearly over that many steps (1/warmup of it at the first)."""
     import keras
+    import tensorflow as tf
 
     class Shifted(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
-            return sched(step + offset)
+            step = tf.cast(step, tf.float32)
+            ramp = tf.minimum(1.0, (step + 1.0) / warmup) if warmup else 1.0
+            return sched(step + offset) * ramp
 
     return Shifted()
 
 
 def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int, carry: str, sched, kw,
-                last: int, every: int, ref, target, t0: float):
+                last: int, every: int, ref, target, t0: float, warmup: int = 0):
     """Adam for ``coarse_steps`` at ``coarse`` px, then at the full size, one rate schedule over both
     (as tfstyle's coarse-to-fine). What Adam takes to the fine scale: ``carry`` "" nothing (a fresh
     Adam, tfstyle's way: its first fine step moves every pixel by the full rate); "moments" its moments
@@ -333,7 +341,7 @@ def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int
             g_coarse = g
             x_fine = resize(x.numpy()[0], st.shape)
             xf = tf.Variable(x_fine[None])
-            opt_f = keras.optimizers.Adam(_Shifted(sched, coarse_steps) if not carry else sched, **kw)
+            opt_f = keras.optimizers.Adam(_Shifted(sched, coarse_steps, warmup) if not carry else sched, **kw)
             opt_f.build([xf])
             if carry:
                 m, v = opt._momentums[0], opt._velocities[0]
