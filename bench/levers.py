@@ -403,7 +403,9 @@ def _finish_lbfgs(st, x0, first: int, last: int, every: int, ref, target, t0: fl
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
-    p.add_argument("--ref-steps", type=int, default=400)
+    p.add_argument("--ref-steps", type=int, default=400,
+                   help="tutorial steps that set the target; with --target, the steps it came from "
+                        "(the ratio column divides by them)")
     p.add_argument("--every", type=int, default=5)
     p.add_argument("--variants", default=";".join(list(VARIANTS) + list(CUSTOM)), help="semicolon-separated names")
     p.add_argument("--target", type=float, help="skip the tutorial run and use this target value")
@@ -414,6 +416,14 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, help="stop each custom variant after this many steps")
     p.add_argument("--custom", help='more custom variants, JSON: {"name": {custom_adam keyword: value}}')
     a = p.parse_args(argv)
+    try:
+        custom = {**CUSTOM, **(json.loads(a.custom) if a.custom else {})}
+    except json.JSONDecodeError as e:
+        p.error(f"--custom is not JSON: {e}")
+    names = [v.strip() for v in a.variants.split(";") if v.strip()]
+    unknown = [n for n in names if n not in custom and n not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants {unknown}; known: {list(VARIANTS) + list(custom)}")
     sys.path.insert(0, str(HERE))
     import tfstyle  # noqa: F401 - before baselines imports TensorFlow: it may ask TensorFlow for oneDNN
     import baselines
@@ -436,9 +446,8 @@ def main(argv=None) -> int:
     else:
         target, tut = a.target, None
     out["target"] = target
-    custom = {**CUSTOM, **(json.loads(a.custom) if a.custom else {})}
     rows = []
-    for name in [v.strip() for v in a.variants.split(";") if v.strip()]:
+    for name in names:
         if name in custom:
             trace = custom_adam(info, content, style, a.size, a.every, ref, None if a.full else target,
                                 **{"max_steps": a.max_steps, **custom[name]})

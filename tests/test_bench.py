@@ -80,13 +80,16 @@ def test_unknown_method_is_an_error(tmp_path):
 @pytest.mark.slow
 def test_levers_custom_parameterisations_and_library_variants_run(tmp_path):
     """bench/levers.py: each custom parameterisation starts at the content image (its first checkpoint
-    scores the content) and moves; a library variant and the Adam-then-L-BFGS hand-over run."""
+    scores the content) and moves; a library variant, the Adam-then-L-BFGS hand-over and the two-scale
+    loop with a warm-up run."""
     out = tmp_path / "levers.json"
     names = ["fourier parameterisation", "fourier, decorrelated colour", "pyramid parameterisation",
-             "cosine schedule", "handover"]
-    r = subprocess.run([sys.executable, str(BENCH / "levers.py"), "--size", "32", "--target", "1e-9",
+             "cosine schedule", "handover", "two scales, warm-up"]
+    custom = {"handover": {"switch": 1, "steps": 3},
+              "two scales, warm-up": {"coarse": 32, "coarse_steps": 1, "steps": 3, "warmup": 2}}
+    r = subprocess.run([sys.executable, str(BENCH / "levers.py"), "--size", "48", "--target", "1e-9",
                         "--every", "1", "--max-steps", "3", "--variants", ";".join(names),
-                        "--custom", json.dumps({"handover": {"switch": 1, "steps": 3}}), "--json", str(out)],
+                        "--custom", json.dumps(custom), "--json", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(out.read_text())
@@ -96,6 +99,12 @@ def test_levers_custom_parameterisations_and_library_variants_run(tmp_path):
         assert len(values) >= 3 and np.isfinite(values).all()
         if name != "cosine schedule":  # the custom loop: the step-0 value is the content's own
             assert values[1] != values[0]
+
+
+def test_levers_refuses_unknown_variants_before_any_work():
+    r = subprocess.run([sys.executable, str(BENCH / "levers.py"), "--variants", "default;no such lever"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "unknown variants ['no such lever']" in r.stderr
 
 
 @pytest.mark.parametrize("kind,colour", [("pixels", "rgb"), ("pixels", "decorrelated"), ("pyramid", "rgb"),
