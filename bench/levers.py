@@ -219,7 +219,7 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
                 init: str = "content", ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999,
                 schedule: str = "exponential", max_steps: int | None = None, optimizer: str = "adam",
                 switch: int = 0, epsilon: float | None = None, coarse: int = 0, coarse_steps: int = 0,
-                carry: str = "", warmup: int = 0):
+                carry: str = "", warmup: int = 0, fine_from: int = 0):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
     changes: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
@@ -231,8 +231,9 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     L-BFGS-B after that many Adam steps (a step there is one loss evaluation), ``epsilon`` replaces
     tfstyle's Adam epsilon (a large one turns Adam towards plain momentum SGD), ``coarse`` > 0 runs
     the first ``coarse_steps`` at that size (:func:`_two_scales`, ``carry`` says what Adam takes
-    along, ``warmup`` ramps the fine scale's rate up over that many steps). Returns the trace as
-    run_variant."""
+    along, ``warmup`` ramps the fine scale's rate up over that many steps, ``fine_from`` > 0 starts the
+    fine scale at that step of the schedule, skipping the schedule's steps from ``coarse_steps`` on).
+    Returns the trace as run_variant."""
     import baselines
     import keras
     import tensorflow as tf
@@ -257,9 +258,10 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     if coarse:
         if (param, colour, init, ema, switch, optimizer) != ("pixels", "rgb", "content", 0.0, 0, "adam"):
             raise ValueError("two scales only with Adam on plain pixels from the content")
+        last = steps - (fine_from - coarse_steps if fine_from else 0)
         return _two_scales(st, config, info, content, style, coarse, coarse_steps, carry, sched, kw,
-                           steps if max_steps is None else min(steps, max_steps), every, ref, target, t0,
-                           warmup)
+                           last if max_steps is None else min(last, max_steps), every, ref, target, t0,
+                           warmup, fine_from or coarse_steps)
     opt = (keras.optimizers.Nadam(sched, **kw) if optimizer == "nadam" else
            keras.optimizers.Adam(sched, amsgrad=optimizer == "amsgrad", **kw))
 
@@ -307,14 +309,15 @@ def _Shifted(sched, offset: int, warmup: int = 0):
 
 
 def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int, carry: str, sched, kw,
-                last: int, every: int, ref, target, t0: float, warmup: int = 0):
+                last: int, every: int, ref, target, t0: float, warmup: int = 0, fine_from: int = 0):
     """Adam for ``coarse_steps`` at ``coarse`` px, then at the full size, one rate schedule over both
     (as tfstyle's coarse-to-fine). What Adam takes to the fine scale: ``carry`` "" nothing (a fresh
     Adam, tfstyle's way: its first fine step moves every pixel by the full rate); "moments" its moments
     upsampled (bilinear, crowsonkb's style-transfer-pytorch) and its step count, so the bias
     correction goes on where it was; "scaled moments" the same with the moments scaled to the fine
     scale's gradients (first moment by rms(fine gradient) / rms(coarse gradient), second by its
-    square)."""
+    square). The fine scale's fresh Adam takes the schedule from its step ``fine_from`` (default
+    ``coarse_steps``)."""
     import keras
     import tensorflow as tf
 
@@ -341,7 +344,7 @@ def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int
             g_coarse = g
             x_fine = resize(x.numpy()[0], st.shape)
             xf = tf.Variable(x_fine[None])
-            opt_f = keras.optimizers.Adam(_Shifted(sched, coarse_steps, warmup) if not carry else sched, **kw)
+            opt_f = keras.optimizers.Adam(_Shifted(sched, fine_from or coarse_steps, warmup) if not carry else sched, **kw)
             opt_f.build([xf])
             if carry:
                 m, v = opt._momentums[0], opt._velocities[0]
