@@ -258,6 +258,8 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     if coarse:
         if (param, colour, init, ema, switch, optimizer) != ("pixels", "rgb", "content", 0.0, 0, "adam"):
             raise ValueError("two scales only with Adam on plain pixels from the content")
+        if carry and (warmup or fine_from):
+            raise ValueError("carry keeps the coarse scale's schedule: no warmup or fine_from with it")
         last = steps - (fine_from - coarse_steps if fine_from else 0)
         return _two_scales(st, config, info, content, style, coarse, coarse_steps, carry, sched, kw,
                            last if max_steps is None else min(last, max_steps), every, ref, target, t0,
@@ -344,7 +346,8 @@ def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int
             g_coarse = g
             x_fine = resize(x.numpy()[0], st.shape)
             xf = tf.Variable(x_fine[None])
-            opt_f = keras.optimizers.Adam(_Shifted(sched, fine_from or coarse_steps, warmup) if not carry else sched, **kw)
+            shifted = _Shifted(sched, fine_from or coarse_steps, warmup)
+            opt_f = keras.optimizers.Adam(sched if carry else shifted, **kw)
             opt_f.build([xf])
             if carry:
                 m, v = opt._momentums[0], opt._velocities[0]
