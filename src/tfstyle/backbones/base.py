@@ -260,6 +260,14 @@ class Backbone:
         if conv == "winograd":
             check_winograd(self.chain, precision)
 
+    def check_settings(self, config) -> None:
+        """A run's loss-network settings (a StylizeConfig or TrainConfig: layers, ``pooling``,
+        ``conv_algorithm`` with ``precision``) against this network, before TensorFlow loads."""
+        content_layers, style_layers = config.resolved_layers()
+        self.check_layers(list(content_layers) + [n for n, _ in style_layers])
+        self.check_pooling(config.pooling)
+        self.check_conv(config.conv_algorithm, config.precision)
+
     # --- the network ---------------------------------------------------------------------------
     def preprocess(self, rgb01, random: bool):
         """RGB in [0, 1], (B, H, W, 3) float32 tensor -> what the Keras model takes."""

@@ -40,11 +40,7 @@ def check_inputs(config: StylizeConfig, content, styles) -> None:
     from ..backbones import get
     from ..io.images import output_shape, style_shape
 
-    content_layers, style_layers = config.resolved_layers()
-    bb = get(config.network)
-    bb.check_layers(list(content_layers) + [n for n, _ in style_layers])
-    bb.check_pooling(config.pooling)
-    bb.check_conv(config.conv_algorithm, config.precision)
+    get(config.network).check_settings(config)
     output_shape(content.shape[:2], config.size)  # a strip too thin at this --size
     for i, st in enumerate(styles):
         style_shape(st.shape[:2], round(config.size * config.style_scale), i, len(styles))

@@ -38,11 +38,7 @@ def run(args) -> int:
     if args.preview_every < 0:
         raise ConfigError(f"--preview-every must be >= 0, got {args.preview_every}")
     # Cheap checks before TensorFlow loads: bad inputs fail in a fraction of a second.
-    content_layers, style_layers = config.resolved_layers()
-    bb = get(config.network)
-    bb.check_layers(list(content_layers) + [n for n, _ in style_layers])
-    bb.check_pooling(config.pooling)
-    bb.check_conv(config.conv_algorithm, config.precision)
+    get(config.network).check_settings(config)
     style = load_image(args.style)
     scan_photos(find_photos(args.data))
     out = prepare_model_dir(args.output, resume=args.resume, overwrite=args.overwrite)
