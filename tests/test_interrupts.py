@@ -253,8 +253,12 @@ def _interrupt_at(step):
     return cb
 
 
+@pytest.mark.parametrize("entry", ["Stylizer", "stylize"])
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_api_resume_continues(optimizer, stylizer_parts):
+def test_api_resume_continues(optimizer, entry, stylizer_parts):
+    """Through a Stylizer and through tfstyle.stylize (the command line's path, whose state once
+    held the best image, an update behind Adam's iterate and slots)."""
+    from tfstyle import stylize
     from tfstyle.config import StylizeConfig
     from tfstyle.optimize.stylizer import Stylizer
 
@@ -263,7 +267,11 @@ def test_api_resume_continues(optimizer, stylizer_parts):
     # Winograd's sums may round differently when the machine is loaded, and Adam (epsilon 1e-10)
     # turns a sign change of a near-zero gradient into a full-rate step of that pixel.
     cfg = StylizeConfig(size=32, steps=10, optimizer=optimizer, lr=0.05, conv_algorithm="direct")
-    st = Stylizer(c, s, cfg, w)
+    if entry == "Stylizer":
+        st = Stylizer(c, s, cfg, w)
+    else:
+        class st:  # noqa: N801 - the same calls as a Stylizer
+            run = staticmethod(lambda **kw: stylize(c, s, cfg, weights=w, **kw))
     part = st.run(callback=_interrupt_at(4))
     assert part.stop_reason == "interrupted" and part.steps == 4 and part.state.step == 4
     assert all(len(v) == 4 for v in part.state.history.values())

@@ -66,6 +66,9 @@ class Run:
     def slots(self) -> list[np.ndarray]:
         return []
 
+    def settle(self) -> None:
+        """After the last step: take what the last step left into the best image (nothing here)."""
+
     def nonfinite(self, loss: float, grad_finite: bool = True, what: str = "") -> bool:
         if not what:
             if math.isfinite(loss) and grad_finite:
@@ -83,6 +86,13 @@ class Run:
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
             self.message = f"interrupted at step {self.step} of {self.steps}"
+            if self.done() >= self.steps:
+                # Every step ran: the best image is chosen as at a normal end, so that a coarse scale
+                # interrupted on its last step hands the next scale the same image on resume.
+                try:
+                    self.settle()
+                except KeyboardInterrupt:
+                    pass
         elapsed = time.perf_counter() - self.t0
         state = self.state()
         done = max(1, state.step - (self.resume.step if self.resume else 0))
@@ -201,6 +211,9 @@ class AdamRun(Run):
                 self.nonfinite(loss, what=f"the Adam update overflowed to NaN or Inf at step {self.step}")
                 return
             self.notify(loss, floats)
+        self.settle()
+
+    def settle(self) -> None:
         # The final update has no loss of its own yet; keep it if it is at least as good.
         total, _, _ = self.st._value_and_grad(self.var)
         if math.isfinite(float(total)) and float(total) <= self.best_loss:

@@ -281,7 +281,10 @@ class MultiScaleStylizer:
                 step = sc.offset + res.steps
                 msg = res.message.replace(f"at step {res.steps} of {sc.steps}",
                                           f"at step {step} of {total} ({sc.size} px)")
-                return finish(image, image, step, res.state.slots, res.stop_reason, msg)
+                # The state continues exactly: mid-scale from Adam's iterate (the best image lags it by
+                # an update), on a scale's last step from the image the next scale would start from.
+                state_image = image if res.steps >= sc.steps else res.state.image
+                return finish(image, state_image, step, res.state.slots, res.stop_reason, msg)
             # A scale that L-BFGS ended early ("converged") still hands over to the next scale.
             step = sc.offset + sc.steps
             result = res
