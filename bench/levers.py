@@ -61,12 +61,16 @@ VARIANTS: dict[str, dict] = {
     "1:2, lr 0.15": {"scale_split": 0.5, "lr": 0.15},
     "384 then 512 1:2": {"scales": "384,{size}", "scale_split": 0.5},
     "192, 384 then 512 1:2": {"scales": "192,384,{size}", "scale_split": 0.5},
+    "whole coarse share (coarse fraction 1)": {"coarse_fraction": 1.0},
+    "coarse fraction 0.4": {"coarse_fraction": 0.4},
+    "coarse fraction 0.8": {"coarse_fraction": 0.8},
 }
 
 
 # Levers tried outside the library (single scale at --size, tfstyle's objective and Adam settings):
 # name -> keyword arguments of custom_adam. They are here because they did not win (see the README),
-# except the cosine schedule, which did at 256 px and is now a library option (the library row above).
+# except the cosine schedule, which did at 256 px and is now a library option (the library row above),
+# and fine_from with fewer coarse steps, now the library's --coarse-fraction ("coarse fraction" rows).
 CUSTOM: dict[str, dict] = {
     "exponential schedule (custom loop, control)": {},
     "pyramid parameterisation": {"param": "pyramid"},

@@ -36,7 +36,7 @@ def test_split_steps_with_a_ratio_gives_coarse_scales_more():
 
 def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shares():
     def steps(size, **kw):
-        cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
+        cfg = StylizeConfig(size=size, steps=300, backbone="random", coarse_fraction=1.0, **kw).validate()
         return [p.steps for p in plan_scales((683, 1024), cfg)]
 
     assert steps(512) == [100, 200]
@@ -45,6 +45,26 @@ def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shar
     for bad in (-1.0, float("nan")):
         with pytest.raises(ConfigError):
             StylizeConfig(scale_split=bad).validate()
+
+
+def test_a_coarse_adam_scale_stops_early_and_the_fine_scale_keeps_its_place_in_the_schedule():
+    def plan(size, **kw):
+        cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
+        return [(p.steps, p.offset, p.schedule_offset) for p in plan_scales((683, 1024), cfg)]
+
+    # auto: 60% of the coarse share with two scales; the fine scale still starts at step 100.
+    assert plan(512) == [(60, 0, 0), (200, 60, 100)]
+    assert plan(512, coarse_fraction=1.0) == [(100, 0, 0), (200, 100, 100)]
+    assert plan(512, coarse_fraction=0.25, scale_split=1.0) == [(38, 0, 0), (150, 38, 150)]
+    assert plan(512, optimizer="lbfgs") == [(100, 0, 0), (200, 100, 100)]  # no schedule to keep a place in
+    assert plan(1024) == [(100, 0, 0), (100, 100, 100), (100, 200, 200)]  # auto: whole shares from 3 scales
+    assert plan(1024, coarse_fraction=0.5) == [(50, 0, 0), (50, 50, 100), (100, 100, 200)]
+    assert plan(256) == [(300, 0, 0)]
+    assert StylizeConfig(size=512, steps=2, scales="256", coarse_fraction=0.1).validate()
+    assert plan_scales((683, 1024), StylizeConfig(size=512, steps=2, coarse_fraction=0.1))[0].steps == 1
+    for bad in (-0.1, 1.5, float("nan"), "a"):
+        with pytest.raises(ConfigError, match="coarse_fraction"):
+            StylizeConfig(coarse_fraction=bad).validate()
 
 
 def test_auto_scales_down_to_a_chosen_coarsest():
@@ -81,8 +101,8 @@ def images(content_path, style_path):
 
 
 def _config(**kw):
-    base = dict(size=64, steps=6, scales="32,64", scale_split=1.0, optimizer="adam", precision="float32",
-                backbone="random")
+    base = dict(size=64, steps=6, scales="32,64", scale_split=1.0, coarse_fraction=1.0, optimizer="adam",
+                precision="float32", backbone="random")
     base.update(kw)
     return StylizeConfig(**base)
 
@@ -133,6 +153,47 @@ def test_one_learning_rate_schedule_over_all_scales(images, schedule):
     t = np.arange(9) / 9
     want = 0.1 * (0.01 + 0.99 * (1 + np.cos(np.pi * t)) / 2 if schedule == "cosine" else 0.01 ** t)
     np.testing.assert_allclose(rates, want, rtol=1e-5)
+
+
+def test_a_coarse_scale_that_stops_early_skips_the_rest_of_its_schedule(images):
+    """With coarse_fraction, the coarse scale runs the first 3 of its 5 schedule steps and the fine
+    scale runs the schedule's steps 5..9: the rate it starts at does not depend on the fraction."""
+    from tfstyle.optimize.loops import AdamRun
+
+    cfg = _config(steps=10, coarse_fraction=0.6, lr=0.1, lr_decay=0.01, lr_schedule="exponential")
+    ms = MultiScaleStylizer(*images, cfg)
+    assert [(sc.steps, sc.offset, sc.schedule_offset) for sc in ms.plan] == [(3, 0, 0), (5, 3, 5)]
+    rates = []
+    for k, sc in enumerate(ms.plan):
+        st = ms.stylizer(k)
+        assert st.schedule_span == (sc.schedule_offset, 10)
+        run = AdamRun(st, st.initial_image(), 0, {}, None, None, "")
+        for _ in range(sc.steps):
+            rates.append(float(run.opt.learning_rate))
+            run.opt.iterations.assign_add(1)
+    np.testing.assert_allclose(rates, 0.1 * 0.01 ** (np.array([0, 1, 2, 5, 6, 7, 8, 9]) / 10), rtol=1e-5)
+
+
+@pytest.mark.parametrize("stop", [2, 3, 5])  # mid coarse scale, its last step, mid fine scale
+def test_a_run_with_an_early_coarse_stop_counts_its_own_steps_and_resumes_exactly(images, stop):
+    """Through the library's entry (as the command line runs), a resumed Adam run repeats the
+    uninterrupted one: mid-scale from Adam's iterate, on a boundary from the image handed over.
+    TensorFlow's convolutions, as in test_interrupts' exact-resume test."""
+    cfg = _config(steps=10, coarse_fraction=0.6, conv_algorithm="direct")
+    seen = []
+    res = MultiScaleStylizer(*images, cfg).run(callback=lambda p: seen.append((p.step, p.total_steps, p.size)))
+    assert seen == [(i, 8, 32) for i in (1, 2, 3)] + [(i, 8, 64) for i in range(4, 9)]
+    assert res.stop_reason == "done" and res.steps == 8 and len(res.history["total"]) == 8
+    cut = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(stop))
+    assert cut.stop_reason == "interrupted" and f"step {stop} of 8" in cut.message
+    steps = []
+    done = MultiScaleStylizer(*images, cfg).run(callback=lambda p: steps.append(p.step), resume=cut.state)
+    assert steps == list(range(stop + 1, 9)) and done.steps == 8
+    np.testing.assert_allclose(done.history["total"], res.history["total"], rtol=1e-6)
+    np.testing.assert_allclose(done.image, res.image, atol=1e-6)
+    end = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(8))
+    with pytest.raises(ConfigError, match="already at step 8, the end of this run's 8 steps; raise --steps"):
+        MultiScaleStylizer(*images, cfg).run(resume=end.state)
 
 
 @pytest.mark.parametrize("schedule", ["auto", "cosine", "exponential"])
@@ -222,6 +283,20 @@ def test_cli_scales(tmp_path, content_path, style_path):
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64
     r = subprocess.run(cmd[:-2] + ["32,128", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "larger than --size" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run(cmd + ["--coarse-fraction", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "coarse_fraction must be in (0, 1]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_bar_counts_the_steps_a_run_takes(tmp_path, content_path, style_path):
+    """With the coarse scale stopping early, the bar and the summary count the steps that run (8 of a
+    10-step schedule), and the run ends at the bar's end."""
+    out = tmp_path / "o.png"
+    r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
+                        str(out), "--size", "64", "--steps", "10", "--scales", "32,64", "--scale-split", "1",
+                        "--coarse-fraction", "0.6", "--backbone", "random"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "8/8" in r.stderr and "/10" not in r.stderr and "8 steps" in r.stderr
 
 
 def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, images):
@@ -236,7 +311,7 @@ def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, im
     save_state(res.state, state_path(out))
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
                         str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--scale-split", "1",
-                        "--optimizer", "lbfgs",
+                        "--coarse-fraction", "1", "--optimizer", "lbfgs",
                         "--resume", "--memory-limit", "20", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()

@@ -94,6 +94,9 @@ class ScalePlan:
         tile: core size of the tiles (0: the whole image at once).
         optimizer: optimiser at this scale ("adam" at tiled scales, else the configured one).
         estimate: estimated peak memory of this scale in bytes (see tfstyle.optimize.memory).
+        schedule_offset: the step of the run's learning-rate schedule at which this scale starts;
+            ``offset`` or more, since a coarser scale may stop before the end of its share
+            (``StylizeConfig.coarse_fraction``).
     """
 
     size: int
@@ -103,6 +106,7 @@ class ScalePlan:
     tile: int = 0
     optimizer: str = "lbfgs"
     estimate: int = 0
+    schedule_offset: int = 0
 
 
 @dataclass

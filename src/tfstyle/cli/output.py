@@ -34,7 +34,8 @@ class StepRenderer:
     """A tqdm bar (from the first step on) and every loss part as a TensorBoard scalar.
 
     Args:
-        total: steps of the whole run. quiet: no bar. logdir: TensorBoard folder (None: none).
+        total: steps of the whole run, until the first progress gives its own (``total_steps``).
+        quiet: no bar. logdir: TensorBoard folder (None: none).
         unit: the bar's unit.
     """
 
@@ -53,6 +54,8 @@ class StepRenderer:
         if self.bar is None and not self.quiet:
             from tqdm import tqdm
 
+            # The run's own count: coarse to fine, coarser scales may stop before --steps.
+            self.total = getattr(p, "total_steps", None) or self.total
             self.bar = tqdm(total=self.total, initial=p.step - 1, unit=self.unit, dynamic_ncols=True,
                             file=sys.stderr)
         if self.bar is not None:

@@ -28,14 +28,27 @@ Decisions, stated once:
   148 with an equal split (``bench/levers.py``); 1:2 ended lower than equal on the README's pairs,
   1:4 higher on the first (``bench/final_loss.py``). Equal from three scales: with five scales
   (4096 px) a geometric 1:2 split would leave the coarsest 1/31 of the steps, too few to settle.
+* **Coarse scales stop early.** The split gives each scale its share of the learning-rate schedule;
+  a coarser Adam scale runs only ``config.coarse_fraction`` of its share (auto,
+  ``StylizeConfig.resolved_coarse_fraction``: 0.6 with two scales, the whole share with more) and
+  the next scale starts where the share ends, at the rate it would have had (``ScalePlan``:
+  ``offset`` counts the steps run before a scale, ``schedule_offset`` the schedule's). So a
+  coarse-to-fine run takes fewer steps than ``config.steps``, which stays the schedule's length: at
+  512 px 60 + 200 of 300. Measured on an AVX2 CPU (``bench/levers.py``, work to the speed
+  benchmark's target in full-size step equivalents): 120 with 0.6, 125 with the whole share, 125
+  with 0.4; the fine scale needed the same 105 steps after 60 coarse steps as after 100. Starting
+  the fine scale earlier in the schedule instead (60 coarse steps, fine from step 80, its higher
+  rate) took 125. L-BFGS scales have no schedule and run their whole share; from three scales the
+  fraction is unmeasured, so auto keeps whole shares there.
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
-  where the previous one stopped (``Stylizer.schedule_span``), so a finer scale refines the
+  where the previous one's share ended (``Stylizer.schedule_span``), so a finer scale refines the
   upsampled image at a small rate instead of restarting at the full one and shaking it apart
   (measured, 1:2 split: 0.812 against 0.827 with a fresh schedule per scale; the benchmark's target
   in 36 s against not at all in 300 steps).
-* **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to ``config.steps`` across
-  all scales (a scale's first global step is the sum of the steps planned before it), ``history``
-  is the concatenation over scales; progress objects also carry ``size`` and ``scale``.
+* **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to the steps planned over
+  all scales (``Progress.total_steps``: ``config.steps`` less what coarse scales skip; a scale's
+  first global step is the sum of the steps planned before it), ``history`` is the concatenation
+  over scales; progress objects also carry ``size`` and ``scale``.
 * **Interruption** (Ctrl-C at any scale, also while a scale is being set up) returns the best image
   of the current scale *upsampled to the final size* (so the output file always has the requested
   size), while ``result.state`` keeps that image at its own scale: resuming continues that scale
@@ -96,11 +109,12 @@ def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
 
 def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
                 memory_limit: int | None = None) -> list[ScalePlan]:
-    """The scales of a run, with steps, tiling and memory estimates.
+    """The scales of a run, with steps (run and in the schedule), tiling and memory estimates.
 
     Args:
         content_hw: (H, W) of the content image.
-        config: the run's settings (``size``, ``steps``, ``scales``, ``tile_size``, ``memory_limit``).
+        config: the run's settings (``size``, ``steps``, ``scales``, ``scale_split``,
+            ``coarse_fraction``, ``tile_size``, ``memory_limit``).
         memory_limit: bytes; default ``config.memory_limit`` GiB, or the available RAM if that is 0.
 
     Raises:
@@ -115,11 +129,18 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
     decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
-    plans, offset = [], 0
-    for size, n in kept:
+    fraction = config.resolved_coarse_fraction(len(sizes))
+    plans, offset, position = [], 0, 0
+    for i, (size, share) in enumerate(kept):
         tile, optimizer, estimate = decided[size]
-        plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate))
+        # A coarser Adam scale stops early; the next one starts where the share ends in the schedule.
+        # L-BFGS has no schedule, and the finest scale always runs its whole share.
+        coarser = i < len(kept) - 1 and optimizer == "adam"
+        n = max(1, int(share * fraction + 0.5)) if coarser else share
+        plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate,
+                               schedule_offset=position))
         offset += n
+        position += share
     return plans
 
 
@@ -132,7 +153,8 @@ class MultiScaleStylizer:
     Args:
         content: (H, W, 3) float32 RGB in [0, 1], at any size.
         style: the style image(s), passed on to every scale's :class:`Stylizer`.
-        config: settings; ``steps`` is the total over all scales.
+        config: settings; ``steps`` is the learning-rate schedule's length over all scales (the
+            steps run, less what coarse scales skip: ``config.coarse_fraction``).
         weights: pre-resolved backbone weights (else resolved from ``config``).
         memory_limit: bytes (see :func:`plan_scales`).
         arrays: further keyword arguments of :class:`Stylizer`, passed on to every scale.
@@ -191,17 +213,20 @@ class MultiScaleStylizer:
         else:
             st = Stylizer(self.content, self.style, cfg, self.weights, extractor=self.extractor, shared=self.shared,
                           **self.arrays)
-        # One Adam schedule over the whole run: this scale runs its segment [offset, offset + steps).
-        st.schedule_span = (sc.offset, sum(p.steps for p in self.plan))
+        # One Adam schedule over the whole run (config.steps long): this scale runs its segment
+        # [schedule_offset, schedule_offset + steps).
+        st.schedule_span = (sc.schedule_offset, self.config.steps)
         return st
 
     def locate(self, resume: RunState) -> tuple[int, RunState | None, np.ndarray | None]:
         """Where a saved state continues: (scale index, per-scale resume state, start image)."""
+        total = sum(sc.steps for sc in self.plan)
         for k, sc in enumerate(self.plan):
             if sc.offset <= resume.step < sc.offset + sc.steps:
                 break
         else:
-            raise ConfigError(f"saved state is at step {resume.step}; this run has {self.config.steps} steps")
+            raise ConfigError(f"saved state is already at step {resume.step}, the end of this run's {total} "
+                              f"steps; raise --steps")
         hw = resume.image.shape[:2]
         if hw == sc.shape and resume.step > sc.offset:
             local = RunState(image=resume.image, step=resume.step - sc.offset, optimizer=sc.optimizer,
