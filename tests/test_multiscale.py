@@ -52,8 +52,9 @@ def test_a_coarse_adam_scale_stops_early_and_the_fine_scale_keeps_its_place_in_t
         cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
         return [(p.steps, p.offset, p.schedule_offset) for p in plan_scales((683, 1024), cfg)]
 
-    # auto: 60% of the coarse share with two scales; the fine scale still starts at step 100.
-    assert plan(512) == [(60, 0, 0), (200, 60, 100)]
+    # auto: 80% of the coarse share with two scales; the fine scale still starts at step 100.
+    assert plan(512) == [(80, 0, 0), (200, 80, 100)]
+    assert plan(512, coarse_fraction=0.6) == [(60, 0, 0), (200, 60, 100)]
     assert plan(512, coarse_fraction=1.0) == [(100, 0, 0), (200, 100, 100)]
     assert plan(512, coarse_fraction=0.25, scale_split=1.0) == [(38, 0, 0), (150, 38, 150)]
     assert plan(512, optimizer="lbfgs") == [(100, 0, 0), (200, 100, 100)]  # no schedule to keep a place in
