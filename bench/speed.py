@@ -101,12 +101,11 @@ METHODS: dict[str, Method] = {
     "tfstyle direct convolutions": Method("tfstyle", {"conv_algorithm": "direct"}),
     "tfstyle float32": Method("tfstyle", {"precision": "float32"}),
     "tfstyle single scale": Method("tfstyle", single_scale=True),
-    # Coarse-to-fine with the steps split equally and every share run (the default before
-    # --scale-split auto gave two scales 1:2).
-    "tfstyle equal split": Method("tfstyle", {"scale_split": 1.0, "coarse_fraction": 1.0}),
-    # 1:2 with the coarse scale running its whole share (the default before --coarse-fraction auto
-    # stopped it after 0.8 of it).
-    "tfstyle whole coarse share": Method("tfstyle", {"coarse_fraction": 1.0}),
+    # Coarse-to-fine with the steps split equally (the default before --scale-split auto gave two
+    # scales 1:2).
+    "tfstyle equal split": Method("tfstyle", {"scale_split": 1.0}),
+    # The coarse scale stops after 80% of its share (80 + 200 of a 300-step schedule at 512 px).
+    "tfstyle coarse fraction 0.8": Method("tfstyle", {"coarse_fraction": 0.8}),
     # tfstyle's default is one inter-op thread (inter_op_threads=1); this row is TensorFlow's own.
     "tfstyle inter-op per core": Method("tfstyle", {"inter_op_threads": 0}, quality=False, max_size=512),
     # TensorFlow reads these before it starts its thread pools (default: one per core for both).

@@ -36,7 +36,7 @@ def test_split_steps_with_a_ratio_gives_coarse_scales_more():
 
 def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shares():
     def steps(size, **kw):
-        cfg = StylizeConfig(size=size, steps=300, backbone="random", coarse_fraction=1.0, **kw).validate()
+        cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
         return [p.steps for p in plan_scales((683, 1024), cfg)]
 
     assert steps(512) == [100, 200]
@@ -52,18 +52,19 @@ def test_a_coarse_adam_scale_stops_early_and_the_fine_scale_keeps_its_place_in_t
         cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
         return [(p.steps, p.offset, p.schedule_offset) for p in plan_scales((683, 1024), cfg)]
 
-    # auto: 80% of the coarse share with two scales; the fine scale still starts at step 100.
-    assert plan(512) == [(80, 0, 0), (200, 80, 100)]
+    assert plan(512) == [(100, 0, 0), (200, 100, 100)]  # the default: whole shares
+    # 60% of the coarse share; the fine scale still starts at schedule step 100.
     assert plan(512, coarse_fraction=0.6) == [(60, 0, 0), (200, 60, 100)]
-    assert plan(512, coarse_fraction=1.0) == [(100, 0, 0), (200, 100, 100)]
+    assert plan(512, coarse_fraction=0.8) == [(80, 0, 0), (200, 80, 100)]
     assert plan(512, coarse_fraction=0.25, scale_split=1.0) == [(38, 0, 0), (150, 38, 150)]
-    assert plan(512, optimizer="lbfgs") == [(100, 0, 0), (200, 100, 100)]  # no schedule to keep a place in
-    assert plan(1024) == [(100, 0, 0), (100, 100, 100), (100, 200, 200)]  # auto: whole shares from 3 scales
+    # L-BFGS: no schedule to keep a place in.
+    assert plan(512, optimizer="lbfgs", coarse_fraction=0.6) == [(100, 0, 0), (200, 100, 100)]
+    assert plan(1024) == [(100, 0, 0), (100, 100, 100), (100, 200, 200)]
     assert plan(1024, coarse_fraction=0.5) == [(50, 0, 0), (50, 50, 100), (100, 100, 200)]
     assert plan(256) == [(300, 0, 0)]
     assert StylizeConfig(size=512, steps=2, scales="256", coarse_fraction=0.1).validate()
     assert plan_scales((683, 1024), StylizeConfig(size=512, steps=2, coarse_fraction=0.1))[0].steps == 1
-    for bad in (-0.1, 1.5, float("nan"), "a"):
+    for bad in (0, -0.1, 1.5, float("nan"), "a"):
         with pytest.raises(ConfigError, match="coarse_fraction"):
             StylizeConfig(coarse_fraction=bad).validate()
 
@@ -102,8 +103,8 @@ def images(content_path, style_path):
 
 
 def _config(**kw):
-    base = dict(size=64, steps=6, scales="32,64", scale_split=1.0, coarse_fraction=1.0, optimizer="adam",
-                precision="float32", backbone="random")
+    base = dict(size=64, steps=6, scales="32,64", scale_split=1.0, optimizer="adam", precision="float32",
+                backbone="random")
     base.update(kw)
     return StylizeConfig(**base)
 
@@ -312,7 +313,7 @@ def test_cli_resume_from_a_scale_boundary(tmp_path, content_path, style_path, im
     save_state(res.state, state_path(out))
     r = subprocess.run([sys.executable, "-m", "tfstyle", "stylize", str(content_path), str(style_path), "-o",
                         str(out), "--size", "64", "--steps", "6", "--scales", "32,64", "--scale-split", "1",
-                        "--coarse-fraction", "1", "--optimizer", "lbfgs",
+                        "--optimizer", "lbfgs",
                         "--resume", "--memory-limit", "20", "-q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert max(np.asarray(Image.open(out)).shape[:2]) == 64 and not state_path(out).exists()

@@ -134,12 +134,6 @@ MIN_COARSE = 256
 # one's; from three scales auto stays equal. Measurements and reasons: tfstyle.optimize.multiscale's
 # docstring ("Steps").
 TWO_SCALE_SPLIT = 0.5
-# --coarse-fraction auto with two scales: the coarse scale stops after this fraction of its share of
-# the schedule and the fine scale starts where the share ends (the upsampled coarse image stops
-# improving after 40-60 of 100 steps). 0.8: as soon to the speed benchmark's target as 0.6, and 0.6
-# ended worse after the default budget. From three scales auto runs every share (unmeasured there).
-# Measurements: tfstyle.optimize.multiscale's docstring ("Steps").
-TWO_SCALE_COARSE_FRACTION = 0.8
 
 # --- memory planning (tfstyle.optimize.memory) --------------------------------------------------
 # Peak RSS of one step = MEMORY_BASE + MEMORY_BACKWARD_FACTOR * activation bytes + whole-image
@@ -356,11 +350,15 @@ class StylizeConfig(_LossNetworkSettings):
     scale_split: float = field(
         default=0.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
                                  "scale twice the steps); 0: auto (1:2 with two scales, equal with more)"))
+    # Whole shares by default: stopping the coarse scale early reached the speed benchmark's target
+    # sooner at 512 px (0.6 and 0.8: work 120 against 125) but ended worse after the default budget
+    # (0.6: 0.4751 against 0.4726 on the first README pair; 0.8: 0.1202 against 0.1200 on the
+    # second). Measurements: tfstyle.optimize.multiscale's docstring ("Steps").
     coarse_fraction: float = field(
-        default=0.0, metadata=_h("Adam: a coarser scale stops after this fraction of its share of the steps; the "
-                                 "next scale still starts where the share ends in the learning-rate schedule, "
-                                 "so a coarse-to-fine run takes fewer steps than --steps (1: whole shares); 0: "
-                                 "auto (0.8 with two scales, 1 with more)"))
+        default=1.0, metadata=_h("Adam: a coarser scale stops after this fraction of its share of the steps and "
+                                 "the next scale starts where the share ends in the learning-rate schedule, so "
+                                 "a coarse-to-fine run takes fewer steps than --steps (1: whole shares; 0.8 at "
+                                 "512 px: sooner to a given quality, a little worse at the end)"))
     tile_size: int = field(
         default=0,
         metadata=_h("optimise scales larger than this in tiles of this many pixels (multiple of 32) with "
@@ -413,9 +411,9 @@ class StylizeConfig(_LossNetworkSettings):
         _finite("scale_split", self.scale_split, positive=False)
         if self.scale_split < 0:
             raise ConfigError(f"scale_split must be > 0, or 0 for auto, got {self.scale_split!r}")
-        _finite("coarse_fraction", self.coarse_fraction, positive=False)
-        if not 0 <= self.coarse_fraction <= 1:
-            raise ConfigError(f"coarse_fraction must be in (0, 1], or 0 for auto, got {self.coarse_fraction!r}")
+        _finite("coarse_fraction", self.coarse_fraction, positive=True)
+        if self.coarse_fraction > 1:
+            raise ConfigError(f"coarse_fraction must be in (0, 1], got {self.coarse_fraction!r}")
         if not isinstance(self.tile_size, int) or self.tile_size < 0 or (self.tile_size and (
                 self.tile_size < 64 or self.tile_size % 32)):
             raise ConfigError(f"tile_size must be 0 or a multiple of 32 >= 64, got {self.tile_size!r}")
@@ -432,13 +430,6 @@ class StylizeConfig(_LossNetworkSettings):
         if self.scale_split:
             return float(self.scale_split)
         return TWO_SCALE_SPLIT if n_scales == 2 else 1.0
-
-    def resolved_coarse_fraction(self, n_scales: int) -> float:
-        """``coarse_fraction``, with 0 (auto) resolved for a run of ``n_scales`` scales:
-        ``TWO_SCALE_COARSE_FRACTION`` for two, 1 (whole shares) otherwise."""
-        if self.coarse_fraction:
-            return float(self.coarse_fraction)
-        return TWO_SCALE_COARSE_FRACTION if n_scales == 2 else 1.0
 
     def resolved_lr_schedule(self, coarse_to_fine: bool) -> str:
         """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""

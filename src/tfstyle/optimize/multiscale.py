@@ -28,27 +28,25 @@ Decisions, stated once:
   148 with an equal split (``bench/levers.py``); 1:2 ended lower than equal on the README's pairs,
   1:4 higher on the first (``bench/final_loss.py``). Equal from three scales: with five scales
   (4096 px) a geometric 1:2 split would leave the coarsest 1/31 of the steps, too few to settle.
-* **Coarse scales stop early.** The split gives each scale its share of the learning-rate schedule;
-  a coarser Adam scale runs only ``config.coarse_fraction`` of its share (auto,
-  ``StylizeConfig.resolved_coarse_fraction``: 0.8 with two scales, the whole share with more) and
-  the next scale starts where the share ends, at the rate it would have had (``ScalePlan``:
-  ``offset`` counts the steps run before a scale, ``schedule_offset`` the schedule's). So a
-  coarse-to-fine run takes fewer steps than ``config.steps``, which stays the schedule's length: at
-  512 px 80 + 200 of 300. Measured on an AVX2 CPU (``bench/levers.py``, work to the speed
-  benchmark's target in full-size step equivalents): 120 with 0.8 and with 0.6, 125 with the whole
-  share and with 0.4; the fine scale needed as many steps after 60 coarse steps as after 100.
-  After the default 300-step schedule (``bench/final_loss.py``, chelsea cat and starry night) 0.6
-  ended worse than the whole share (0.4751 against 0.4726), 0.8 did not (0.4726), so auto is 0.8.
-  Starting the fine scale earlier in the schedule instead (60 coarse steps, fine from step 80, its
-  higher rate) took 125. L-BFGS scales have no schedule and run their whole share; from three
-  scales the fraction is unmeasured, so auto keeps whole shares there.
+* **Coarse scales may stop early.** The split gives each scale its share of the learning-rate
+  schedule; with ``config.coarse_fraction`` < 1 a coarser Adam scale runs only that part of its
+  share and the next scale starts where the share ends, at the rate it would have had
+  (``ScalePlan``: ``offset`` counts the steps run before a scale, ``schedule_offset`` the
+  schedule's), so the run takes fewer steps than ``config.steps``, which stays the schedule's
+  length (0.8 at 512 px: 80 + 200 of 300). L-BFGS scales have no schedule and run their whole
+  share. The default runs whole shares. Measured on an AVX2 CPU at 512 px (``bench/levers.py``,
+  work to the speed benchmark's target in full-size step equivalents): 120 with 0.6 and 0.8, 125
+  with the whole share and with 0.4 (the fine scale needed as many steps after 60 coarse steps as
+  after 100). But after the default 300-step schedule (``bench/final_loss.py``) 0.6 ended worse
+  on the first README pair (0.4751 against 0.4726) and 0.8 on the second (0.1202 against 0.1200;
+  the first 0.4726 both), and a speed lever is taken only where the end result is no worse.
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
   where the previous one's share ended (``Stylizer.schedule_span``), so a finer scale refines the
   upsampled image at a small rate instead of restarting at the full one and shaking it apart
   (measured, 1:2 split: 0.812 against 0.827 with a fresh schedule per scale; the benchmark's target
   in 36 s against not at all in 300 steps).
 * **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to the steps planned over
-  all scales (``Progress.total_steps``: ``config.steps`` less what coarse scales skip; a scale's
+  all scales (``Progress.total_steps``: ``config.steps`` less what coarse scales may skip; a scale's
   first global step is the sum of the steps planned before it), ``history`` is the concatenation
   over scales; progress objects also carry ``size`` and ``scale``.
 * **Interruption** (Ctrl-C at any scale, also while a scale is being set up) returns the best image
@@ -131,7 +129,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
     decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
-    fraction = config.resolved_coarse_fraction(len(sizes))
+    fraction = float(config.coarse_fraction)
     plans, offset, position = [], 0, 0
     for i, (size, share) in enumerate(kept):
         tile, optimizer, estimate = decided[size]
@@ -156,7 +154,7 @@ class MultiScaleStylizer:
         content: (H, W, 3) float32 RGB in [0, 1], at any size.
         style: the style image(s), passed on to every scale's :class:`Stylizer`.
         config: settings; ``steps`` is the learning-rate schedule's length over all scales (the
-            steps run, less what coarse scales skip: ``config.coarse_fraction``).
+            steps run, less what coarse scales skip with ``config.coarse_fraction`` < 1).
         weights: pre-resolved backbone weights (else resolved from ``config``).
         memory_limit: bytes (see :func:`plan_scales`).
         arrays: further keyword arguments of :class:`Stylizer`, passed on to every scale.
