@@ -194,7 +194,7 @@ def test_a_run_with_an_early_coarse_stop_counts_its_own_steps_and_resumes_exactl
     np.testing.assert_allclose(done.history["total"], res.history["total"], rtol=1e-6)
     np.testing.assert_allclose(done.image, res.image, atol=1e-6)
     end = MultiScaleStylizer(*images, cfg).run(callback=_StopAt(8))
-    with pytest.raises(ConfigError, match="already at step 8, the end of this run's 8 steps; raise --steps"):
+    with pytest.raises(ConfigError, match="already at step 8 and this run takes 8 steps; raise --steps"):
         MultiScaleStylizer(*images, cfg).run(resume=end.state)
 
 

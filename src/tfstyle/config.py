@@ -213,7 +213,7 @@ class StylizeConfig(_LossNetworkSettings):
     size: int = field(default=512, metadata=_h("longest side of the output in pixels"))
     steps: int = field(default=300, metadata=_h("optimisation steps (Adam steps or L-BFGS iterations); coarse to "
                                                 "fine, the learning-rate schedule's length, of which coarser "
-                                                "scales run part (--coarse-fraction)"))
+                                                "scales may run part (--coarse-fraction)"))
     # Adam by default. Measured at 512 px with bfloat16 (README, speed section): its steps cost half
     # an L-BFGS-B iteration (SciPy's bookkeeping alone takes 0.19 s per iteration, about as long as
     # the loss and gradient), at equal time it reached a lower loss on two of three image pairs,

@@ -225,8 +225,8 @@ class MultiScaleStylizer:
             if sc.offset <= resume.step < sc.offset + sc.steps:
                 break
         else:
-            raise ConfigError(f"saved state is already at step {resume.step}, the end of this run's {total} "
-                              f"steps; raise --steps")
+            raise ConfigError(f"saved state is already at step {resume.step} and this run takes {total} steps; "
+                              f"raise --steps")
         hw = resume.image.shape[:2]
         if hw == sc.shape and resume.step > sc.offset:
             local = RunState(image=resume.image, step=resume.step - sc.offset, optimizer=sc.optimizer,
