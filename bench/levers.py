@@ -64,6 +64,7 @@ VARIANTS: dict[str, dict] = {
     "whole coarse share (coarse fraction 1)": {"coarse_fraction": 1.0},
     "coarse fraction 0.4": {"coarse_fraction": 0.4},
     "coarse fraction 0.8": {"coarse_fraction": 0.8},
+    "coarse fraction 0.9": {"coarse_fraction": 0.9},
 }
 
 
@@ -223,7 +224,7 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
                 init: str = "content", ema: float = 0.0, beta_1: float = 0.9, beta_2: float = 0.999,
                 schedule: str = "exponential", max_steps: int | None = None, optimizer: str = "adam",
                 switch: int = 0, epsilon: float | None = None, coarse: int = 0, coarse_steps: int = 0,
-                carry: str = "", warmup: int = 0, fine_from: int = 0):
+                carry: str = "", warmup: int = 0, fine_from: int = 0, detail: float = 0.0):
     """tfstyle's objective and Adam (rate decaying from ``lr`` to ``lr * lr_decay`` over ``steps``) with
     changes: ``param="pyramid"`` optimises a Laplacian pyramid (the image is the sum of bilinearly
     upsampled levels down to 8 px, Mordvintsev et al. 2018; clipping is folded into the finest level),
@@ -236,8 +237,9 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
     tfstyle's Adam epsilon (a large one turns Adam towards plain momentum SGD), ``coarse`` > 0 runs
     the first ``coarse_steps`` at that size (:func:`_two_scales`, ``carry`` says what Adam takes
     along, ``warmup`` ramps the fine scale's rate up over that many steps, ``fine_from`` > 0 starts the
-    fine scale at that step of the schedule, skipping the schedule's steps from ``coarse_steps`` on).
-    Returns the trace as run_variant."""
+    fine scale at that step of the schedule, skipping the schedule's steps from ``coarse_steps`` on,
+    ``detail`` > 0 adds that much of the content's fine detail, which the coarse scale cannot hold, to
+    the upsampled image the fine scale starts from). Returns the trace as run_variant."""
     import baselines
     import keras
     import tensorflow as tf
@@ -267,7 +269,7 @@ def custom_adam(info, content, style, size: int, every: int, ref, target: float 
         last = steps - (fine_from - coarse_steps if fine_from else 0)
         return _two_scales(st, config, info, content, style, coarse, coarse_steps, carry, sched, kw,
                            last if max_steps is None else min(last, max_steps), every, ref, target, t0,
-                           warmup, fine_from or coarse_steps)
+                           warmup, fine_from or coarse_steps, detail)
     opt = (keras.optimizers.Nadam(sched, **kw) if optimizer == "nadam" else
            keras.optimizers.Adam(sched, amsgrad=optimizer == "amsgrad", **kw))
 
@@ -315,7 +317,8 @@ def _Shifted(sched, offset: int, warmup: int = 0):
 
 
 def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int, carry: str, sched, kw,
-                last: int, every: int, ref, target, t0: float, warmup: int = 0, fine_from: int = 0):
+                last: int, every: int, ref, target, t0: float, warmup: int = 0, fine_from: int = 0,
+                detail: float = 0.0):
     """Adam for ``coarse_steps`` at ``coarse`` px, then at the full size, one rate schedule over both
     (as tfstyle's coarse-to-fine). What Adam takes to the fine scale: ``carry`` "" nothing (a fresh
     Adam, tfstyle's way: its first fine step moves every pixel by the full rate); "moments" its moments
@@ -323,7 +326,9 @@ def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int
     correction goes on where it was; "scaled moments" the same with the moments scaled to the fine
     scale's gradients (first moment by rms(fine gradient) / rms(coarse gradient), second by its
     square). The fine scale's fresh Adam takes the schedule from its step ``fine_from`` (default
-    ``coarse_steps``)."""
+    ``coarse_steps``). ``detail``: the fine scale starts from the upsampled coarse image plus that
+    much of the content's band above the coarse scale (the content less its own round trip through
+    the coarse size, a Laplacian pyramid's top level), clipped to [0, 1]."""
     import keras
     import tensorflow as tf
 
@@ -349,6 +354,9 @@ def _two_scales(st, config, info, content, style, coarse: int, coarse_steps: int
         if i == coarse_steps + 1:  # to the fine scale
             g_coarse = g
             x_fine = resize(x.numpy()[0], st.shape)
+            if detail:
+                band = st.content - resize(cst.content, st.shape)
+                x_fine = np.clip(x_fine + detail * band, 0.0, 1.0).astype(np.float32)
             xf = tf.Variable(x_fine[None])
             shifted = _Shifted(sched, fine_from or coarse_steps, warmup)
             opt_f = keras.optimizers.Adam(sched if carry else shifted, **kw)

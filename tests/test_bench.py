@@ -81,13 +81,13 @@ def test_unknown_method_is_an_error(tmp_path):
 def test_levers_custom_parameterisations_and_library_variants_run(tmp_path):
     """bench/levers.py: each custom parameterisation starts at the content image (its first checkpoint
     scores the content) and moves; a library variant, the Adam-then-L-BFGS hand-over and the two-scale
-    loop with a warm-up and a later start of the fine scale's schedule run."""
+    loop with a warm-up, a later start of the fine scale's schedule and the content's detail run."""
     out = tmp_path / "levers.json"
     names = ["fourier parameterisation", "fourier, decorrelated colour", "pyramid parameterisation",
              "cosine schedule", "handover", "two scales, warm-up"]
     custom = {"handover": {"switch": 1, "steps": 3},
               "two scales, warm-up": {"coarse": 32, "coarse_steps": 1, "steps": 4, "warmup": 2,
-                                      "fine_from": 2}}
+                                      "fine_from": 2, "detail": 0.5}}
     r = subprocess.run([sys.executable, str(BENCH / "levers.py"), "--size", "48", "--target", "1e-9",
                         "--every", "1", "--max-steps", "3", "--variants", ";".join(names),
                         "--custom", json.dumps(custom), "--json", str(out)],

@@ -352,8 +352,8 @@ class StylizeConfig(_LossNetworkSettings):
                                  "scale twice the steps); 0: auto (1:2 with two scales, equal with more)"))
     # Whole shares by default: stopping the coarse scale early reached the speed benchmark's target
     # sooner at 512 px (0.6 and 0.8: work 120 against 125) but ended worse after the default budget
-    # (0.6: 0.4751 against 0.4726 on the first README pair; 0.8: 0.1202 against 0.1200 on the
-    # second). Measurements: tfstyle.optimize.multiscale's docstring ("Steps").
+    # (0.6: 0.4751 against 0.4726 on the first README pair; 0.8: 0.1202 and 0.9: 0.1201 against
+    # 0.1200 on the second). Measurements: tfstyle.optimize.multiscale's docstring ("Steps").
     coarse_fraction: float = field(
         default=1.0, metadata=_h("Adam: a coarser scale stops after this fraction of its share of the steps and "
                                  "the next scale starts where the share ends in the learning-rate schedule, so "

@@ -37,9 +37,10 @@ Decisions, stated once:
   share. The default runs whole shares. Measured on an AVX2 CPU at 512 px (``bench/levers.py``,
   work to the speed benchmark's target in full-size step equivalents): 120 with 0.6 and 0.8, 125
   with the whole share and with 0.4 (the fine scale needed as many steps after 60 coarse steps as
-  after 100). But after the default 300-step schedule (``bench/final_loss.py``) 0.6 ended worse
-  on the first README pair (0.4751 against 0.4726) and 0.8 on the second (0.1202 against 0.1200;
-  the first 0.4726 both), and a speed lever is taken only where the end result is no worse.
+  after 100), 122.5 with 0.9. But after the default 300-step schedule (``bench/final_loss.py``)
+  0.6 ended worse on the first README pair (0.4751 against 0.4726), 0.8 and 0.9 on the second
+  (0.1202 and 0.1201 against 0.1200; the first 0.4726 with 0.8), and a speed lever is taken only
+  where the end result is no worse.
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
   where the previous one's share ended (``Stylizer.schedule_span``), so a finer scale refines the
   upsampled image at a small rate instead of restarting at the full one and shaking it apart
