@@ -350,10 +350,9 @@ class StylizeConfig(_LossNetworkSettings):
     scale_split: float = field(
         default=0.0, metadata=_h("steps of a scale over those of the next finer one (1: equal; 2: each coarser "
                                  "scale twice the steps); 0: auto (1:2 with two scales, equal with more)"))
-    # Whole shares by default: stopping the coarse scale early reached the speed benchmark's target
-    # sooner at 512 px (0.6 and 0.8: work 120 against 125) but ended worse after the default budget
-    # (0.6: 0.4751 against 0.4726 on the first README pair; 0.8: 0.1202 and 0.9: 0.1201 against
-    # 0.1200 on the second). Measurements: tfstyle.optimize.multiscale's docstring ("Steps").
+    # Whole shares by default: every fraction below 1 measured reached the speed benchmark's target
+    # sooner but ended worse after the default budget. Measurements and reasons:
+    # tfstyle.optimize.multiscale's docstring ("Coarse scales may stop early").
     coarse_fraction: float = field(
         default=1.0, metadata=_h("Adam: a coarser scale stops after this fraction of its share of the steps and "
                                  "the next scale starts where the share ends in the learning-rate schedule, so "
