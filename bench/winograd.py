@@ -16,7 +16,7 @@ at block5_conv2 as tfstyle's objective on the tutorial's layers) as a step uses 
 gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Baseline: the same layer
 through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
-F(6, 3) on request). The last rows add the layers up, per column, and the fastest column per layer.
+F(6, 3) and F(4, 3) with XLA-compiled transforms on request). The last rows add the layers up, per column, and the fastest column per layer.
 """
 
 from __future__ import annotations
@@ -57,13 +57,75 @@ def best_time(fn, x, seconds: float) -> float:
     return best
 
 
-ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)"}
+ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)", "F4X": "F(4,3) XLA transforms"}
+
+
+def _weighted_sums(matrix, parts):
+    """``[sum_j matrix[i][j] * parts[j] for each row i]``, skipping zeros and multiplying by +-1 as a
+    sign: the sparse sums XLA can fuse into one loop."""
+    out = []
+    for row in matrix:
+        terms = [p if c == 1 else -p if c == -1 else p * float(c) for c, p in zip(row, parts) if c != 0]
+        out.append(sum(terms[1:], terms[0]))
+    return out
+
+
+class XlaTransformsConv:
+    """F(4x4, 3x3) as :class:`WinogradConv`, with the products the same batched matmul, but the input
+    transform (padding, tiles, ``B^T d B``) and the output transform (``A^T y A``, back to pixel
+    order) each one XLA-compiled function of strided slices and the sparse sums of the transform
+    matrices: could XLA fuse the memory-bound passes that TensorFlow runs one op at a time?"""
+
+    def __init__(self, g):
+        import tensorflow as tf
+
+        from tfstyle.backbones.winograd import MATRICES, _kc, transform_kernel
+        from tfstyle.tape import record
+
+        self._record = record
+        bt, _, at = MATRICES[4]
+        m, n = 4, 6
+
+        @tf.function(jit_compile=True, autograph=False)
+        def tiles(x):  # (1, H, W, C) -> (36, tiles, C)
+            _, h, w, c = x.shape
+            th, tw = (h + m - 1) // m, (w + m - 1) // m
+            xp = tf.pad(x, [[0, 0], [1, m * th + 1 - h], [1, m * tw + 1 - w], [0, 0]])
+            rows = _weighted_sums(bt, [xp[:, i:i + m * (th - 1) + 1:m] for i in range(n)])
+            out = [v for r in rows for v in _weighted_sums(bt, [r[:, :, j:j + m * (tw - 1) + 1:m] for j in range(n)])]
+            return tf.reshape(tf.stack(out), (n * n, th * tw, c))
+
+        @tf.function(jit_compile=True, autograph=False)
+        def pixels(prod, like):  # (36, tiles, K) -> (1, H, W, K), H and W those of ``like``
+            h, w, k = like.shape[1], like.shape[2], prod.shape[-1]
+            th, tw = (h + m - 1) // m, (w + m - 1) // m
+            p = tf.reshape(prod, (n, n, th, tw, k))
+            rows = _weighted_sums(at, [p[i] for i in range(n)])
+            y = tf.stack([tf.stack(_weighted_sums(at, [r[j] for j in range(n)]), axis=2) for r in rows], axis=1)
+            return tf.reshape(y, (1, th * m, tw * m, k))[:, :h, :w]
+
+        def conv(x, u):
+            return pixels(tf.matmul(tiles(x), u, transpose_b=True), x[..., :0])
+
+        g = np.asarray(g, np.float32)
+        self._conv = conv
+        self.u = tf.Variable(_kc(transform_kernel(g, 4)), trainable=False)
+        self.u_back = tf.Variable(_kc(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), 4)), trainable=False)
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        y = tf.identity(self._conv(tf.stop_gradient(x), self.u))
+        self._record("XlaTransformsConv", y, x, lambda dy: [self._conv(dy, self.u_back)])
+        return y
 
 
 def _conv(key, g):
     import tensorflow as tf
 
-    return TransposedConv(tf.Variable(g)) if key == "T" else WinogradConv(g, int(key[1:]))
+    if key == "T":
+        return TransposedConv(tf.Variable(g))
+    return XlaTransformsConv(g) if key == "F4X" else WinogradConv(g, int(key[1:]))
 
 
 def measure(name: str, shape, g: np.ndarray, seconds: float, keys=("T", "F2", "F4")) -> dict:
@@ -110,7 +172,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=1.0, help="timing per round (two rounds, best kept)")
     p.add_argument("--last", default="block5_conv2", help="deepest VGG19 layer")
     p.add_argument("--algorithms", default="T,F2,F4",
-                   help="comma-separated columns: T (transposed), F2, F4, F6 (Winograd F(m,3))")
+                   help="comma-separated columns: T (transposed), F2, F4, F6 (Winograd F(m,3)), "
+                        "F4X (F(4,3) with XLA-compiled transforms)")
     a = p.parse_args(argv)
     keys = tuple(k.strip() for k in a.algorithms.split(",") if k.strip())
     if not keys or any(k not in ALGORITHMS for k in keys):

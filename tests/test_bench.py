@@ -151,3 +151,20 @@ def test_train_benchmark_compares_convolutions_in_own_processes(tmp_path):
     # the same arithmetic: the same losses (float32 rounding apart)
     assert rows[1]["loss"] == pytest.approx(rows[0]["loss"], rel=1e-3)
     assert "| light | winograd |" in r.stdout and "vs direct" in r.stdout
+
+
+def test_winograd_bench_columns_compute_the_convolution_and_its_gradient():
+    import winograd
+
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((3, 3, 8, 16)).astype(np.float32) / 8
+    row = winograd.measure("odd", (10, 13, 8), g, seconds=0.01, keys=("F4", "F4X"))
+    # errors against tf.nn.conv2d and its autodiff gradient, relative to the largest value
+    assert row["errF4"] < 1e-4 and row["errF4X"] < 1e-4
+    assert row["direct"] > 0 and row["F4"] > 0 and row["F4X"] > 0
+
+
+def test_winograd_bench_refuses_unknown_columns():
+    r = subprocess.run([sys.executable, str(BENCH / "winograd.py"), "--algorithms", "F4,F5"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--algorithms: choose from" in r.stderr
