@@ -40,6 +40,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "intra=1 inter=1": ({}, {"intra": 1, "inter": 1}),
     "intra=1 inter=2": ({}, {"intra": 1, "inter": 2}),
     "oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
+    "Winograd TF-op transforms": ({"TFSTYLE_NATIVE_KERNELS": "0"}, {}),
     "XLA jit_compile": ({}, {"jit": True}),
     "Adam, 1 step per call": ({}, {"adam_k": 1}),
     "Adam, 8 steps per call": ({}, {"adam_k": 8}),

@@ -16,7 +16,9 @@ at block5_conv2 as tfstyle's objective on the tutorial's layers) as a step uses 
 gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Baseline: the same layer
 through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
-F(6, 3) and F(4, 3) with XLA-compiled transforms on request). The last rows add the layers up, per column, and the fastest column per layer.
+F(6, 3), F(4, 3) with the TensorFlow-op transforms and F(4, 3) with XLA-compiled transforms on
+request). F(4, 3) runs the native transforms where they could be built
+(``tfstyle.backbones.native``; the header line says which). The last rows add the layers up, per column, and the fastest column per layer.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def best_time(fn, x, seconds: float) -> float:
     return best
 
 
-ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)", "F4X": "F(4,3) XLA transforms"}
+ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)",
+              "F4T": "F(4,3) TF-op transforms", "F4X": "F(4,3) XLA transforms"}
 
 
 def _weighted_sums(matrix, parts):
@@ -125,7 +128,9 @@ def _conv(key, g):
 
     if key == "T":
         return TransposedConv(tf.Variable(g))
-    return XlaTransformsConv(g) if key == "F4X" else WinogradConv(g, int(key[1:]))
+    if key == "F4X":
+        return XlaTransformsConv(g)
+    return WinogradConv(g, 4, native=False) if key == "F4T" else WinogradConv(g, int(key[1:]))
 
 
 def measure(name: str, shape, g: np.ndarray, seconds: float, keys=("T", "F2", "F4")) -> dict:
@@ -173,12 +178,15 @@ def main(argv=None) -> int:
     p.add_argument("--last", default="block5_conv2", help="deepest VGG19 layer")
     p.add_argument("--algorithms", default="T,F2,F4",
                    help="comma-separated columns: T (transposed), F2, F4, F6 (Winograd F(m,3)), "
-                        "F4X (F(4,3) with XLA-compiled transforms)")
+                        "F4T (F(4,3) with TensorFlow-op transforms), F4X (with XLA-compiled ones)")
     a = p.parse_args(argv)
     keys = tuple(k.strip() for k in a.algorithms.split(",") if k.strip())
     if not keys or any(k not in ALGORITHMS for k in keys):
         p.error(f"--algorithms: choose from {','.join(ALGORITHMS)}")
     rows = [measure(n, s, g, a.seconds, keys) for n, s, g in layers(a.size, a.last) if s[2] > 3]
+    from tfstyle.backbones.native import status
+
+    print(f"F(4,3): {status() or 'not run'}")
     print(f"VGG19 3x3 convolutions at {a.size} px, forward + input gradient, ms (best of 2 x {a.seconds:g} s); "
           "speed-ups against tf.nn.conv2d (direct) in the same process\n")
     names = [ALGORITHMS[k] for k in keys]

@@ -12,6 +12,17 @@ os.environ.setdefault("TFSTYLE_OFFLINE", "1")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache(tmp_path_factory) -> Path:
+    """Built native kernels go to one folder shared by this run's worker processes (and the CLI
+    processes the tests start), not the user's cache: the first worker builds, the others load it."""
+    from tfstyle.config import NATIVE_CACHE_ENV
+
+    root = tmp_path_factory.getbasetemp().parent / "tfstyle-cache"
+    os.environ.setdefault(NATIVE_CACHE_ENV, str(root))
+    return Path(os.environ[NATIVE_CACHE_ENV])
+
+
 @pytest.fixture(scope="session")
 def shared_images() -> Path:
     if not SHARED.is_dir():

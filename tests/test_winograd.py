@@ -1,6 +1,8 @@
 """Winograd 3x3 convolutions (tfstyle.backbones.winograd): the same convolution and input gradient as
 TensorFlow's, the layers it replaces, when "auto" picks it, and a run with it."""
 
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,14 +18,18 @@ def _rel(a, b):
     return float(tf.reduce_max(tf.abs(a - b)) / tf.reduce_max(tf.abs(b)))
 
 
-@pytest.mark.parametrize("m", [4, 2, 6])
-@pytest.mark.parametrize("shape,k", [((1, 7, 9, 5), 6), ((2, 13, 10, 8), 4), ((1, 4, 4, 3), 3), ((1, 1, 6, 2), 2)])
-def test_same_convolution_and_input_gradient_as_tensorflow(m, shape, k):
+@pytest.mark.parametrize("m,native", [(4, True), (4, False), (2, False), (6, False)])
+@pytest.mark.parametrize("shape,k", [((1, 7, 9, 5), 6), ((2, 13, 10, 8), 4), ((1, 4, 4, 3), 3), ((1, 1, 6, 2), 2),
+                                     ((1, 17, 21, 72), 9)])
+def test_same_convolution_and_input_gradient_as_tensorflow(m, native, shape, k):
+    """F(4, 3) with the native transforms (where a compiler built them) and with TensorFlow's ops, F(2, 3)
+    and F(6, 3); odd sizes, a batch of two, and more channels than the native ops' block of 64."""
     rng = np.random.default_rng(1)
     x = tf.constant(rng.standard_normal(shape).astype(np.float32))
     g = rng.standard_normal((3, 3, shape[-1], k)).astype(np.float32)
     up = tf.constant(rng.standard_normal((*shape[:3], k)).astype(np.float32))
-    conv = WinogradConv(g, m)
+    conv = WinogradConv(g, m, native=native)
+    assert (conv.native is not None) == (native and shutil.which("g++") is not None)
 
     def grad(fn):
         with tf.GradientTape() as tape:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Layer names are Keras's own (keras.applications), never indices.
 # VGG content: conv4_2 as in Gatys et al. (the TF tutorial uses block5_conv2).
@@ -124,6 +126,25 @@ WINOGRAD_MIN_CHANNELS_ONEDNN = 64
 # Fitted on an AVX2 EPYC, VGG19 at 512x341: peak RSS 2740 MiB against 1858 MiB with TensorFlow's
 # convolutions, of which the transformed kernels are 464 MiB (bench/speed.py, README).
 WINOGRAD_WORKSPACE_FACTOR = 18
+# Native Winograd transforms (tfstyle.backbones.native): C++ ops built on first use with the installed
+# TensorFlow's flags and a C++ compiler ($CXX, else g++), cached per TensorFlow version, compiler and
+# CPU. Where they cannot be built the TensorFlow-op transforms run. TFSTYLE_NATIVE_KERNELS=0 turns
+# them off; the build gives up after NATIVE_BUILD_TIMEOUT seconds.
+NATIVE_KERNELS = True
+NATIVE_KERNELS_ENV = "TFSTYLE_NATIVE_KERNELS"
+NATIVE_BUILD_TIMEOUT = 300
+# tfstyle's cache (built kernels): $TFSTYLE_CACHE_DIR, else $XDG_CACHE_HOME/tfstyle, else ~/.cache/tfstyle.
+NATIVE_CACHE_ENV = "TFSTYLE_CACHE_DIR"
+
+
+def default_cache_dir():
+    """tfstyle's cache folder (see ``NATIVE_CACHE_ENV``), as a Path; not created here."""
+    if os.environ.get(NATIVE_CACHE_ENV):
+        return Path(os.environ[NATIVE_CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "tfstyle"
+
+
 # Adam's epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
 ADAM_EPSILON = 1e-10
 # L-BFGS-B correction pairs (SciPy's maxcor).

@@ -127,6 +127,8 @@ class StylizeResult:
         state: the state to pass back as ``resume=`` to continue.
         scales: the coarse-to-fine plan that ran (one :class:`ScalePlan` per scale; empty for a
             single :class:`tfstyle.optimize.stylizer.Stylizer` run).
+        convolutions: how the network's convolutions ran, in words (for example "Winograd
+            convolutions, native transforms"; see ``FeatureExtractor.convolutions``).
     """
 
     image: np.ndarray
@@ -140,6 +142,7 @@ class StylizeResult:
     evaluations: int
     state: RunState
     scales: list[ScalePlan] = field(default_factory=list)
+    convolutions: str = ""
 
 
 @dataclass

@@ -148,6 +148,8 @@ class FeatureExtractor:
         backbone: the :class:`tfstyle.backbones.base.Backbone`.
         facts: ``{layer: LayerFacts}`` of the whole network (strides, channels, receptive fields).
         conv: the resolved convolution algorithm, "direct" or "winograd".
+        convolutions: says so in words, with how Winograd's transforms run ("Winograd convolutions,
+            native transforms" or the TensorFlow-op ones and why, :func:`tfstyle.backbones.native.status`).
     """
 
     def __init__(self, layers, info: WeightsInfo, policy: str = "float32", pooling: str = "max",
@@ -173,6 +175,14 @@ class FeatureExtractor:
 
             chain = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
             self._chain = WinogradChain(chain, self.layers)
+        self.convolutions = self._describe()
+
+    def _describe(self) -> str:
+        if self._chain is None:
+            return "direct convolutions"
+        from .native import status
+
+        return f"Winograd convolutions, {status()}" if self._chain.replaced else "direct convolutions"
 
     def preprocess(self, rgb01):
         """RGB [0, 1] (B, H, W, 3) -> the network's input."""

@@ -71,10 +71,12 @@ def transform_kernel(g, m: int = 4):
 class WinogradConv:
     """A 'same', stride-1 3x3 convolution without bias, ``(B, H, W, C) -> (B, H, W, K)`` float32, with
     the fixed kernel ``g`` (3, 3, C, K), by F(m x m, 3 x 3) (``m`` 4 or 2); calling it is
-    differentiable with respect to the input."""
+    differentiable with respect to the input. F(4, 3) runs the native transforms where they can be
+    had (:mod:`tfstyle.backbones.native`; ``native=False`` keeps the TensorFlow-op ones)."""
 
-    def __init__(self, g: np.ndarray, m: int = 4):
+    def __init__(self, g: np.ndarray, m: int = 4, native: bool = True):
         import tensorflow as tf
+
 
         g = np.asarray(g, np.float32)
         if g.shape[:2] != (3, 3) or m not in MATRICES:
@@ -93,14 +95,39 @@ class WinogradConv:
                                   trainable=False)
         self.bt = tf.constant(bt.astype(np.float32))  # (n, n)
         self.at = tf.constant(at.astype(np.float32))  # (m, n)
+        # Built (once per machine) and loaded here, outside any traced function.
+        self.native = native_transforms() if native and m == 4 else None
 
     def __call__(self, x):
         import tensorflow as tf
 
-        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bt, self.at, self.m))
-        u_back, bt, at, m = self.u_back, self.bt, self.at, self.m
-        record("WinogradConv", y, x, lambda dy: [_winograd(dy, u_back, bt, at, m)])
+        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bt, self.at, self.m, self.native))
+        u_back, bt, at, m, native = self.u_back, self.bt, self.at, self.m, self.native
+        record("WinogradConv", y, x, lambda dy: [_winograd(dy, u_back, bt, at, m, native)])
         return y
+
+
+def native_transforms():
+    """The native F(4, 3) transforms (:mod:`tfstyle.backbones.native`), checked once against
+    :func:`reference_tiles` and :func:`reference_pixels`, or None (``native.status()`` says why)."""
+    from .native import winograd_ops
+
+    return winograd_ops(check=_agrees)
+
+
+def _agrees(ops) -> str | None:
+    """None if the native ops give the TensorFlow-op transforms on a small odd-sized input."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((2, 7, 10, 5)).astype(np.float32))
+    v, want_v = ops.tfstyle_winograd_tiles(x), reference_tiles(x)
+    prod = tf.constant(rng.standard_normal((*want_v.shape[:2], 3)).astype(np.float32))
+    y, want_y = ops.tfstyle_winograd_pixels(prod, x), reference_pixels(prod, x)
+    for got, want, name in ((v, want_v, "tiles"), (y, want_y, "pixels")):
+        if got.shape != want.shape or not np.allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4):
+            return f"their {name} differ from TensorFlow's"
+    return None
 
 
 def _kc(u):
@@ -109,13 +136,13 @@ def _kc(u):
     return tf.transpose(u, (0, 2, 1))
 
 
-def _winograd(x, u, bt, at, m: int):
+def _winograd(x, u, bt, at, m: int, native=None):
     """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, K, C) and the transforms
-    ``bt`` = B^T (n, n), ``at`` = A^T (m, n), n = m + 2. Its Python loops only build the graph:
-    autograph is kept out (converting it took 0.6 s per trace)."""
+    ``bt`` = B^T (n, n), ``at`` = A^T (m, n), n = m + 2, or the ``native`` op library's (F(4, 3)). Its
+    Python loops only build the graph: autograph is kept out (converting it took 0.6 s per trace)."""
     import tensorflow as tf
 
-    return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bt, at, m)
+    return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bt, at, m, native)
 
 
 def _sandwich(left, d):
@@ -128,16 +155,35 @@ def _sandwich(left, d):
     return tf.reshape(tf.matmul(tf.broadcast_to(left, (r, r, n)), half), (r * r, -1))  # then columns
 
 
-def _winograd_ops(x, u, bt, at, m: int):
+def _winograd_ops(x, u, bt, at, m: int, native=None):
+    import tensorflow as tf
+
+    if native is not None:  # F(4, 3) by the native transforms (tfstyle.backbones.native)
+        return native.tfstyle_winograd_pixels(tf.matmul(native.tfstyle_winograd_tiles(x), u, transpose_b=True), x)
+    v = reference_tiles(x, bt, m)  # input transform: (n^2, B*th*tw, C)
+    return reference_pixels(tf.matmul(v, u, transpose_b=True), x, at, m)  # products: (n^2, B*th*tw, K)
+
+
+def _sizes(x, m: int):
+    """(b, h, w, th, tw) of ``x``: static sizes where the graph has them (a single-scale run), so the
+    index arithmetic is folded into constants."""
+    import tensorflow as tf
+
+    shape = tf.shape(x)
+    b, h, w = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(3))
+    return b, h, w, (h + m - 1) // m, (w + m - 1) // m
+
+
+def reference_tiles(x, bt=None, m: int = 4):
+    """The input transform from TensorFlow ops: ``x`` (B, H, W, C) -> (n^2, B*th*tw, C), tile (b, a, t)'s
+    ``B^T d B`` for its n x n window from pixel (m*a - 1, m*t - 1) (zeros outside), n = m + 2.
+    ``bt`` = B^T (n, n), F(m, 3)'s own by default."""
     import tensorflow as tf
 
     n = m + 2
-    # Static sizes where the graph has them (a single-scale run): the index arithmetic below is then
-    # folded into constants.
-    shape = tf.shape(x)
-    b, h, w = (x.shape[i] if x.shape[i] is not None else shape[i] for i in range(3))
-    c, k = x.shape[-1], u.shape[1]
-    th, tw = (h + m - 1) // m, (w + m - 1) // m
+    bt = tf.constant(np.array(MATRICES[m][0], np.float32)) if bt is None else bt
+    b, h, w, th, tw = _sizes(x, m)
+    c = x.shape[-1]
     hp, wp = m * th + 2, m * tw + 2  # whole tiles plus the 1-pixel 'same' border
     xp = tf.pad(x, [[0, 0], [1, hp - h - 1], [1, wp - w - 1], [0, 0]])
     # Tile (a, b)'s pixel (i, j) is padded pixel (m*a + i, m*b + j): one gather of pixel rows (C
@@ -149,9 +195,19 @@ def _winograd_ops(x, u, bt, at, m: int):
     tb = tf.reshape(tf.range(tw), (1, 1, 1, 1, -1))
     rows = tf.reshape((img * hp + m * ta + i) * wp + m * tb + j, (-1,))
     d = tf.reshape(tf.gather(tf.reshape(xp, (-1, c)), rows), (n * n, -1))  # (n^2, B*th*tw*C)
-    v = tf.reshape(_sandwich(bt, d), (n * n, -1, c))  # input transform: (n^2, B*th*tw, C)
-    prod = tf.reshape(tf.matmul(v, u, transpose_b=True), (n * n, -1))  # (n^2, B*th*tw*K)
-    y = tf.reshape(_sandwich(at, prod), (-1, k))  # output pixel (p, q) of each tile: rows (p, q, image, a, b)
+    return tf.reshape(_sandwich(bt, d), (n * n, -1, c))
+
+
+def reference_pixels(prod, like, at=None, m: int = 4):
+    """The output transform from TensorFlow ops: ``prod`` (n^2, B*th*tw, K) -> (B, H, W, K), the (B, H,
+    W) of ``like``: tile (b, a, t)'s ``A^T M A`` at pixels (m*a, m*t) on, cropped. ``at`` = A^T (m, n)."""
+    import tensorflow as tf
+
+    n = m + 2
+    at = tf.constant(np.array(MATRICES[m][2], np.float32)) if at is None else at
+    b, h, w, th, tw = _sizes(like, m)
+    k = prod.shape[-1]
+    y = tf.reshape(_sandwich(at, tf.reshape(prod, (n * n, -1))), (-1, k))  # rows (p, q, image, a, b)
     # Output pixel (r, s) of image z is tile (r // m, s // m)'s pixel (r % m, s % m): one gather.
     r = tf.reshape(tf.range(h), (1, -1, 1))
     s = tf.reshape(tf.range(w), (1, 1, -1))
@@ -275,5 +331,6 @@ class _ConvStep:
         return self.activation(y)
 
 
-__all__ = ["MATRICES", "TransposedConv", "WinogradConv", "WinogradChain", "transform_kernel",
-           "use_winograd", "wide_enough", "winograd_eligible"]
+__all__ = ["MATRICES", "TransposedConv", "WinogradConv", "WinogradChain", "native_transforms",
+           "reference_pixels", "reference_tiles", "transform_kernel", "use_winograd", "wide_enough",
+           "winograd_eligible"]

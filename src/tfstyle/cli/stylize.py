@@ -77,6 +77,7 @@ def run(args) -> int:
     from ..optimize.multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
+    _say_if_building(config)
     # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2), in one line.
     stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     if weights.is_random:
@@ -86,6 +87,18 @@ def run(args) -> int:
     result = stylizer.run(callback=render, resume=resume)
     with signals.deferred():
         return _finish(args, result, render, out, spath, weights)
+
+
+def _say_if_building(config: StylizeConfig) -> None:
+    """A note before the pause when this run's Winograd convolutions will first compile the native
+    transforms on this machine (once)."""
+    from ..backbones import get
+    from ..backbones.extractor import resolve_conv, resolve_precision
+    from ..backbones.native import build_pending
+
+    if resolve_conv(config.conv_algorithm, resolve_precision(config.precision), get(config.network).chain) == "winograd" \
+            and build_pending():
+        note("compiling the native Winograd transforms for this machine (once, about 10 s)")
 
 
 def _finish(args, result, render, out, spath, weights) -> int:
@@ -112,8 +125,9 @@ def _finish(args, result, render, out, spath, weights) -> int:
         note(f"the loss never fell below its starting value ({total[0]:.4g}), so the output is the starting "
              f"image; try a lower --lr, --smoothing none or another --network")
     if not args.quiet:
-        say(f"wrote {out} ({result.image.shape[1]}x{result.image.shape[0]}, {result.steps} steps, "
-            f"{result.timings['per_step']:.2f} s/step, {result.policy}, {weights.notice})")
+        facts = [f"{result.image.shape[1]}x{result.image.shape[0]}", f"{result.steps} steps",
+                 f"{result.timings['per_step']:.2f} s/step", result.policy, result.convolutions, weights.notice]
+        say(f"wrote {out} ({', '.join(f for f in facts if f)})")
     return EXIT_OK
 
 

@@ -101,6 +101,7 @@ class Run:
             timings={"setup": self.st.setup_seconds, "optimize": elapsed, "per_step": elapsed / done},
             steps=state.step, stop_reason=self.stop_reason, message=self.message, weights=self.st.weights,
             policy=self.st.policy, evaluations=self.evaluations, state=state,
+            convolutions=self.st.extractor.convolutions,
         )
 
 

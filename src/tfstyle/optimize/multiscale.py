@@ -269,7 +269,7 @@ class MultiScaleStylizer:
             return StylizeResult(image=out, history=history, timings=timings, steps=step_now,
                                  stop_reason=reason, message=message, weights=self.weights,
                                  policy=self.policy, evaluations=evaluations, state=state,
-                                 scales=list(self.plan))
+                                 scales=list(self.plan), convolutions=self.extractor.convolutions)
 
         for k in range(first, len(self.plan)):
             sc = self.plan[k]
