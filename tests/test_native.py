@@ -85,6 +85,9 @@ def test_a_library_that_fails_the_check_is_not_used(monkeypatch):
     ops, line = native._load(lambda ops: "their tiles differ from TensorFlow's")
     assert ops is None
     assert line == "TensorFlow-op transforms, slower (the native ones are not used: their tiles differ from TensorFlow's)"
+    ops, line = native._load(lambda ops: 1 / 0)
+    assert ops is None
+    assert line == "TensorFlow-op transforms, slower (the native ones are not used: their check failed: division by zero)"
 
 
 @needs_compiler

@@ -18,7 +18,6 @@ its TensorFlow-op transforms on a small input), or ``TFSTYLE_NATIVE_KERNELS=0``.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import os
@@ -117,6 +116,10 @@ def _load(check):
     cxx = _compiler()
     if cxx is None:
         return None, f"{SLOWER} (no C++ compiler: {os.environ.get('CXX') or 'g++'} not found)"
+    try:
+        import fcntl  # POSIX: one build at a time across processes
+    except ImportError:
+        return None, f"{SLOWER} (no file locks here to build the native ones safely)"
     import tensorflow as tf
 
     flags = _flags()
@@ -142,7 +145,10 @@ def _load(check):
     except Exception as e:  # noqa: BLE001 - any load failure means: use the TensorFlow ops
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         return None, f"{SLOWER} (the native ones did not load: {first})"
-    wrong = check(ops) if check is not None else None
+    try:
+        wrong = check(ops) if check is not None else None
+    except Exception as e:  # noqa: BLE001 - an op that fails its check is not used
+        wrong = f"their check failed: {str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__}"
     if wrong:
         return None, f"{SLOWER} (the native ones are not used: {wrong})"
     return ops, "native transforms"
