@@ -7,13 +7,14 @@ on an AVX2 CPU. The two ops in ``winograd_ops.cc`` read their input once and wri
 They are compiled on first use against the installed TensorFlow: its compiler flags and headers
 (``tf.sysconfig``), ``-O3 -march=native``. The shared library is cached under :func:`cache_dir`,
 keyed by the source, TensorFlow's version, the compiler and the CPU, so a new TensorFlow, compiler
-or machine builds its own. Building takes a few seconds, once.
+or machine builds its own. Building takes about 10 s, once.
 
 Where they cannot be had, the TensorFlow-op transforms run instead, with the same results (float32
 rounding apart): :func:`winograd_ops` returns None and :func:`status` says why. That happens with no
-C++ compiler (``$CXX``, else ``g++``), a failed build (recorded, so later processes do not try again)
-or load, a library that fails the caller's check (:mod:`tfstyle.backbones.winograd` compares it with
-its TensorFlow-op transforms on a small input), or ``TFSTYLE_NATIVE_KERNELS=0``.
+C++ compiler (``$CXX``, else ``g++``), a failed build (recorded in ``winograd_ops-*.failed``, so later
+processes do not try again until it is deleted) or load, a library that fails the caller's check
+(:mod:`tfstyle.backbones.winograd` compares it with its TensorFlow-op transforms on a small input),
+or ``TFSTYLE_NATIVE_KERNELS=0``.
 """
 
 from __future__ import annotations
