@@ -18,7 +18,8 @@ through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors 
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
 F(6, 3), F(4, 3) with the TensorFlow-op transforms and F(4, 3) with XLA-compiled transforms on
 request). F(4, 3) runs the native transforms where they could be built
-(``tfstyle.backbones.native``; the header line says which). The last rows add the layers up, per column, and the fastest column per layer.
+(``tfstyle.backbones.native``; the header line says which). The last rows add the layers up, per
+column, and the fastest column per layer.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class XlaTransformsConv:
     def __init__(self, g):
         import tensorflow as tf
 
-        from tfstyle.backbones.winograd import MATRICES, _kc, transform_kernel
+        from tfstyle.backbones.winograd import MATRICES
         from tfstyle.tape import record
 
         self._record = record
@@ -110,10 +111,10 @@ class XlaTransformsConv:
         def conv(x, u):
             return pixels(tf.matmul(tiles(x), u, transpose_b=True), x[..., :0])
 
-        g = np.asarray(g, np.float32)
         self._conv = conv
-        self.u = tf.Variable(_kc(transform_kernel(g, 4)), trainable=False)
-        self.u_back = tf.Variable(_kc(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), 4)), trainable=False)
+        # the transformed kernels, forward and turned for the input gradient, as the library's
+        base = WinogradConv(g, 4, native=False)
+        self.u, self.u_back = base.u, base.u_back
 
     def __call__(self, x):
         import tensorflow as tf

@@ -39,7 +39,7 @@ def _builds(log) -> int:
     return sum("-shared" in line for line in log.read_text().splitlines()) if log.exists() else 0
 
 
-def test_in_use_here_where_a_compiler_is(monkeypatch):
+def test_in_use_here_where_a_compiler_is():
     ops = native_transforms()
     if GXX is None:
         assert ops is None and "no C++ compiler" in native.status()
@@ -81,7 +81,7 @@ def test_an_unusable_cache_means_the_tensorflow_ops(monkeypatch, tmp_path):
 
 
 @needs_compiler
-def test_a_library_that_fails_the_check_is_not_used(monkeypatch):
+def test_a_library_that_fails_the_check_is_not_used():
     ops, line = native._load(lambda ops: "their tiles differ from TensorFlow's")
     assert ops is None
     assert line == "TensorFlow-op transforms, slower (the native ones are not used: their tiles differ from TensorFlow's)"

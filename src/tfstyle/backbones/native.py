@@ -45,11 +45,23 @@ def status() -> str:
     return _STATUS[0] if _STATUS else ""
 
 
+def _enabled() -> bool:
+    return NATIVE_KERNELS and os.environ.get(NATIVE_KERNELS_ENV, "").strip() not in OFF
+
+
 def _compiler() -> str | None:
     return shutil.which(os.environ.get("CXX") or "g++")
 
 
-def _build_key(cxx: str, flags: list[str]) -> str:
+def _artifact(cxx: str, suffix: str) -> Path:
+    """The cache's file of this source, TensorFlow, compiler and CPU: ``.so`` (the library),
+    ``.failed`` (a recorded failure) or ``.lock``."""
+    return cache_dir() / f"winograd_ops-{_build_key(cxx)}{suffix}"
+
+
+@functools.lru_cache(maxsize=None)
+def _build_key(cxx: str) -> str:
+    """Asks the compiler for its version once per process (and compiler)."""
     import tensorflow as tf
 
     from ..hardware import cpu_flags
@@ -60,7 +72,7 @@ def _build_key(cxx: str, flags: list[str]) -> str:
         version = ""
     h = hashlib.sha256()
     for part in (SOURCE.read_bytes(), tf.__version__.encode(), tf.sysconfig.get_include().encode(),
-                 version.encode(), " ".join(flags).encode(), " ".join(sorted(cpu_flags())).encode()):
+                 version.encode(), " ".join(_flags()).encode(), " ".join(sorted(cpu_flags())).encode()):
         h.update(part)
         h.update(b"\0")
     return h.hexdigest()[:20]
@@ -112,7 +124,7 @@ OFF = {"0", "false", "no", "off"}  # values of TFSTYLE_NATIVE_KERNELS that turn 
 
 
 def _load(check):
-    if not NATIVE_KERNELS or os.environ.get(NATIVE_KERNELS_ENV, "").strip() in OFF:
+    if not _enabled():
         return None, f"TensorFlow-op transforms ({NATIVE_KERNELS_ENV}=0)"
     cxx = _compiler()
     if cxx is None:
@@ -123,20 +135,18 @@ def _load(check):
         return None, f"{SLOWER} (no file locks here to build the native ones safely)"
     import tensorflow as tf
 
-    flags = _flags()
-    key = _build_key(cxx, flags)
     root = cache_dir()
-    library, failed = root / f"winograd_ops-{key}.so", root / f"winograd_ops-{key}.failed"
+    library, failed = _artifact(cxx, ".so"), _artifact(cxx, ".failed")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with open(root / f"winograd_ops-{key}.lock", "w") as lock:
+        with open(_artifact(cxx, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others then load it
             if failed.exists():
                 reason = failed.read_text().strip()
             elif library.exists():
                 reason = None
             else:
-                reason = _build(cxx, flags, library, failed)
+                reason = _build(cxx, _flags(), library, failed)
     except OSError as e:
         reason = f"kernel cache {root} not writable: {e.strerror or e}"
     if reason is not None:
@@ -158,22 +168,17 @@ def _load(check):
 def build_pending() -> bool:
     """True if :func:`winograd_ops` would compile the library first (on, a compiler, nothing built or
     recorded as failed in the cache yet): a caller may say so before the pause."""
-    if not NATIVE_KERNELS or os.environ.get(NATIVE_KERNELS_ENV, "").strip() in OFF:
-        return False
     cxx = _compiler()
-    if cxx is None or winograd_ops.cache_info().currsize:
+    if not _enabled() or cxx is None or winograd_ops.cache_info().currsize:
         return False
-    key = _build_key(cxx, _flags())
-    return not any((cache_dir() / f"winograd_ops-{key}{ext}").exists() for ext in (".so", ".failed"))
+    return not (_artifact(cxx, ".so").exists() or _artifact(cxx, ".failed").exists())
 
 
 def library_path() -> Path | None:
     """The built library this process would load (None before it is built or without a compiler)."""
     cxx = _compiler()
-    if cxx is None:
-        return None
-    path = cache_dir() / f"winograd_ops-{_build_key(cxx, _flags())}.so"
-    return path if path.exists() else None
+    path = _artifact(cxx, ".so") if cxx is not None else None
+    return path if path is not None and path.exists() else None
 
 
 __all__ = ["SOURCE", "build_pending", "cache_dir", "library_path", "status", "winograd_ops"]
