@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from PIL import Image
 from tfstyle.backbones import native
 from tfstyle.backbones.winograd import native_transforms
 from tfstyle.config import NATIVE_CACHE_ENV, NATIVE_KERNELS_ENV
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 GXX = shutil.which("g++")
 needs_compiler = pytest.mark.skipif(GXX is None, reason="no g++ here (CI installs it)")
@@ -133,6 +136,39 @@ def test_cli_says_when_it_compiles_and_how_the_convolutions_ran(tmp_path, conten
     assert "float32, Winograd convolutions, native transforms," in last
     again, last = _stylize(tmp_path, content_path, style_path, env)
     assert "compiling" not in again and "Winograd convolutions, native transforms," in last
+
+
+@needs_compiler
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "video"])
+def test_train_and_video_say_when_they_compile(command, tmp_path, style_path, shared_images):
+    """The loss network of ``tfstyle train`` and of an optimised ``tfstyle video`` builds the same library
+    on first use, and says so before the pause as ``tfstyle stylize`` does."""
+    from ffdata import make_photos
+
+    from tfstyle.io.images import load_image
+
+    sys.path.insert(0, str(BENCH))
+    from video_clips import motion_clip, write_clip
+
+    layers = ["--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
+              "--precision", "float32", "--conv-algorithm", "winograd", "-q"]
+    if command == "train":
+        photos = make_photos(tmp_path / "photos", shared_images, n=2, corrupt=0)
+        args = [style_path, "--data", photos, "-o", tmp_path / "model", "--steps", "1", "--arch", "light",
+                "--image-size", "32", "--style-size", "64", "--batch-size", "2", "--strategy", "default"]
+    else:
+        clip = tmp_path / "clip.mp4"
+        frames = motion_clip(load_image(shared_images / "content" / "chelsea_cat.png"), (32, 48), 2, "pan", 1.0)
+        write_clip(clip, frames.frames, fps=12)
+        args = [clip, style_path, "-o", tmp_path / "out.mp4", "--size", "32", "--steps", "1"]
+    cache = tmp_path / "cache"
+    env = {**os.environ, NATIVE_CACHE_ENV: str(cache)}
+    r = subprocess.run([sys.executable, "-m", "tfstyle", command, *map(str, args), *layers], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "compiling the native Winograd transforms for this machine (once" in r.stderr
+    assert list((cache / "kernels").glob("winograd_ops-*.so"))  # the note was true: it built
 
 
 @pytest.mark.slow

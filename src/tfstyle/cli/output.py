@@ -18,6 +18,18 @@ def note(msg: str) -> None:
     say(f"NOTE: {msg}")
 
 
+def note_native_build(config) -> None:
+    """A note before the pause when this run's loss network will first compile the native Winograd
+    transforms on this machine (once per environment). ``config``: a StylizeConfig or TrainConfig."""
+    from ..backbones import get
+    from ..backbones.extractor import resolve_conv, resolve_precision
+    from ..backbones.native import build_pending
+
+    if resolve_conv(config.conv_algorithm, resolve_precision(config.precision), get(config.network).chain) == "winograd" \
+            and build_pending():
+        note("compiling the native Winograd transforms for this machine (once, about 10 s)")
+
+
 def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..config import INITS, PRESETS, SAVE_EVERY, ConfigError, StylizeConfig
 from . import signals
 from .flags import add_config_flags, config_from
-from .output import StepRenderer, note, quiet_tensorflow, say, short_parts
+from .output import StepRenderer, note, note_native_build, quiet_tensorflow, say, short_parts
 
 EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -77,7 +77,7 @@ def run(args) -> int:
     from ..optimize.multiscale import MultiScaleStylizer
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
-    _say_if_building(config)
+    note_native_build(config)
     # Plans scales, tiling and memory first: a run that cannot fit stops here (exit 2), in one line.
     stylizer = MultiScaleStylizer(content, styles, config, weights, init_image=init_image)
     if weights.is_random:
@@ -87,18 +87,6 @@ def run(args) -> int:
     result = stylizer.run(callback=render, resume=resume)
     with signals.deferred():
         return _finish(args, result, render, out, spath, weights)
-
-
-def _say_if_building(config: StylizeConfig) -> None:
-    """A note before the pause when this run's Winograd convolutions will first compile the native
-    transforms on this machine (once)."""
-    from ..backbones import get
-    from ..backbones.extractor import resolve_conv, resolve_precision
-    from ..backbones.native import build_pending
-
-    if resolve_conv(config.conv_algorithm, resolve_precision(config.precision), get(config.network).chain) == "winograd" \
-            and build_pending():
-        note("compiling the native Winograd transforms for this machine (once, about 10 s)")
 
 
 def _finish(args, result, render, out, spath, weights) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..config import PREVIEW_EVERY, ConfigError, TrainConfig
 from . import signals
 from .flags import add_config_flags, config_from
-from .output import StepRenderer, note, quiet_tensorflow, say, short_parts
+from .output import StepRenderer, note, note_native_build, quiet_tensorflow, say, short_parts
 
 EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -51,6 +51,7 @@ def run(args) -> int:
     weights = resolve_weights(config.backbone, config.weights, config.network)
     if weights.is_random:
         note(weights.notice)
+    note_native_build(config)
     trainer = Trainer(style, args.data, out, config, weights=weights, resume=args.resume)
     signals.check_interrupt()  # an interrupt during setup: nothing new to save
     if trainer.unreadable:

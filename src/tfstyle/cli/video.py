@@ -7,7 +7,7 @@ import sys
 from ..config import ConfigError, StylizeConfig, VideoConfig
 from . import signals
 from .flags import add_config_flags, config_from
-from .output import note, quiet_tensorflow, say, short_parts
+from .output import note, note_native_build, quiet_tensorflow, say, short_parts
 
 EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -91,6 +91,7 @@ def run(args) -> int:
         weights = resolve_weights(config.backbone, config.weights, config.network)
         if weights.is_random:
             note(weights.notice)
+        note_native_build(config)
     signals.check_interrupt()
     render = _Renderer(args, info.frames, 0 if args.model else config.steps)
     try:
