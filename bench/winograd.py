@@ -109,12 +109,12 @@ class XlaTransformsConv:
             return tf.reshape(y, (1, th * m, tw * m, k))[:, :h, :w]
 
         def conv(x, u):
-            return pixels(tf.matmul(tiles(x), u, transpose_b=True), x[..., :0])
+            return pixels(tf.matmul(tiles(x), u, transpose_b=transposed), x[..., :0])
 
         self._conv = conv
         # the transformed kernels, forward and turned for the input gradient, as the library's
         base = WinogradConv(g, 4, native=False)
-        self.u, self.u_back = base.u, base.u_back
+        self.u, self.u_back, transposed = base.u, base.u_back, base.transposed
 
     def __call__(self, x):
         import tensorflow as tf

@@ -9,9 +9,8 @@ computes each 4x4 output tile from a 6x6 input tile with 36 products per channel
   at a time (:func:`_sandwich`: a 6x6 matmul, then a batch of them), a third of the multiplications
   of one matmul with ``kron(B^T, B^T)`` and 1.5-1.7x faster;
 * the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
-  network's weights are fixed while a loss uses it, and stored transposed, (36, K, C): oneDNN's
-  batched matmul ran ``(T, C) x (K, C)^T`` up to 1.5x faster than ``(T, C) x (C, K)`` on VGG19's
-  deep layers, where few tiles meet many channels;
+  network's weights are fixed while a loss uses it, stored in the layout the process's matmul runs
+  fastest (:func:`products_transposed`);
 * the output transform ``A^T y A`` the same way, then one gather back to pixel order;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
   swapped (recorded on the gradient tapes, :func:`tfstyle.tape.record`), instead of the gradients
@@ -86,12 +85,12 @@ class WinogradConv:
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
         # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
-        # Stored (n^2, K, C), the products multiplying by its transpose: oneDNN's batched matmul ran
-        # (T, C) x (K, C)^T at 1.0-1.5x the speed of (T, C) x (C, K) on VGG19's shapes (bench/winograd.py).
-        self.u = tf.Variable(_kc(transform_kernel(g, m)), trainable=False)
+        self.transposed = products_transposed()
+        lay = _kc if self.transposed else (lambda u: u)
+        self.u = tf.Variable(lay(transform_kernel(g, m)), trainable=False)
         # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
         # gradient with the kernel turned 180 degrees and its input and output channels swapped.
-        self.u_back = tf.Variable(_kc(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), m)),
+        self.u_back = tf.Variable(lay(transform_kernel(np.transpose(g[::-1, ::-1], (0, 1, 3, 2)), m)),
                                   trainable=False)
         self.bt = tf.constant(bt.astype(np.float32))  # (n, n)
         self.at = tf.constant(at.astype(np.float32))  # (m, n)
@@ -101,9 +100,10 @@ class WinogradConv:
     def __call__(self, x):
         import tensorflow as tf
 
-        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bt, self.at, self.m, self.native))
-        u_back, bt, at, m, native = self.u_back, self.bt, self.at, self.m, self.native
-        record("WinogradConv", y, x, lambda dy: [_winograd(dy, u_back, bt, at, m, native)])
+        y = tf.identity(_winograd(tf.stop_gradient(x), self.u, self.bt, self.at, self.m, self.native,
+                                  self.transposed))
+        u_back, bt, at, m, native, tr = self.u_back, self.bt, self.at, self.m, self.native, self.transposed
+        record("WinogradConv", y, x, lambda dy: [_winograd(dy, u_back, bt, at, m, native, tr)])
         return y
 
 
@@ -130,19 +130,31 @@ def _agrees(ops) -> str | None:
     return None
 
 
+def products_transposed() -> bool:
+    """Whether the transformed kernels are stored (n^2, K, C), the products multiplying by their
+    transpose, rather than (n^2, C, K): where oneDNN runs TensorFlow's batched matmul, ``(T, C) x
+    (K, C)^T`` ran at 1.0-1.5x the speed of ``(T, C) x (C, K)`` on VGG19's shapes; Eigen's ran it up
+    to 2.4x slower (36 products of 48x512 by 512x512, block5 at 256 px: 27.9 against 11.8 ms on an
+    AVX2 EPYC), which made Winograd lose on VGG19's deep layers there."""
+    from ..hardware import onednn_enabled
+
+    return onednn_enabled()
+
+
 def _kc(u):
     import tensorflow as tf
 
     return tf.transpose(u, (0, 2, 1))
 
 
-def _winograd(x, u, bt, at, m: int, native=None):
-    """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u`` (n^2, K, C) and the transforms
+def _winograd(x, u, bt, at, m: int, native=None, transposed: bool = True):
+    """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u``, (n^2, K, C) if ``transposed`` else
+    (n^2, C, K), and the transforms
     ``bt`` = B^T (n, n), ``at`` = A^T (m, n), n = m + 2, or the ``native`` op library's (F(4, 3)). Its
     Python loops only build the graph: autograph is kept out (converting it took 0.6 s per trace)."""
     import tensorflow as tf
 
-    return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bt, at, m, native)
+    return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bt, at, m, native, transposed)
 
 
 def _sandwich(left, d):
@@ -155,13 +167,13 @@ def _sandwich(left, d):
     return tf.reshape(tf.matmul(tf.broadcast_to(left, (r, r, n)), half), (r * r, -1))  # then columns
 
 
-def _winograd_ops(x, u, bt, at, m: int, native=None):
+def _winograd_ops(x, u, bt, at, m: int, native=None, transposed: bool = True):
     import tensorflow as tf
 
     if native is not None:  # F(4, 3) by the native transforms (tfstyle.backbones.native)
-        return native.tfstyle_winograd_pixels(tf.matmul(native.tfstyle_winograd_tiles(x), u, transpose_b=True), x)
+        return native.tfstyle_winograd_pixels(tf.matmul(native.tfstyle_winograd_tiles(x), u, transpose_b=transposed), x)
     v = reference_tiles(x, bt, m)  # input transform: (n^2, B*th*tw, C)
-    return reference_pixels(tf.matmul(v, u, transpose_b=True), x, at, m)  # products: (n^2, B*th*tw, K)
+    return reference_pixels(tf.matmul(v, u, transpose_b=transposed), x, at, m)  # products: (n^2, B*th*tw, K)
 
 
 def _sizes(x, m: int):
