@@ -40,6 +40,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "intra=1 inter=1": ({}, {"intra": 1, "inter": 1}),
     "intra=1 inter=2": ({}, {"intra": 1, "inter": 2}),
     "oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
+    # Without oneDNN: which part of the Winograd layers pays (Eigen's batched matmul, or the transforms)?
+    "oneDNN off, TF-op transforms": ({"TF_ENABLE_ONEDNN_OPTS": "0", "TFSTYLE_NATIVE_KERNELS": "0"}, {"vs": "oneDNN off"}),
+    "oneDNN off, direct convolutions": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {"conv": "direct", "vs": "oneDNN off"}),
     "Winograd TF-op transforms": ({"TFSTYLE_NATIVE_KERNELS": "0"}, {}),
     "XLA jit_compile": ({}, {"jit": True}),
     "Adam, 1 step per call": ({}, {"adam_k": 1}),

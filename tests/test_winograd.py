@@ -112,7 +112,7 @@ def test_extractor_matches_tensorflow_and_replaces_the_wide_layers(extractors):
     assert float(tf.norm(gw - gd) / tf.norm(gd)) < 1e-3
 
 
-def test_auto_picks_winograd_only_for_float32_vgg_without_bfloat16_hardware(monkeypatch):
+def test_auto_picks_winograd_for_float32_vgg_on_any_cpu(monkeypatch):
     import tfstyle.hardware
 
     monkeypatch.setattr(tfstyle.hardware, "cpu_has_bf16_instructions", lambda: False)
@@ -121,7 +121,8 @@ def test_auto_picks_winograd_only_for_float32_vgg_without_bfloat16_hardware(monk
     assert resolve_conv("auto", "mixed_bfloat16", chain=True) == "direct"
     assert resolve_conv("direct", "float32", chain=True) == "direct"
     monkeypatch.setattr(tfstyle.hardware, "cpu_has_bf16_instructions", lambda: True)
-    assert resolve_conv("auto", "float32", chain=True) == "direct"
+    assert resolve_conv("auto", "float32", chain=True) == "winograd"  # float32 asked for on a bf16 CPU
+    assert resolve_conv("auto", "mixed_bfloat16", chain=True) == "direct"
     assert resolve_conv("winograd", "float32", chain=True) == "winograd"
     with pytest.raises(ConfigError, match="VGG"):
         resolve_conv("winograd", "float32", chain=False)

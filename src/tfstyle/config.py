@@ -264,13 +264,14 @@ class StylizeConfig(_LossNetworkSettings):
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
     # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.backbones.winograd) for a
-    # float32 VGG network on a CPU without bfloat16 instructions and without a GPU. Measured on an AMD
-    # EPYC (AVX2), VGG19, forward and input gradient of every layer: 2.2x at 256 px with oneDNN's
-    # kernels, 1.3x with Eigen's (bench/winograd.py).
+    # float32 VGG network on a CPU (no GPU): the precision auto picks on CPUs without bfloat16
+    # instructions, or float32 asked for. VGG19, forward and input gradient of every layer: 2.2x at
+    # 256 px with oneDNN's kernels on an AVX2 EPYC (Zen 3), 1.3x with Eigen's (bench/winograd.py);
+    # a float32 step at 512 px on an AVX-512 EPYC (Zen 4) 1.77x (bench/knobs.py).
     conv_algorithm: str = field(
         default="auto", metadata=_h("the loss network's 3x3 convolutions: direct (TensorFlow's), winograd "
                                     "(F(4x4,3x3); float32, VGG only) or auto (winograd for float32 VGG on "
-                                    "CPUs without bfloat16 hardware, as AVX2 CPUs)", choices=CONV_ALGORITHMS))
+                                    "a CPU)", choices=CONV_ALGORITHMS))
     content_weight: float = field(default=1.0, metadata=_h("weight of the (normalised) content loss"))
     style_weight: float = field(default=10.0, metadata=_h("weight of the (normalised) style loss"))
     tv_weight: float = field(default=1.0, metadata=_h("weight of the total-variation (smoothness) loss"))

@@ -68,10 +68,11 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
     (:mod:`tfstyle.backbones.winograd`) or "direct" (TensorFlow's).
 
-    "auto" picks Winograd where it was measured faster: a float32 step on a CPU without bfloat16
-    instructions (an AVX2 EPYC, with Eigen's kernels and with oneDNN's: 1.53x and 1.32x on the
-    convolutions, ``bench/winograd.py``), no GPU, a plain-chain network (VGG). Where bfloat16 is
-    native the step runs oneDNN's bfloat16 kernels, and float32 there was not measured.
+    "auto" picks Winograd where it was measured faster: a float32 step on a CPU (no GPU) through a
+    plain-chain network (VGG). A float32 default step at 256 px on an AVX2 EPYC (Zen 3) ran 1.53x
+    faster with Eigen's kernels and 1.32x with oneDNN's; at 512 px on an AVX-512 EPYC with
+    AVX512_BF16 (Zen 4, oneDNN), 1.77x (``bench/knobs.py``). Mixed precision runs oneDNN's bfloat16
+    kernels (Winograd is float32 only).
 
     Raises:
         ConfigError: "winograd" for a network that is not a plain chain, or under a mixed policy.
@@ -85,10 +86,7 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
     import tensorflow as tf
 
-    from ..hardware import cpu_has_bf16_instructions
-
-    if (not chain or policy != "float32" or cpu_has_bf16_instructions()
-            or tf.config.list_physical_devices("GPU")):
+    if not chain or policy != "float32" or tf.config.list_physical_devices("GPU"):
         return "direct"
     return "winograd"
 
