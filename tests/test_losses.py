@@ -121,13 +121,16 @@ def test_bfloat16_gram_sums_in_float32():
 
 
 def test_gram_path_follows_native_bfloat16():
-    """Where bfloat16 is native the Gram is the bfloat16 matmul's (each entry a bfloat16 value);
-    elsewhere it is the float32 Gram of the same features, to float32 rounding."""
+    """Where bfloat16 is native the Gram is the bfloat16 matmul's (each entry of F^T F a bfloat16
+    value, then divided by H*W in float32); elsewhere it is the float32 Gram of the same features,
+    to float32 rounding."""
     f = _bf16_features()
     g = gram(f)
     float32 = gram(tf.cast(f, tf.float32)).numpy()
     if native_bfloat16():
-        np.testing.assert_array_equal(g.numpy(), tf.cast(tf.cast(g, tf.bfloat16), tf.float32).numpy())
+        sums = g.numpy() * (f.shape[1] * f.shape[2])  # F^T F, to float32 rounding
+        np.testing.assert_allclose(sums, tf.cast(tf.cast(sums, tf.bfloat16), tf.float32).numpy(), rtol=1e-6)
+        assert not np.allclose(g.numpy(), float32, rtol=1e-5)  # the bfloat16 matmul, not a float32 one
     else:
         np.testing.assert_allclose(g.numpy(), float32, rtol=1e-6)
 
