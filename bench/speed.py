@@ -99,7 +99,11 @@ METHODS: dict[str, Method] = {
     "tfstyle exponential": Method("tfstyle", {"lr_schedule": "exponential"}),
     # TensorFlow's own 3x3 convolutions where "auto" would take Winograd F(4x4, 3x3) (float32 without oneDNN).
     "tfstyle direct convolutions": Method("tfstyle", {"conv_algorithm": "direct"}),
+    # Winograd with its transforms in TensorFlow ops instead of the native kernels built on first use.
+    "tfstyle TF-op transforms": Method("tfstyle", env={"TFSTYLE_NATIVE_KERNELS": "0"}),
     "tfstyle float32": Method("tfstyle", {"precision": "float32"}),
+    # float32 with TensorFlow's convolutions: what Winograd buys where float32 runs on a bfloat16 CPU.
+    "tfstyle float32 direct convolutions": Method("tfstyle", {"precision": "float32", "conv_algorithm": "direct"}),
     "tfstyle single scale": Method("tfstyle", single_scale=True),
     # Coarse-to-fine with the steps split equally (the default before --scale-split auto gave two
     # scales 1:2).
@@ -568,6 +572,7 @@ def main(argv=None) -> int:
         data = json.loads((a.out / "speed.json").read_text())
         saved = argparse.Namespace(**data["args"])
         plot(data["results"], data["target"], saved, a.out / "speed.png")
+        print(table(data["results"], saved, data["target"], data.get("conv3x3_gflops")))
         print(f"wrote {a.out / 'speed.png'}")
         return 0
     if a.in_process:
