@@ -16,8 +16,8 @@ at block5_conv2 as tfstyle's objective on the tutorial's layers) as a step uses 
 gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Baseline: the same layer
 through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
-F(6, 3), F(4, 3) with the TensorFlow-op transforms and F(4, 3) with XLA-compiled transforms on
-request). F(4, 3) runs the native transforms where they could be built
+F(6, 3), F(4, 3) with the TensorFlow-op transforms, F(4, 3) with XLA-compiled transforms,
+TensorFlow's convolution in bfloat16 and F(4, 3) with bfloat16 products on request). F(4, 3) runs the native transforms where they could be built
 (``tfstyle.backbones.native``; the header line says which). The last rows add the layers up, per
 column, and the fastest column per layer.
 """
@@ -61,7 +61,8 @@ def best_time(fn, x, seconds: float) -> float:
 
 
 ALGORITHMS = {"T": "transposed", "F2": "F(2,3)", "F4": "F(4,3)", "F6": "F(6,3)",
-              "F4T": "F(4,3) TF-op transforms", "F4X": "F(4,3) XLA transforms"}
+              "F4T": "F(4,3) TF-op transforms", "F4X": "F(4,3) XLA transforms",
+              "D16": "direct bfloat16", "F4B": "F(4,3) bfloat16 products"}
 
 
 def _weighted_sums(matrix, parts):
@@ -124,9 +125,51 @@ class XlaTransformsConv:
         return y
 
 
+class Bfloat16ProductsConv:
+    """F(4x4, 3x3) as :class:`WinogradConv` (its transforms in float32, native where built), with the
+    tiles and the transformed kernels rounded to bfloat16 for a bfloat16 batched matmul (oneDNN's
+    sums in float32 and rounds the products once): could mixed precision run Winograd?"""
+
+    def __init__(self, g):
+        import tensorflow as tf
+
+        from tfstyle.tape import record
+
+        self._record = record
+        base = WinogradConv(g, 4)
+        self.native = base.native
+
+        def kc(u):  # (36, K, C) in bfloat16, whatever layout WinogradConv keeps
+            return tf.cast(u if base.transposed else tf.transpose(u, (0, 2, 1)), tf.bfloat16)
+
+        self.u, self.u_back = kc(base.u), kc(base.u_back)
+
+    def _conv(self, x, u):
+        import tensorflow as tf
+
+        from tfstyle.backbones.winograd import reference_pixels, reference_tiles
+
+        tiles, pixels = ((self.native.tfstyle_winograd_tiles, self.native.tfstyle_winograd_pixels)
+                         if self.native is not None else (reference_tiles, reference_pixels))
+        v = tf.cast(tiles(x), tf.bfloat16)
+        return pixels(tf.cast(tf.matmul(v, u, transpose_b=True), tf.float32), x)
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        y = tf.identity(self._conv(tf.stop_gradient(x), self.u))
+        self._record("Bfloat16ProductsConv", y, x, lambda dy: [self._conv(dy, self.u_back)])
+        return y
+
+
 def _conv(key, g):
     import tensorflow as tf
 
+    if key == "D16":  # TensorFlow's convolution in bfloat16, as a mixed_bfloat16 network runs it
+        k16 = tf.constant(g, tf.bfloat16)
+        return lambda x: tf.cast(tf.nn.conv2d(tf.cast(x, tf.bfloat16), k16, 1, "SAME"), tf.float32)
+    if key == "F4B":
+        return Bfloat16ProductsConv(g)
     if key == "T":
         return TransposedConv(tf.Variable(g))
     if key == "F4X":
@@ -179,7 +222,8 @@ def main(argv=None) -> int:
     p.add_argument("--last", default="block5_conv2", help="deepest VGG19 layer")
     p.add_argument("--algorithms", default="T,F2,F4",
                    help="comma-separated columns: T (transposed), F2, F4, F6 (Winograd F(m,3)), "
-                        "F4T (F(4,3) with TensorFlow-op transforms), F4X (with XLA-compiled ones)")
+                        "F4T (F(4,3) with TensorFlow-op transforms), F4X (with XLA-compiled ones), "
+                        "D16 (TensorFlow's convolution in bfloat16), F4B (F(4,3) with bfloat16 products)")
     a = p.parse_args(argv)
     keys = tuple(k.strip() for k in a.algorithms.split(",") if k.strip())
     if not keys or any(k not in ALGORITHMS for k in keys):

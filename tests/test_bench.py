@@ -158,10 +158,12 @@ def test_winograd_bench_columns_compute_the_convolution_and_its_gradient():
 
     rng = np.random.default_rng(0)
     g = rng.standard_normal((3, 3, 8, 16)).astype(np.float32) / 8
-    row = winograd.measure("odd", (10, 13, 8), g, seconds=0.01, keys=("F4", "F4X"))
+    row = winograd.measure("odd", (10, 13, 8), g, seconds=0.01, keys=("F4", "F4X", "D16", "F4B"))
     # errors against tf.nn.conv2d and its autodiff gradient, relative to the largest value
     assert row["errF4"] < 1e-4 and row["errF4X"] < 1e-4
-    assert row["direct"] > 0 and row["F4"] > 0 and row["F4X"] > 0
+    # bfloat16: one rounding of inputs and kernels; with Winograd's transforms amplifying it
+    assert 1e-4 < row["errD16"] < 2e-2 and row["errD16"] < row["errF4B"] < 0.3
+    assert all(row[k] > 0 for k in ("direct", "F4", "F4X", "D16", "F4B"))
 
 
 def test_winograd_bench_refuses_unknown_columns():
