@@ -17,6 +17,15 @@ def _rel(a, b):
     return float(tf.reduce_max(tf.abs(a - b)) / tf.reduce_max(tf.abs(b)))
 
 
+def _value_and_input_grad(fn, x, up):
+    """``fn(x)`` and the gradient of ``sum(fn(x) * up)`` with respect to ``x``."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(y * up)
+    return y, tape.gradient(loss, x)
+
+
 @pytest.mark.parametrize("m,native", [(4, True), (4, False), (2, False), (6, False)])
 @pytest.mark.parametrize("shape,k", [((1, 7, 9, 5), 6), ((2, 13, 10, 8), 4), ((1, 4, 4, 3), 3), ((1, 1, 6, 2), 2),
                                      ((1, 17, 21, 72), 9)])
@@ -29,21 +38,34 @@ def test_same_convolution_and_input_gradient_as_tensorflow(m, native, shape, k):
     up = tf.constant(rng.standard_normal((*shape[:3], k)).astype(np.float32))
     conv = WinogradConv(g, m, native=native)
     assert (conv.native is not None) == (native and native_compiler() is not None)
-
-    def grad(fn):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = fn(x)
-            loss = tf.reduce_sum(y * up)
-        return y, tape.gradient(loss, x)
-
-    want_y, want_g = grad(lambda v: tf.nn.conv2d(v, g, 1, "SAME"))
-    got_y, got_g = grad(conv)
+    want_y, want_g = _value_and_input_grad(lambda v: tf.nn.conv2d(v, g, 1, "SAME"), x, up)
+    got_y, got_g = _value_and_input_grad(conv, x, up)
     assert got_y.shape == want_y.shape and got_g.shape == want_g.shape
     assert _rel(got_y, want_y) < 1e-4 and _rel(got_g, want_g) < 1e-4
     # and inside a tf.function whose input has unknown height and width
     fn = tf.function(conv, input_signature=[tf.TensorSpec((None, None, None, shape[-1]), tf.float32)])
     assert _rel(fn(x), want_y) < 1e-4
+
+
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("transposed", [True, False])
+def test_both_product_layouts_compute_the_convolution(monkeypatch, transposed, native):
+    """The kernels are kept (36, K, C) where oneDNN runs the batched matmul and (36, C, K) under Eigen
+    (``products_transposed``); both layouts give the convolution and its input gradient."""
+    import tfstyle.backbones.winograd as wmod
+    from tfstyle.hardware import onednn_enabled
+
+    assert wmod.products_transposed() == onednn_enabled()
+    monkeypatch.setattr(wmod, "products_transposed", lambda: transposed)
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.standard_normal((1, 11, 14, 12)).astype(np.float32))
+    g = rng.standard_normal((3, 3, 12, 20)).astype(np.float32)
+    conv = WinogradConv(g, 4, native=native)
+    assert conv.u.shape == ((36, 20, 12) if transposed else (36, 12, 20))
+    up = tf.constant(rng.standard_normal((1, 11, 14, 20)).astype(np.float32))
+    y, gy = _value_and_input_grad(conv, x, up)
+    want, gwant = _value_and_input_grad(lambda v: tf.nn.conv2d(v, g, 1, "SAME"), x, up)
+    assert _rel(y, want) < 1e-4 and _rel(gy, gwant) < 1e-4
 
 
 @pytest.mark.parametrize("compiled", [False, True])

@@ -135,7 +135,7 @@ def products_transposed() -> bool:
     transpose, rather than (n^2, C, K): where oneDNN runs TensorFlow's batched matmul, ``(T, C) x
     (K, C)^T`` ran at 1.0-1.5x the speed of ``(T, C) x (C, K)`` on VGG19's shapes; Eigen's ran it up
     to 2.4x slower (36 products of 48x512 by 512x512, block5 at 256 px: 27.9 against 11.8 ms on an
-    AVX2 EPYC), which made Winograd lose on VGG19's deep layers there."""
+    AVX-512 EPYC), which made Winograd lose on VGG19's deep layers there."""
     from ..hardware import onednn_enabled
 
     return onednn_enabled()
