@@ -17,8 +17,9 @@ gradient in one ``tf.function``, best of two rounds of ``--seconds`` each. Basel
 through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors are relative to the
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
 F(6, 3), F(4, 3) with the TensorFlow-op transforms, F(4, 3) with XLA-compiled transforms,
-TensorFlow's convolution in bfloat16 and F(4, 3) with bfloat16 products on request). F(4, 3) runs the native transforms where they could be built
-(``tfstyle.backbones.native``; the header line says which). The last rows add the layers up, per
+TensorFlow's convolution in bfloat16 and F(4, 3) with bfloat16 products on request). F(4, 3) runs
+the native transforms where they could be built (``tfstyle.backbones.native``; the header line says
+which). The last rows add the layers up, per
 column, and the fastest column per layer.
 """
 
@@ -137,12 +138,8 @@ class Bfloat16ProductsConv:
 
         self._record = record
         base = WinogradConv(g, 4)
-        self.native = base.native
-
-        def kc(u):  # (36, K, C) in bfloat16, whatever layout WinogradConv keeps
-            return tf.cast(u if base.transposed else tf.transpose(u, (0, 2, 1)), tf.bfloat16)
-
-        self.u, self.u_back = kc(base.u), kc(base.u_back)
+        self.native, self.transposed = base.native, base.transposed  # its kernels' layout, in bfloat16
+        self.u, self.u_back = (tf.cast(u, tf.bfloat16) for u in (base.u, base.u_back))
 
     def _conv(self, x, u):
         import tensorflow as tf
@@ -152,7 +149,7 @@ class Bfloat16ProductsConv:
         tiles, pixels = ((self.native.tfstyle_winograd_tiles, self.native.tfstyle_winograd_pixels)
                          if self.native is not None else (reference_tiles, reference_pixels))
         v = tf.cast(tiles(x), tf.bfloat16)
-        return pixels(tf.cast(tf.matmul(v, u, transpose_b=True), tf.float32), x)
+        return pixels(tf.cast(tf.matmul(v, u, transpose_b=self.transposed), tf.float32), x)
 
     def __call__(self, x):
         import tensorflow as tf

@@ -19,6 +19,7 @@ from tfstyle.backbones.winograd import native_transforms
 from tfstyle.config import NATIVE_CACHE_ENV, NATIVE_KERNELS_ENV
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # bench/video_clips.py makes the test clips
 
 GXX = shutil.which("g++")
 needs_compiler = pytest.mark.skipif(GXX is None, reason="no g++ here (CI installs it)")
@@ -146,10 +147,9 @@ def test_train_and_video_say_when_they_compile(command, tmp_path, style_path, sh
     on first use, and says so before the pause as ``tfstyle stylize`` does."""
     from ffdata import make_photos
 
-    from tfstyle.io.images import load_image
-
-    sys.path.insert(0, str(BENCH))
     from video_clips import motion_clip, write_clip
+
+    from tfstyle.io.images import load_image
 
     layers = ["--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
               "--precision", "float32", "--conv-algorithm", "winograd", "-q"]
