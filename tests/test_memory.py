@@ -81,6 +81,37 @@ def test_cli_refuses_a_run_that_cannot_fit(tmp_path, content_path, style_path):
     assert "Traceback" not in r.stderr and not out.exists()
 
 
+@pytest.mark.parametrize("text, gib", [("3GiB", 3.0), ("3G", 3.0), ("3g", 3.0), ("3 GiB", 3.0), ("3000MB", 3e9 / 2**30),
+                                       ("512MiB", 0.5), ("3.5", 3.5), ("2", 2.0), ("0", 0.0), ("1.5T", 1536.0)])
+def test_memory_limit_takes_what_people_type(text, gib):
+    from tfstyle.config import parse_memory
+
+    assert parse_memory(text) == pytest.approx(gib, rel=1e-12)
+
+
+@pytest.mark.parametrize("limit", ["512MiB", "0.5G", "536.870912MB"])
+def test_cli_memory_limit_with_units_refuses_the_same_run(limit, tmp_path, content_path, style_path, capsys):
+    from tfstyle.cli import main
+
+    out = tmp_path / "big.png"
+    assert main(["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "4096",
+                 "--memory-limit", limit]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "0.5 GiB limit (--memory-limit)" in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("limit", ["3XB", "GiB", "-1", "3 G B", "three", "1e999"])
+def test_cli_memory_limit_bad_text_is_one_line_exit_2(limit, tmp_path, content_path, style_path, capsys):
+    from tfstyle.cli import main
+
+    assert main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
+                 "--memory-limit", limit]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--memory-limit: memory_limit: {limit!r}" in err[0], err
+    assert not (tmp_path / "o.png").exists()
+
+
 @pytest.mark.slow
 def test_estimate_close_to_measured_peak_rss():
     """The calibrated estimate against a real run's peak RSS (bench/calibrate_memory.py, one size)."""

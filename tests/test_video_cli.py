@@ -91,6 +91,41 @@ def test_odd_sizes_round_to_even_for_video_and_stay_for_frames(clip, model_dir, 
     assert Image.open(tmp_path / "f" / "000001.png").size == (41, 31)
 
 
+def test_default_size_keeps_the_clip_and_an_explicit_size_is_obeyed(clip, model_dir, tmp_path):
+    # --model without --size: the clip's own 80x60, neither the old 512 px default nor a rescale.
+    out = tmp_path / "own.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--model", str(model_dir), "--blend", "0", "-q"]) == 0
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (80, 60, 12)
+    # An explicit --size still enlarges.
+    out = tmp_path / "big.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--model", str(model_dir), "--size", "120", "--blend", "0",
+                 "-q"]) == 0
+    assert (probe(out).width, probe(out).height) == (120, 90)
+
+
+def test_frame_size_rule():
+    from tfstyle.config import StylizeConfig
+    from tfstyle.video import frame_size
+
+    small, large = probe_like(60, 80), probe_like(1080, 1920)
+    cap = StylizeConfig().size
+    assert frame_size(small, None, fast=True, cap=cap) == 80  # the model path keeps any clip's size
+    assert frame_size(large, None, fast=True, cap=cap) == 1920
+    assert frame_size(small, None, fast=False, cap=cap) == 80  # optimisation: never enlarged ...
+    assert frame_size(large, None, fast=False, cap=cap) == cap  # ... and at most the cost limit
+    assert frame_size(large, None, fast=False, cap=256) == 256  # (a preset's size is that limit)
+    for fast in (True, False):  # an explicit size is obeyed, up or down
+        assert frame_size(small, 200, fast=fast, cap=cap) == 200
+        assert frame_size(large, 64, fast=fast, cap=cap) == 64
+
+
+def probe_like(h, w):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(height=h, width=w)
+
+
 def _bad_video(kind, tmp_path, clip):
     p = tmp_path / "bad.mp4"
     if kind == "not a video":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,7 +388,9 @@ class StylizeConfig(_LossNetworkSettings):
     )
     memory_limit: float = field(
         default=0.0,
-        metadata=_h("GiB a run may use; refuse (exit 2) runs estimated above it; 0: the available RAM"),
+        metadata=_h("memory a run may use: 3GiB, 3G, 3000MB, 3.5 (a bare number is GiB); refuse (exit 2) "
+                    "runs estimated above it; 0: the available RAM", metavar="SIZE",
+                    parse=lambda text: parse_memory(text, "memory_limit")),
     )
 
     def validate(self) -> "StylizeConfig":
@@ -935,3 +938,28 @@ class VideoConfig:
 
     def replace(self, **changes) -> "VideoConfig":
         return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory sizes as people type them (--memory-limit): binary units (K, M, G, T with or without "iB")
+# as free, top and Docker read them, decimal units (KB, MB, GB, TB) as disk makers write them.
+
+MEMORY_UNITS = {"": 2**30, "k": 2**10, "ki": 2**10, "kib": 2**10, "m": 2**20, "mi": 2**20, "mib": 2**20,
+                "g": 2**30, "gi": 2**30, "gib": 2**30, "t": 2**40, "ti": 2**40, "tib": 2**40,
+                "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+def parse_memory(text: str, what: str = "memory") -> float:
+    """Parse ``"3GiB"``, ``"3G"``, ``"3000MB"`` or ``"3.5"`` (GiB) into GiB as a float.
+
+    Raises:
+        ConfigError: not a non-negative finite number with one of ``MEMORY_UNITS`` (one line).
+    """
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if unit not in MEMORY_UNITS:
+        raise ConfigError(f"{what}: {text!r} is not a memory size; give e.g. 3GiB, 3G, 3000MB or 3.5 (GiB)")
+    gib = float(m.group(1)) * MEMORY_UNITS[unit] / 2**30
+    if not math.isfinite(gib):
+        raise ConfigError(f"{what}: {text!r} is too large")
+    return gib

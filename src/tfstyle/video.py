@@ -234,6 +234,23 @@ def store_path(output: str | os.PathLike) -> Path:
     return p.with_name(p.name + STORE_SUFFIX)
 
 
+def frame_size(info: VideoInfo, size: int | None, fast: bool, cap: int) -> int:
+    """The longest side of the output frames.
+
+    Args:
+        size: what the user asked for (``--size``), or None: then the clip's own size on the fast
+            path (a trained network costs little per pixel, and a changed frame size is what people
+            least expect of a video tool), and the clip's own size but at most ``cap`` (the
+            optimisation's cost limit, ``StylizeConfig.size``) on the optimisation path: a default
+            never enlarges a clip.
+        fast: the feed-forward path (a trained model).
+    """
+    if size is not None:
+        return size
+    own = max(info.height, info.width)
+    return own if fast else min(own, cap)
+
+
 def frame_shape(info: VideoInfo, size: int, as_frames: bool) -> tuple[int, int]:
     """(H, W) of the output frames: the longest side ``size``, even sides for a video output."""
     hw = output_shape((info.height, info.width), size, "video frame")
@@ -304,7 +321,7 @@ def prepare_store(store: FrameFolder, fingerprint: str, resume: bool, overwrite:
 def stylize_video(source, output, *, model=None, style=None, config: StylizeConfig | None = None,
                   video: VideoConfig | None = None, callback: Callable[[VideoProgress], None] | None = None,
                   resume: bool = False, overwrite: bool = False, weights=None, info: VideoInfo | None = None,
-                  model_dir=None) -> VideoResult:
+                  model_dir=None, size: int | None = None) -> VideoResult:
     """Stylise a clip, frame by frame, into a video file or a folder of PNG frames.
 
     Args:
@@ -313,13 +330,14 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
         output: .mp4, .mov or .mkv, or a folder (a path ending in ``/`` or an existing folder).
         model: a :class:`tfstyle.feedforward.apply.StyleModel`, or a model folder (the fast path);
             or else ``style``: a style image (path or array) for the optimisation path.
-        config: image-optimisation settings (``size`` is the longest side of the frames on both
-            paths). video: the video settings.
+        config: image-optimisation settings (on the optimisation path ``size`` caps the frames'
+            longest side when ``size`` below is None). video: the video settings.
         callback: called with :class:`VideoProgress` (raise KeyboardInterrupt in it to stop).
         resume: continue an interrupted run from its store. overwrite: replace an existing output
             and discard an interrupted run's frames.
         weights: pre-resolved loss-network weights (optimisation path).
         info: the input's :func:`tfstyle.io.video.probe` (else probed here).
+        size: the longest side of the output frames; None: the clip's own (see :func:`frame_size`).
 
     Returns:
         A :class:`VideoResult`.
@@ -333,7 +351,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
         raise ConfigError("give either a trained model or a style image")
     info = info or probe(source, fps=video.fps)
     out, as_frames = check_output(output, overwrite=overwrite or resume)
-    hw = frame_shape(info, config.size, as_frames)
+    hw = frame_shape(info, frame_size(info, size, model is not None, config.size), as_frames)
     if model is not None and not callable(model):
         from .feedforward.apply import StyleModel
 

@@ -20,12 +20,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def add_config_flags(p: argparse.ArgumentParser, cls) -> None:
-    """One flag per dataclass field; help, choices and defaults come from the dataclass."""
+def add_config_flags(p: argparse.ArgumentParser, cls, helps: dict[str, str] | None = None) -> None:
+    """One flag per dataclass field; help, choices and defaults come from the dataclass (``helps``:
+    a command's own help for a field whose default means something else there)."""
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
-        kw = {"dest": f.name, "default": None, "help": f"{f.metadata.get('help', '')} (default: "
-              f"{show(f.default)})"}
+        kw = {"dest": f.name, "default": None, "help": (helps or {}).get(f.name) or
+              f"{f.metadata.get('help', '')} (default: {show(f.default)})"}
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
         if "metavar" in f.metadata:

@@ -25,7 +25,9 @@ def add_parser(sub) -> None:
     v.add_argument("-o", "--output", required=True,
                    help="output video (.mp4, .mov, .mkv) or a folder of PNG frames (a path ending in /)")
     v.add_argument("--model", help="model folder written by tfstyle train (the fast path)")
-    add_config_flags(v, StylizeConfig)
+    add_config_flags(v, StylizeConfig, helps={"size": (
+        "longest side of the output frames in pixels (default: the clip's own size; with a style image "
+        f"at most {StylizeConfig.size}, never enlarged)")})
     add_config_flags(v, VideoConfig)
     v.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from the frames it kept (OUT.mp4.tfstyle-frames/)")
@@ -42,7 +44,7 @@ def run(args) -> int:
     from ..feedforward.networks import read_model_json
     from ..io.images import load_image
     from ..io.video import FrameFolder, check_output, probe, require_av, require_cv2
-    from ..video import frame_shape, prepare_store, store_path, video_fingerprint
+    from ..video import frame_shape, frame_size, prepare_store, store_path, video_fingerprint
 
     config = config_from(args, StylizeConfig)
     video = config_from(args, VideoConfig)
@@ -60,7 +62,11 @@ def run(args) -> int:
     # Every check that needs no TensorFlow first: bad input fails in a fraction of a second.
     info = probe(args.input, fps=video.fps)
     out, as_frames = check_output(args.output, overwrite=args.overwrite or args.resume)
-    hw = frame_shape(info, config.size, as_frames)
+    # An explicit --size does what it says; by default the frames keep the clip's size (never enlarged
+    # on the optimisation path, where --size's default is a cost limit).
+    size = frame_size(info, args.size, bool(args.model), config.size)
+    config = config.replace(size=size)
+    hw = frame_shape(info, size, as_frames)
     styles = []
     if args.model:
         read_model_json(args.model)
@@ -99,7 +105,7 @@ def run(args) -> int:
                                style=style,
                                config=config, video=video, callback=render, resume=args.resume,
                                overwrite=args.overwrite, weights=weights, info=info,
-                               model_dir=args.model)
+                               model_dir=args.model, size=size)
     finally:
         render.close()
     if result.stop_reason == "interrupted":
