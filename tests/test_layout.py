@@ -16,6 +16,7 @@ LAYERS = [
     {"video"},
     {"optimize", "feedforward", "export", "web"},
     {"objective", "backbones"},
+    {"kernels"},
     {"io", "progress", "hardware", "tape"},
     {"config"},
 ]

@@ -115,7 +115,7 @@ RANDOM_BACKBONE_SEED = 1234
 # VGG19 step at 256 px took 0.336 s against 0.567 s with Eigen's kernels (Winograd layers included;
 # oneDNN's batched matmul and convolutions, bench/knobs.py). TF_ENABLE_ONEDNN_OPTS, when set, wins.
 PREFER_ONEDNN = True
-# Winograd F(4x4, 3x3) (tfstyle.backbones.winograd) for 3x3 convolutions with at least this many input
+# Winograd F(4x4, 3x3) (tfstyle.kernels.winograd) for 3x3 convolutions with at least this many input
 # channels (bench/winograd.py, forward and input gradient, AVX2 EPYC). With oneDNN's kernels every VGG19
 # layer from block1_conv2 (64 channels) won, 1.37-3.55x at 256 and 512 px. With Eigen's (oneDNN off),
 # block1_conv2 lost (0.79x) and block2_conv1 broke even (1.04x) at 256 px; from 128 channels it won.
@@ -126,7 +126,7 @@ WINOGRAD_MIN_CHANNELS_ONEDNN = 64
 # Fitted on an AVX2 EPYC, VGG19 at 512x341: peak RSS 2740 MiB against 1858 MiB with TensorFlow's
 # convolutions, of which the transformed kernels are 464 MiB (bench/speed.py, README).
 WINOGRAD_WORKSPACE_FACTOR = 18
-# Native Winograd transforms (tfstyle.backbones.native): C++ ops built on first use with the installed
+# Native Winograd transforms (tfstyle.kernels.native): C++ ops built on first use with the installed
 # TensorFlow's flags and a C++ compiler ($CXX, else g++), cached per TensorFlow version, compiler and
 # CPU. Where they cannot be built the TensorFlow-op transforms run. TFSTYLE_NATIVE_KERNELS=0 turns
 # them off; the build gives up after NATIVE_BUILD_TIMEOUT seconds.
@@ -263,7 +263,7 @@ class StylizeConfig(_LossNetworkSettings):
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
-    # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.backbones.winograd) for a
+    # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.kernels.winograd) for a
     # float32 VGG network on a CPU (no GPU): the precision auto picks on CPUs without bfloat16
     # instructions, or float32 asked for. VGG19, forward and input gradient of every layer: 2.2x at
     # 256 px with oneDNN's kernels on an AVX2 EPYC (Zen 3), 1.3x with Eigen's (bench/winograd.py);

@@ -66,7 +66,7 @@ def smooth(features, temperature: float = 1.0):
 
 def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
-    (:mod:`tfstyle.backbones.winograd`) or "direct" (TensorFlow's).
+    (:mod:`tfstyle.kernels.winograd`) or "direct" (TensorFlow's).
 
     "auto" picks Winograd where it was measured faster: a float32 step on a CPU (no GPU) through a
     plain-chain network (VGG). A float32 default step at 256 px on an AVX2 EPYC (Zen 3) ran 1.53x
@@ -147,7 +147,7 @@ class FeatureExtractor:
         facts: ``{layer: LayerFacts}`` of the whole network (strides, channels, receptive fields).
         conv: the resolved convolution algorithm, "direct" or "winograd".
         convolutions: says so in words, with how Winograd's transforms run ("Winograd convolutions,
-            native transforms" or the TensorFlow-op ones and why, :func:`tfstyle.backbones.native.status`).
+            native transforms" or the TensorFlow-op ones and why, :func:`tfstyle.kernels.native.status`).
     """
 
     def __init__(self, layers, info: WeightsInfo, policy: str = "float32", pooling: str = "max",
@@ -169,7 +169,7 @@ class FeatureExtractor:
         self.conv = resolve_conv(conv, policy, self.backbone.chain)
         self._chain = None
         if self.conv == "winograd":
-            from .winograd import WinogradChain
+            from ..kernels.winograd import WinogradChain
 
             chain = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
             self._chain = WinogradChain(chain, self.layers)
@@ -178,7 +178,7 @@ class FeatureExtractor:
     def _describe(self) -> str:
         if self._chain is None:
             return "direct convolutions"
-        from .native import status
+        from ..kernels.native import status
 
         return f"Winograd convolutions, {status()}" if self._chain.replaced else "direct convolutions"
 

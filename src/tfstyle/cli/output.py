@@ -23,7 +23,7 @@ def note_native_build(config) -> None:
     transforms on this machine (once per environment). ``config``: a StylizeConfig or TrainConfig."""
     from ..backbones import get
     from ..backbones.extractor import resolve_conv, resolve_precision
-    from ..backbones.native import build_pending
+    from ..kernels.native import build_pending
 
     if resolve_conv(config.conv_algorithm, resolve_precision(config.precision), get(config.network).chain) == "winograd" \
             and build_pending():

@@ -109,7 +109,7 @@ def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
 
 def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv: str) -> tuple[int, int]:
     """``(kernels, workspace)`` bytes where the run's 3x3 convolutions are Winograd's
-    (:mod:`tfstyle.backbones.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
+    (:mod:`tfstyle.kernels.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
     of its float32 kernel for the forward pass and as much for the input gradient, alive for the
     whole run. Workspace: the tiles, their transforms and the products of the largest replaced
     layer, ``WINOGRAD_WORKSPACE_FACTOR`` times its float32 input."""
@@ -118,7 +118,7 @@ def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv:
         return 0, 0
     facts = bb.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
-    from ..backbones.winograd import wide_enough
+    from ..kernels.winograd import wide_enough
 
     # The networks Winograd runs (plain chains: VGG) have only 3x3 convolutions: input channels = patch / 9.
     replaced = [facts[n] for n in computed if facts[n].patch and wide_enough(facts[n].patch // 9)]

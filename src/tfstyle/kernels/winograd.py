@@ -71,7 +71,7 @@ class WinogradConv:
     """A 'same', stride-1 3x3 convolution without bias, ``(B, H, W, C) -> (B, H, W, K)`` float32, with
     the fixed kernel ``g`` (3, 3, C, K), by F(m x m, 3 x 3) (``m`` 4 or 2); calling it is
     differentiable with respect to the input. F(4, 3) runs the native transforms where they can be
-    had (:mod:`tfstyle.backbones.native`; ``native=False`` keeps the TensorFlow-op ones)."""
+    had (:mod:`tfstyle.kernels.native`; ``native=False`` keeps the TensorFlow-op ones)."""
 
     def __init__(self, g: np.ndarray, m: int = 4, native: bool = True):
         import tensorflow as tf
@@ -108,7 +108,7 @@ class WinogradConv:
 
 
 def native_transforms():
-    """The native F(4, 3) transforms (:mod:`tfstyle.backbones.native`), checked once against
+    """The native F(4, 3) transforms (:mod:`tfstyle.kernels.native`), checked once against
     :func:`reference_tiles` and :func:`reference_pixels`, or None (``native.status()`` says why)."""
     from .native import winograd_ops
 
@@ -170,7 +170,7 @@ def _sandwich(left, d):
 def _winograd_ops(x, u, bt, at, m: int, native=None, transposed: bool = True):
     import tensorflow as tf
 
-    if native is not None:  # F(4, 3) by the native transforms (tfstyle.backbones.native)
+    if native is not None:  # F(4, 3) by the native transforms (tfstyle.kernels.native)
         return native.tfstyle_winograd_pixels(tf.matmul(native.tfstyle_winograd_tiles(x), u, transpose_b=transposed), x)
     v = reference_tiles(x, bt, m)  # input transform: (n^2, B*th*tw, C)
     return reference_pixels(tf.matmul(v, u, transpose_b=transposed), x, at, m)  # products: (n^2, B*th*tw, K)
