@@ -45,7 +45,7 @@ _LAZY = {
     "train": "feedforward.train", "Trainer": "feedforward.train",
     "StyleModel": "feedforward.apply", "apply_files": "feedforward.apply",
     "export_model": "export",
-    "stylize_video": "video", "VideoResult": "video", "VideoProgress": "video", "VideoError": "io.video",
+    "stylize_video": "video", "VideoResult": "video", "VideoProgress": "video", "VideoError": "video",
 }
 
 

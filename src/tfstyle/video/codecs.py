@@ -41,7 +41,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .images import MIN_SIDE, ImageError, atomic_write, load_image
+from ..io.images import MIN_SIDE, ImageError, atomic_write, load_image
 
 INSTALL_HINT = 'pip install "tfstyle[video]"'
 # Output containers (by suffix) and their FFmpeg muxer names.
