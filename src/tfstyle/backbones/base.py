@@ -202,7 +202,7 @@ class Backbone:
     # Each layer's input is the previous layer's output (VGG): tfstyle.kernels.winograd can run it.
     chain: bool = False
 
-    # --- defaults (config.py holds them) ---------------------------------------------------------
+    # --- defaults (tfstyle.config.registries holds them) ------------------------------------------
     @property
     def title(self) -> str:
         """Display name, e.g. "VGG19", "ResNet50"."""
