@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import PREFER_ONEDNN
+from .config import PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN, ConfigError
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 _ASKED = []  # [True] once prefer_onednn set the variable in this process
@@ -105,6 +105,67 @@ def native_bfloat16() -> bool:
     return cpu_has_bf16_instructions() and onednn_enabled()
 
 
+def resolve_precision(precision: str) -> str:
+    """Map "auto" / "float32" / "mixed" to a Keras dtype policy name.
+
+    "mixed" means bfloat16 on CPUs and float16 on GPUs. "auto" picks mixed only where it is fast:
+    a GPU, or a CPU where bfloat16 is native (:func:`native_bfloat16`: AMX or AVX512_BF16 with
+    oneDNN on); elsewhere bfloat16 is emulated and slower than float32.
+    """
+    import tensorflow as tf
+
+    if precision == "float32":
+        return "float32"
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    if precision == "mixed":
+        return "mixed_float16" if gpu else "mixed_bfloat16"
+    if precision != "auto":
+        raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
+    if gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
+
+
+def winograd_by_default(policy: str, chain: bool) -> bool:
+    """Whether ``--conv-algorithm auto`` runs Winograd's convolutions (:mod:`tfstyle.kernels.winograd`):
+    a float32 step on a CPU (no GPU) through a plain-chain network (VGG), where it was measured faster
+    with both Eigen's and oneDNN's kernels (``bench/knobs.py``, ``bench/winograd.py``). Mixed
+    precision keeps oneDNN's bfloat16 convolutions (Winograd is float32 only)."""
+    if not chain or policy != "float32":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def winograd_min_channels() -> int:
+    """Input channels from which a 3x3 convolution is worth Winograd's transforms here:
+    ``WINOGRAD_MIN_CHANNELS_ONEDNN`` where oneDNN runs TensorFlow's kernels, else
+    ``WINOGRAD_MIN_CHANNELS`` (``tfstyle.config.tuning`` says what was measured)."""
+    return WINOGRAD_MIN_CHANNELS_ONEDNN if onednn_enabled() else WINOGRAD_MIN_CHANNELS
+
+
+def winograd_products_transposed() -> bool:
+    """Whether Winograd's transformed kernels are stored (n^2, K, C), the products multiplying by
+    their transpose, rather than (n^2, C, K): the faster layout for oneDNN's batched matmul, and the
+    slower one for Eigen's, by enough on VGG19's deep layers to make Winograd lose there
+    (``bench/winograd.py``; ``bench/results/zen4/winograd.md``)."""
+    return onednn_enabled()
+
+
+def transposed_convolutions_faster() -> bool:
+    """Whether a 3x3 convolution runs faster as the transpose of one (``Conv2DBackpropInput``) than
+    directly: where oneDNN runs the convolutions its backward-data kernel beats its forward one on
+    VGG's first layers; with Eigen's it is the other way round (``bench/winograd.py``)."""
+    return onednn_enabled()
+
+
+def unfolds_convolutions() -> bool:
+    """Whether TensorFlow's convolution gradients unfold their input ("im2col": k*k*channels values
+    per cell) in a workspace the memory plan must count: Eigen's kernels do, oneDNN's do not."""
+    return not onednn_enabled()
+
+
 def describe() -> str:
     """One line for benchmark tables and notices, e.g. 'native bf16 (AMX/AVX512_BF16, oneDNN on)'."""
     if native_bfloat16():
@@ -133,4 +194,6 @@ def set_inter_op_threads(n: int) -> None:
 
 
 __all__ = ["OneDNNWarning", "cpu_flags", "cpu_has_bf16_instructions", "onednn_enabled", "prefer_onednn",
-           "onednn_asked_by_tfstyle", "native_bfloat16", "describe", "set_inter_op_threads", "ONEDNN_ENV"]
+           "onednn_asked_by_tfstyle", "native_bfloat16", "resolve_precision", "winograd_by_default",
+           "winograd_min_channels", "winograd_products_transposed", "transposed_convolutions_faster",
+           "unfolds_convolutions", "describe", "set_inter_op_threads", "ONEDNN_ENV"]

@@ -9,32 +9,10 @@ nowhere else. Optional smoothing of the activations (:func:`smooth`) happens her
 from __future__ import annotations
 
 from ..config import ConfigError
+from ..hardware import resolve_precision, winograd_by_default  # resolve_precision: also imported from here
 from . import get
 from .base import check_winograd
 from .weights import WeightsInfo
-
-
-def resolve_precision(precision: str) -> str:
-    """Map "auto" / "float32" / "mixed" to a Keras dtype policy name.
-
-    "mixed" means bfloat16 on CPUs and float16 on GPUs. "auto" picks mixed only where it is fast:
-    a GPU, or a CPU where bfloat16 is native (:func:`tfstyle.hardware.native_bfloat16`: AMX or
-    AVX512_BF16 with oneDNN on); elsewhere bfloat16 is emulated and slower than float32.
-    """
-    import tensorflow as tf
-
-    from ..hardware import native_bfloat16
-
-    if precision == "float32":
-        return "float32"
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    if precision == "mixed":
-        return "mixed_float16" if gpu else "mixed_bfloat16"
-    if precision != "auto":
-        raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
-    if gpu:
-        return "mixed_float16"
-    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
 def smooth(features, temperature: float = 1.0):
@@ -68,11 +46,8 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
     (:mod:`tfstyle.kernels.winograd`) or "direct" (TensorFlow's).
 
-    "auto" picks Winograd where it was measured faster: a float32 step on a CPU (no GPU) through a
-    plain-chain network (VGG). A float32 default step at 256 px on an AVX2 EPYC (Zen 3) ran 1.53x
-    faster with Eigen's kernels and 1.32x with oneDNN's; at 512 px on an AVX-512 EPYC with
-    AVX512_BF16 (Zen 4, oneDNN), 1.77x (``bench/knobs.py``). Mixed precision runs oneDNN's bfloat16
-    kernels (Winograd is float32 only).
+    "auto" asks the machine (:func:`tfstyle.hardware.winograd_by_default`: a float32 step on a CPU
+    through a plain-chain network, where Winograd was measured faster).
 
     Raises:
         ConfigError: "winograd" for a network that is not a plain chain, or under a mixed policy.
@@ -84,11 +59,7 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
         return "winograd"
     if conv != "auto":
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
-    import tensorflow as tf
-
-    if not chain or policy != "float32" or tf.config.list_physical_devices("GPU"):
-        return "direct"
-    return "winograd"
+    return "winograd" if winograd_by_default(policy, chain) else "direct"
 
 
 def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):

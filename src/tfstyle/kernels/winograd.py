@@ -10,7 +10,7 @@ computes each 4x4 output tile from a 6x6 input tile with 36 products per channel
   of one matmul with ``kron(B^T, B^T)`` and 1.5-1.7x faster;
 * the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
   network's weights are fixed while a loss uses it, stored in the layout the process's matmul runs
-  fastest (:func:`products_transposed`);
+  fastest (:func:`tfstyle.hardware.winograd_products_transposed`);
 * the output transform ``A^T y A`` the same way, then one gather back to pixel order;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
   swapped (recorded on the gradient tapes, :func:`tfstyle.tape.record`), instead of the gradients
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN
+from .. import hardware
 from ..tape import record
 
 # Winograd F(m x m, 3 x 3) matrices (B^T, G, A^T), from Lavin & Gray 2016; F(4, 3) uses the
@@ -85,7 +85,7 @@ class WinogradConv:
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
         # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
-        self.transposed = products_transposed()
+        self.transposed = hardware.winograd_products_transposed()
         lay = _kc if self.transposed else (lambda u: u)
         self.u = tf.Variable(lay(transform_kernel(g, m)), trainable=False)
         # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
@@ -128,17 +128,6 @@ def _agrees(ops) -> str | None:
         if got.shape != want.shape or not np.allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4):
             return f"their {name} differ from TensorFlow's"
     return None
-
-
-def products_transposed() -> bool:
-    """Whether the transformed kernels are stored (n^2, K, C), the products multiplying by their
-    transpose, rather than (n^2, C, K): where oneDNN runs TensorFlow's batched matmul, ``(T, C) x
-    (K, C)^T`` ran at 1.0-1.5x the speed of ``(T, C) x (C, K)`` on VGG19's shapes; Eigen's ran it up
-    to 2.4x slower (36 products of 48x512 by 512x512, block5 at 256 px: 27.9 against 11.8 ms on an
-    AVX-512 EPYC), which made Winograd lose on VGG19's deep layers there."""
-    from ..hardware import onednn_enabled
-
-    return onednn_enabled()
 
 
 def _kc(u):
@@ -239,12 +228,9 @@ def winograd_eligible(layer) -> bool:
 
 
 def wide_enough(in_channels: int) -> bool:
-    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms here:
-    at least ``WINOGRAD_MIN_CHANNELS_ONEDNN`` where oneDNN runs TensorFlow's kernels, else at least
-    ``WINOGRAD_MIN_CHANNELS`` (``config`` says what was measured)."""
-    from ..hardware import onednn_enabled
-
-    return in_channels >= (WINOGRAD_MIN_CHANNELS_ONEDNN if onednn_enabled() else WINOGRAD_MIN_CHANNELS)
+    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms on this
+    machine (:func:`tfstyle.hardware.winograd_min_channels`)."""
+    return in_channels >= hardware.winograd_min_channels()
 
 
 def use_winograd(layer) -> bool:
@@ -299,8 +285,6 @@ class WinogradChain:
     """
 
     def __init__(self, layers, taps):
-        from ..hardware import onednn_enabled
-
         self.taps = frozenset(taps)
         taps = set(taps)
         self.steps = []
@@ -312,7 +296,7 @@ class WinogradChain:
                 conv = WinogradConv(layer.kernel.numpy())
                 self.steps.append((layer.name, _ConvStep(conv, bias, layer.activation)))
                 self.replaced.append(layer.name)
-            elif winograd_eligible(layer) and onednn_enabled():
+            elif winograd_eligible(layer) and hardware.transposed_convolutions_faster():
                 self.steps.append((layer.name, _ConvStep(TransposedConv(layer.kernel), bias, layer.activation)))
                 self.transposed.append(layer.name)
             else:

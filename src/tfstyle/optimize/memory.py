@@ -41,10 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backbones import get
-from ..backbones.extractor import resolve_conv, resolve_precision
+from ..backbones.extractor import resolve_conv
 from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
                       MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
                       ConfigError, StylizeConfig)
+from ..hardware import resolve_precision, unfolds_convolutions
 
 GIB = 1024 ** 3
 BASE = int(MEMORY_BASE_GIB * GIB)
@@ -97,9 +98,7 @@ def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "v
 def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
     """Bytes of the largest unfolded convolution input (float32) of the network truncated after
     ``layers``, where TensorFlow's convolutions run without oneDNN; 0 where they run with it."""
-    from ..hardware import onednn_enabled
-
-    if onednn_enabled():
+    if not unfolds_convolutions():
         return 0
     facts = get(network).facts()
     computed = set().union(*(facts[n].ancestors for n in layers))

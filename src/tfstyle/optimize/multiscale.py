@@ -69,9 +69,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..backbones.extractor import resolve_precision
 from ..backbones.weights import WeightsInfo, weights_for
-from ..hardware import set_inter_op_threads
+from ..hardware import resolve_precision, set_inter_op_threads
 from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
 from ..io import images
 from ..io.images import as_image, output_shape

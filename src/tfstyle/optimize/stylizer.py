@@ -16,10 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..backbones.extractor import FeatureExtractor, resolve_precision
+from ..backbones.extractor import FeatureExtractor
 from ..backbones.weights import WeightsInfo, weights_for
 from ..config import ConfigError, StylizeConfig
-from ..hardware import set_inter_op_threads
+from ..hardware import resolve_precision, set_inter_op_threads
 from ..io import images
 from ..io.images import as_image, output_shape, style_shape
 from ..progress import Progress, RunState, StylizeResult

@@ -159,8 +159,8 @@ class OptimisedFrames:
     """
 
     def __init__(self, style, config: StylizeConfig, video: VideoConfig, weights=None):
-        from ..backbones.extractor import resolve_precision
         from ..backbones.weights import resolve_weights
+        from ..hardware import resolve_precision
         from ..optimize.stylizer import build_extractor
         from .flow import FlowEstimator
 
