@@ -62,9 +62,10 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     return "winograd" if winograd_by_default(policy, chain) else "direct"
 
 
-def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):
+def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max", backbone=None):
     """``(backbone, inputs, {layer: tensor}, keras model)``: the whole notop network of
-    ``info.network`` with the resolved weights under the Keras dtype ``policy``.
+    ``info.network`` (``backbone``, that network's :class:`tfstyle.backbones.base.Backbone`, if the
+    caller has it already) with the resolved weights under the Keras dtype ``policy``.
 
     Raises:
         BackboneError: the weight file is not a loadable notop file of that network.
@@ -73,7 +74,7 @@ def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "ma
 
     from .weights import BackboneError
 
-    bb = get(info.network)
+    bb = backbone or get(info.network)
     bb.check_pooling(pooling)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)  # layers keep the policy they are built with
@@ -127,13 +128,14 @@ class FeatureExtractor:
 
         if smoothing not in ("none", "softmax"):
             raise ConfigError(f"smoothing must be none or softmax, got {smoothing!r}")
-        self.layers = get(info.network).check_layers(layers)
+        backbone = get(info.network)
+        self.layers = backbone.check_layers(layers)
         self.info = info
         self.policy = policy
         self.pooling = pooling
         self.smoothing = smoothing
         self.temperature = float(temperature)
-        self.backbone, inputs, taps, full = build_network(info, policy, pooling)
+        self.backbone, inputs, taps, full = build_network(info, policy, pooling, backbone)
         self.facts = self.backbone.facts(full)
         # Keras keeps only the layers the requested outputs need: the network ends at the deepest one.
         self.model = keras.Model(inputs, {n: taps[n] for n in self.layers}, name=f"{info.network}_features")

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backbones import get
+from ..backbones.base import Backbone
 from ..backbones.extractor import resolve_conv
 from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
                       MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
@@ -68,18 +68,17 @@ class Estimate:
         return self.base + self.activations + self.buffers
 
 
-def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "vgg19",
-                     smoothing: str = "none") -> int:
+def activation_bytes(hw: tuple[int, int], layers, policy: str, backbone: Backbone, smoothing: str = "none") -> int:
     """Bytes of the forward activations of the network truncated after ``layers``, for an (H, W) input.
 
     Args:
         hw: (H, W) of the input image (or tile).
         layers: Keras layer names the losses read (their float32 copies are counted too).
         policy: "float32", "mixed_bfloat16" or "mixed_float16".
-        network: the backbone (its graph facts give every layer's cells and channels).
+        backbone: the loss network (its graph facts give every layer's cells and channels).
         smoothing: "softmax" adds two float32 copies of each layer the losses read.
     """
-    facts = get(network).facts()
+    facts = backbone.facts()
     width = 4 if policy == "float32" else 2
     h, w = hw
     computed = set().union(*(facts[n].ancestors for n in layers))
@@ -95,27 +94,26 @@ def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "v
     return total
 
 
-def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
+def workspace_bytes(hw: tuple[int, int], layers, backbone: Backbone) -> int:
     """Bytes of the largest unfolded convolution input (float32) of the network truncated after
     ``layers``, where TensorFlow's convolutions run without oneDNN; 0 where they run with it."""
     if not unfolds_convolutions():
         return 0
-    facts = get(network).facts()
+    facts = backbone.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
     h, w = hw
     return max((facts[n].cells(h) * facts[n].cells(w) * facts[n].patch * 4 for n in computed), default=0)
 
 
-def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv: str) -> tuple[int, int]:
+def winograd_bytes(hw: tuple[int, int], layers, backbone: Backbone, policy: str, conv: str) -> tuple[int, int]:
     """``(kernels, workspace)`` bytes where the run's 3x3 convolutions are Winograd's
     (:mod:`tfstyle.kernels.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
     of its float32 kernel for the forward pass and as much for the input gradient, alive for the
     whole run. Workspace: the tiles, their transforms and the products of the largest replaced
     layer, ``WINOGRAD_WORKSPACE_FACTOR`` times its float32 input."""
-    bb = get(network)
-    if resolve_conv(conv, policy, bb.chain) != "winograd":
+    if resolve_conv(conv, policy, backbone.chain) != "winograd":
         return 0, 0
-    facts = bb.facts()
+    facts = backbone.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
     from ..kernels.winograd import wide_enough
 
@@ -133,9 +131,9 @@ def _layers(config: StylizeConfig) -> list[str]:
     return list(content) + [n for n, w in style if w > 0]
 
 
-def target_bytes(hw: tuple[int, int], config: StylizeConfig) -> int:
+def target_bytes(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone) -> int:
     """float32 content targets (whole feature maps) and style Grams."""
-    facts = get(config.network).facts()
+    facts = backbone.facts()
     content, style = config.resolved_layers()
     total = 0
     for name in content:
@@ -153,8 +151,8 @@ def optimizer_bytes(hw: tuple[int, int], optimizer: str) -> int:
     return n * 4 * 3  # Adam: iteration counter, momentum, velocity
 
 
-def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, optimizer: str | None = None,
-                  policy: str | None = None) -> Estimate:
+def estimate_step(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, tile: int = 0,
+                  optimizer: str | None = None, policy: str | None = None) -> Estimate:
     """Estimated peak bytes of one step on an (H, W) image, untiled (``tile=0``) or in tiles.
 
     Tiles are estimated at their largest: a core of 1.25 * ``tile`` (small edge pieces merge into
@@ -167,25 +165,24 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
     optimizer = optimizer or config.optimizer
     layers = _layers(config)
     if tile:
-        margin = default_margin(get(config.network).facts(), layers)
+        margin = default_margin(backbone.facts(), layers)
         ext = tuple(min(n, max_core(tile) + 2 * margin) for n in hw)
     else:
         ext = hw
-    acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, config.network,
-                                                         config.resolved_smoothing()))
-    acts += workspace_bytes(ext, layers, config.network)
-    kernels, winograd_workspace = winograd_bytes(ext, layers, config.network, policy, config.conv_algorithm)
+    acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, backbone, config.resolved_smoothing()))
+    acts += workspace_bytes(ext, layers, backbone)
+    kernels, winograd_workspace = winograd_bytes(ext, layers, backbone, policy, config.conv_algorithm)
     acts += winograd_workspace
     buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
-               + target_bytes(hw, config) + kernels)
+               + target_bytes(hw, config, backbone) + kernels)
     return Estimate(BASE, acts, buffers)
 
 
-def untileable_reason(config: StylizeConfig) -> str | None:
-    """Why ``config``'s objective cannot be computed in tiles, or None if it can."""
-    bb = get(config.network)
-    if not bb.tileable(_layers(config)):
-        return (f"{bb.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
+def untileable_reason(config: StylizeConfig, backbone: Backbone) -> str | None:
+    """Why ``config``'s objective cannot be computed in tiles by ``backbone`` (its network), or None
+    if it can."""
+    if not backbone.tileable(_layers(config)):
+        return (f"{backbone.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
                 f"so tiles cannot compute them")
     if config.resolved_smoothing() == "softmax":
         return "softmax smoothing normalises each layer over the whole image (use --smoothing none to tile)"
@@ -208,7 +205,7 @@ def _limit_name(config: StylizeConfig) -> str:
     return "--memory-limit" if config.memory_limit > 0 else "available RAM"
 
 
-def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[int, str, int]:
+def plan_scale(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, limit: int) -> tuple[int, str, int]:
     """Decide how to run one scale of (H, W): ``(tile, optimizer, estimated bytes)``; tile 0 = untiled.
 
     Tiled scales use Adam: L-BFGS would keep 20 float64 vector pairs of the whole image (16 GiB at
@@ -220,7 +217,7 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[
     """
     budget = AUTO_TILE_FRACTION * limit
     longest = max(hw)
-    untileable = untileable_reason(config)
+    untileable = untileable_reason(config, backbone)
     if config.tile_size and longest > config.tile_size and untileable:
         raise ConfigError(f"--tile-size {config.tile_size}: {untileable}")
     if config.tile_size:
@@ -234,7 +231,7 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[
         plans = [(0, config.optimizer)] + [(t, "adam") for t in TILE_CANDIDATES if t < longest]
     chosen = None
     for tile, opt in plans:
-        est = estimate_step(hw, config, tile, opt).total
+        est = estimate_step(hw, config, backbone, tile, opt).total
         if est <= budget:
             return tile, opt, est
         chosen = (tile, opt, est)

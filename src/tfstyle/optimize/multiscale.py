@@ -69,6 +69,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..backbones.base import Backbone
 from ..backbones.weights import WeightsInfo, weights_for
 from ..hardware import resolve_precision, set_inter_op_threads
 from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
@@ -107,7 +108,7 @@ def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
     return parts
 
 
-def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
+def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Backbone,
                 memory_limit: int | None = None) -> list[ScalePlan]:
     """The scales of a run, with steps (run and in the schedule), tiling and memory estimates.
 
@@ -115,6 +116,8 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
         content_hw: (H, W) of the content image.
         config: the run's settings (``size``, ``steps``, ``scales``, ``scale_split``,
             ``coarse_fraction``, ``tile_size``, ``memory_limit``).
+        backbone: the loss network (:class:`tfstyle.backbones.base.Backbone`), whose graph facts
+            size the memory plan.
         memory_limit: bytes; default ``config.memory_limit`` GiB, or the available RAM if that is 0.
 
     Raises:
@@ -128,7 +131,8 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
-    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
+    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, backbone, limit)
+               for size, _ in kept[::-1]}
     fraction = float(config.coarse_fraction)
     plans, offset, position = [], 0, 0
     for i, (size, share) in enumerate(kept):
@@ -181,7 +185,7 @@ class MultiScaleStylizer:
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
-        self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+        self.plan = plan_scales(content.shape[:2], self.config, self.extractor.backbone, memory_limit)
         # Traced once for every scale; with static sizes where there is only one.
         self.shared = SharedObjective(self.extractor, self.plan[0].shape if len(self.plan) == 1 else None)
         self._check_sizes()
