@@ -62,19 +62,22 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     return "winograd" if winograd_by_default(policy, chain) else "direct"
 
 
-def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max", backbone=None):
+def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):
     """``(backbone, inputs, {layer: tensor}, keras model)``: the whole notop network of
-    ``info.network`` (``backbone``, that network's :class:`tfstyle.backbones.base.Backbone`, if the
-    caller has it already) with the resolved weights under the Keras dtype ``policy``.
+    ``info.network`` with the resolved weights under the Keras dtype ``policy``.
 
     Raises:
         BackboneError: the weight file is not a loadable notop file of that network.
     """
+    return _build(get(info.network), info, policy, pooling)
+
+
+def _build(bb, info: WeightsInfo, policy: str, pooling: str):
+    """:func:`build_network` for the :class:`tfstyle.backbones.base.Backbone` ``bb`` of ``info.network``."""
     import keras
 
     from .weights import BackboneError
 
-    bb = backbone or get(info.network)
     bb.check_pooling(pooling)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)  # layers keep the policy they are built with
@@ -135,7 +138,7 @@ class FeatureExtractor:
         self.pooling = pooling
         self.smoothing = smoothing
         self.temperature = float(temperature)
-        self.backbone, inputs, taps, full = build_network(info, policy, pooling, backbone)
+        self.backbone, inputs, taps, full = _build(backbone, info, policy, pooling)
         self.facts = self.backbone.facts(full)
         # Keras keeps only the layers the requested outputs need: the network ends at the deepest one.
         self.model = keras.Model(inputs, {n: taps[n] for n in self.layers}, name=f"{info.network}_features")

@@ -18,13 +18,14 @@ from .parsers import (MAX_SIZE, MAX_STEPS, _FLOAT32_MAX, ConfigError, _h, _posit
                       parse_style_layers, parse_floats, parse_paths, parse_scales, parse_layers, parse_ints)
 from .registries import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, BackboneEntry, BACKBONES_REGISTRY,
                          NETWORKS, WEIGHTS_ENV, weights_env, WEIGHTS_ENVS, OFFLINE_ENV, RANDOM_BACKBONE_SEED,
-                         ExportFormat, EXPORT_FORMATS_REGISTRY, EXPORT_FORMATS, QUANTIZATIONS)
+                         ExportFormat, EXPORT_FORMATS_REGISTRY, EXPORT_FORMATS, QUANTIZATIONS, OptimizerEntry,
+                         OPTIMIZERS_REGISTRY, OPTIMIZERS)
 from .tuning import (PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN,
                      WINOGRAD_WORKSPACE_FACTOR, NATIVE_KERNELS, NATIVE_KERNELS_ENV, NATIVE_BUILD_TIMEOUT,
                      NATIVE_CACHE_ENV, default_cache_dir, ADAM_EPSILON, LBFGS_HISTORY, MIN_COARSE,
                      TWO_SCALE_SPLIT, MEMORY_BASE_GIB, MEMORY_BACKWARD_FACTOR, MEMORY_IMAGE_BUFFERS,
                      AUTO_TILE_FRACTION, TILE_CANDIDATES)
-from .stylize import (OPTIMIZERS, LR_SCHEDULES, INITS, PRECISIONS, CONV_ALGORITHMS, BACKBONES, POOLINGS,
+from .stylize import (LR_SCHEDULES, INITS, PRECISIONS, CONV_ALGORITHMS, BACKBONES, POOLINGS,
                       SMOOTHINGS, PRESERVE_COLORS, MAX_STYLE_SCALE, SAVE_EVERY, _LossNetworkSettings,
                       StylizeConfig, PRESETS)
 from .train import (PREVIEW_EVERY, TRANSFORM_ARCHS, STRATEGIES, NetworkConfig, NETWORK_PRESETS, TrainConfig,
@@ -37,7 +38,7 @@ __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_
            "parse_scales", "parse_layers", "parse_ints", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS",
            "BackboneEntry", "BACKBONES_REGISTRY", "NETWORKS", "WEIGHTS_ENV", "weights_env", "WEIGHTS_ENVS",
            "OFFLINE_ENV", "RANDOM_BACKBONE_SEED", "ExportFormat", "EXPORT_FORMATS_REGISTRY",
-           "EXPORT_FORMATS", "QUANTIZATIONS", "PREFER_ONEDNN", "WINOGRAD_MIN_CHANNELS",
+           "EXPORT_FORMATS", "QUANTIZATIONS", "OptimizerEntry", "OPTIMIZERS_REGISTRY", "PREFER_ONEDNN", "WINOGRAD_MIN_CHANNELS",
            "WINOGRAD_MIN_CHANNELS_ONEDNN", "WINOGRAD_WORKSPACE_FACTOR", "NATIVE_KERNELS",
            "NATIVE_KERNELS_ENV", "NATIVE_BUILD_TIMEOUT", "NATIVE_CACHE_ENV", "default_cache_dir",
            "ADAM_EPSILON", "LBFGS_HISTORY", "MIN_COARSE", "TWO_SCALE_SPLIT", "MEMORY_BASE_GIB",

@@ -1,9 +1,12 @@
-"""The registries: loss networks and export formats, each entry naming the module that implements
-it (imported on first use), and the environment that points at the networks' weight files."""
+"""The registries: loss networks, image optimisers and export formats, each entry naming the module
+that implements it (imported on first use), and the environment that points at the networks' weight
+files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .tuning import LBFGS_HISTORY
 
 # Layer names are Keras's own (keras.applications), never indices.
 # VGG content: conv4_2 as in Gatys et al. (the TF tutorial uses block5_conv2).
@@ -106,3 +109,35 @@ EXPORT_FORMATS_REGISTRY: dict[str, ExportFormat] = {
 }
 EXPORT_FORMATS = tuple(EXPORT_FORMATS_REGISTRY)
 QUANTIZATIONS = tuple(dict.fromkeys(q for f in EXPORT_FORMATS_REGISTRY.values() for q in f.quantizations))
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    """An image optimiser (``--optimizer``): its loop and what the planner must know of it.
+
+    Attributes:
+        implementation: "module:Class" of its :class:`tfstyle.optimize.loops.Run` subclass (imported
+            on first use). Adding an optimiser is one file under ``tfstyle/optimize`` with that class
+            and one entry in :data:`OPTIMIZERS_REGISTRY`.
+        state_bytes: bytes of optimiser state it keeps per value of the image (the memory plan).
+        tiles: it tolerates the tiled objective, which the moving tile grid makes slightly different
+            at every evaluation; a tiled scale of a run whose optimiser does not runs the first one
+            that does.
+        schedule: it follows one learning-rate schedule over the whole run, so a coarse scale may
+            stop early (``coarse_fraction``) and the next continue where the share ends.
+    """
+
+    implementation: str
+    state_bytes: int
+    tiles: bool = False
+    schedule: bool = False
+
+
+OPTIMIZERS_REGISTRY: dict[str, OptimizerEntry] = {
+    # SciPy's L-BFGS-B: float64 s/y pairs plus SciPy's work vectors. Its line search does not take an
+    # objective that changes between evaluations.
+    "lbfgs": OptimizerEntry("tfstyle.optimize.loops:LBFGSRun", 8 * (2 * LBFGS_HISTORY + 4)),
+    # Adam: iteration counter, momentum, velocity (float32).
+    "adam": OptimizerEntry("tfstyle.optimize.loops:AdamRun", 4 * 3, tiles=True, schedule=True),
+}
+OPTIMIZERS = tuple(OPTIMIZERS_REGISTRY)

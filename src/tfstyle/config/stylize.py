@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 from .parsers import (MAX_SIZE, MAX_STEPS, ConfigError, _choice, _finite, _h, _positive_int, parse_floats,
                       parse_paths, parse_scales)
-from .registries import BACKBONES_REGISTRY, NETWORKS
+from .registries import BACKBONES_REGISTRY, NETWORKS, OPTIMIZERS, OPTIMIZERS_REGISTRY
 from .tuning import MIN_COARSE, TWO_SCALE_SPLIT
 
-OPTIMIZERS = ("lbfgs", "adam")
 LR_SCHEDULES = ("auto", "cosine", "exponential")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
@@ -243,7 +242,7 @@ class StylizeConfig(_LossNetworkSettings):
         if self.steps > MAX_STEPS:
             raise ConfigError(f"steps must be at most {MAX_STEPS}, got {self.steps}")
         _positive_int("inter_op_threads", self.inter_op_threads, minimum=0)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optimizer", self.optimizer, tuple(OPTIMIZERS_REGISTRY))
         if not isinstance(self.init, str) or not self.init.strip():
             raise ConfigError(f"init must be content, noise, style or an image path, got {self.init!r}")
         _choice("preserve_color", self.preserve_color, PRESERVE_COLORS)

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 
 from ..backbones.base import Backbone
 from ..backbones.extractor import resolve_conv
-from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
-                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
+from ..config import (AUTO_TILE_FRACTION, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
+                      MEMORY_IMAGE_BUFFERS, OPTIMIZERS_REGISTRY, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
                       ConfigError, StylizeConfig)
 from ..hardware import resolve_precision, unfolds_convolutions
 
@@ -145,10 +145,16 @@ def target_bytes(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone)
 
 
 def optimizer_bytes(hw: tuple[int, int], optimizer: str) -> int:
-    n = hw[0] * hw[1] * 3
-    if optimizer == "lbfgs":
-        return n * 8 * (2 * LBFGS_HISTORY + 4)  # float64 s/y pairs plus SciPy's work vectors
-    return n * 4 * 3  # Adam: iteration counter, momentum, velocity
+    """Bytes of the optimiser's state for an (H, W) RGB image (``OptimizerEntry.state_bytes`` per value)."""
+    return hw[0] * hw[1] * 3 * OPTIMIZERS_REGISTRY[optimizer].state_bytes
+
+
+def tiled_optimizer(optimizer: str) -> str:
+    """The optimiser of a tiled scale: ``optimizer`` where it takes the tiled objective
+    (``OptimizerEntry.tiles``), else the first registered one that does."""
+    if OPTIMIZERS_REGISTRY[optimizer].tiles:
+        return optimizer
+    return next(name for name, entry in OPTIMIZERS_REGISTRY.items() if entry.tiles)
 
 
 def estimate_step(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, tile: int = 0,
@@ -205,12 +211,15 @@ def _limit_name(config: StylizeConfig) -> str:
     return "--memory-limit" if config.memory_limit > 0 else "available RAM"
 
 
-def plan_scale(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, limit: int) -> tuple[int, str, int]:
+def plan_scale(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, limit: int,
+               policy: str | None = None) -> tuple[int, str, int]:
     """Decide how to run one scale of (H, W): ``(tile, optimizer, estimated bytes)``; tile 0 = untiled.
+    ``policy``: the run's resolved Keras dtype policy (None: resolved from ``config.precision``).
 
-    Tiled scales use Adam: L-BFGS would keep 20 float64 vector pairs of the whole image (16 GiB at
-    4096 px), and the moving tile grid makes the objective slightly different at every evaluation,
-    which L-BFGS's line search does not tolerate.
+    Tiled scales use an optimiser that takes the tiled objective (:func:`tiled_optimizer`: Adam where
+    L-BFGS is configured): the moving tile grid makes the objective slightly different at every
+    evaluation, which L-BFGS's line search does not tolerate, and L-BFGS would keep its vector pairs
+    of the whole image.
 
     Raises:
         MemoryLimitError: not even the smallest plan fits ``limit``.
@@ -224,14 +233,15 @@ def plan_scale(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, l
         if longest <= config.tile_size:
             plans = [(0, config.optimizer)]
         else:
-            plans = [(config.tile_size, "adam")]
+            plans = [(config.tile_size, tiled_optimizer(config.optimizer))]
     elif untileable:
         plans = [(0, config.optimizer)]
     else:
-        plans = [(0, config.optimizer)] + [(t, "adam") for t in TILE_CANDIDATES if t < longest]
+        plans = [(0, config.optimizer)] + [(t, tiled_optimizer(config.optimizer)) for t in TILE_CANDIDATES
+                                           if t < longest]
     chosen = None
     for tile, opt in plans:
-        est = estimate_step(hw, config, backbone, tile, opt).total
+        est = estimate_step(hw, config, backbone, tile, opt, policy).total
         if est <= budget:
             return tile, opt, est
         chosen = (tile, opt, est)

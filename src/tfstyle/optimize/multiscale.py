@@ -72,7 +72,7 @@ import numpy as np
 from ..backbones.base import Backbone
 from ..backbones.weights import WeightsInfo, weights_for
 from ..hardware import resolve_precision, set_inter_op_threads
-from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
+from ..config import INITS, MIN_COARSE, OPTIMIZERS_REGISTRY, ConfigError, StylizeConfig, parse_scales
 from ..io import images
 from ..io.images import as_image, output_shape
 from ..io.state import StateError, run_fingerprint
@@ -109,7 +109,7 @@ def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
 
 
 def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Backbone,
-                memory_limit: int | None = None) -> list[ScalePlan]:
+                memory_limit: int | None = None, policy: str | None = None) -> list[ScalePlan]:
     """The scales of a run, with steps (run and in the schedule), tiling and memory estimates.
 
     Args:
@@ -119,6 +119,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Ba
         backbone: the loss network (:class:`tfstyle.backbones.base.Backbone`), whose graph facts
             size the memory plan.
         memory_limit: bytes; default ``config.memory_limit`` GiB, or the available RAM if that is 0.
+        policy: the run's resolved Keras dtype policy (None: resolved from ``config.precision``).
 
     Raises:
         ConfigError: a scale is too small for the content's aspect ratio.
@@ -131,7 +132,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Ba
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
-    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, backbone, limit)
+    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, backbone, limit, policy)
                for size, _ in kept[::-1]}
     fraction = float(config.coarse_fraction)
     plans, offset, position = [], 0, 0
@@ -139,7 +140,7 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Ba
         tile, optimizer, estimate = decided[size]
         # A coarser Adam scale stops early; the next one starts where the share ends in the schedule.
         # L-BFGS has no schedule, and the finest scale always runs its whole share.
-        coarser = i < len(kept) - 1 and optimizer == "adam"
+        coarser = i < len(kept) - 1 and OPTIMIZERS_REGISTRY[optimizer].schedule
         n = max(1, int(share * fraction + 0.5)) if coarser else share
         plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate,
                                schedule_offset=position))
@@ -185,7 +186,7 @@ class MultiScaleStylizer:
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
-        self.plan = plan_scales(content.shape[:2], self.config, self.extractor.backbone, memory_limit)
+        self.plan = plan_scales(content.shape[:2], self.config, self.extractor.backbone, memory_limit, self.policy)
         # Traced once for every scale; with static sizes where there is only one.
         self.shared = SharedObjective(self.extractor, self.plan[0].shape if len(self.plan) == 1 else None)
         self._check_sizes()
