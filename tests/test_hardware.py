@@ -55,8 +55,8 @@ def test_prefer_onednn_only_on_avx2_without_avx512(monkeypatch, flags, expected)
 @pytest.mark.parametrize("flags,env,warns", [({"avx2", "fma"}, None, True), ({"avx2", "fma"}, "0", False),
                                              ({"avx2", "avx512f"}, None, False), ({"neon"}, None, False)])
 def test_tensorflow_imported_first_warns_where_onednn_was_wanted(monkeypatch, flags, env, warns):
-    """TensorFlow is in sys.modules here: where tfstyle would have asked for oneDNN, it says it could not
-    (the step runs about 1.7x slower); the user's own setting or another CPU stays silent."""
+    """TensorFlow is in sys.modules here: where tfstyle would have asked for oneDNN, it says it could not;
+    the user's own setting or another CPU stays silent."""
     import warnings
 
     import tensorflow  # noqa: F401 - the situation under test

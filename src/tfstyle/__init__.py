@@ -27,7 +27,7 @@ from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, Styl
 from .hardware import prefer_onednn as _prefer_onednn
 
 # Before anything imports TensorFlow: oneDNN on x86 CPUs where TensorFlow would leave it off (AVX2
-# without AVX-512), where it makes a float32 step 1.67x faster; see tfstyle.hardware.
+# without AVX-512), where it makes float32 steps faster; see tfstyle.hardware.
 _prefer_onednn()
 
 __version__ = "0.1.0"

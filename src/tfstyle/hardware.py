@@ -7,16 +7,20 @@ bfloat16 is "native" only where both hold:
   CPUs; ``TF_ENABLE_ONEDNN_OPTS=0`` turns it off).
 
 There oneDNN's bfloat16 matmul sums the products in float32 and rounds the result once. Elsewhere
-(an AVX2-only CPU, or oneDNN off) bfloat16 runs through Eigen's emulation: slower than float32 (2.3-5x
-per stylize step, measured on an AMD EPYC with AVX2) and a long bfloat16 matmul accumulates more
-rounding (a 90,000-pixel Gram: 0.52% maximum relative error on that CPU, against 2^-8 = 0.39% for
-one rounding). ``--precision auto`` and :func:`tfstyle.objective.losses.gram` both ask
-:func:`native_bfloat16`.
+(an AVX2-only CPU, or oneDNN off) bfloat16 runs through Eigen's emulation: slower than float32 per
+stylize step, and a long bfloat16 matmul accumulates more rounding than one rounding's 2^-8
+(bench/results/decisions.md, "bfloat16 without native support"). ``--precision auto``
+(:func:`resolve_precision`) and :func:`tfstyle.objective.losses.gram` both ask :func:`native_bfloat16`.
 
 oneDNN itself pays in float32 too: TensorFlow leaves it off on x86 CPUs without AVX-512 (AVX2 only),
-where its batched matmul and convolutions beat Eigen's (a VGG19 step 1.67x faster at 256 px on an
-AVX2 EPYC). :func:`prefer_onednn` turns it on there, before TensorFlow is imported
-(``PREFER_ONEDNN`` in ``config``); ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's choice.
+where its batched matmul and convolutions beat Eigen's (bench/results/decisions.md, "oneDNN on
+AVX2"). :func:`prefer_onednn` turns it on there, before TensorFlow is imported (``PREFER_ONEDNN`` in
+``tfstyle.config``); ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's choice.
+
+The convolution algorithm (:func:`winograd_by_default`, :func:`winograd_min_channels`,
+:func:`transposed_convolutions_faster`), Winograd's product layout
+(:func:`winograd_products_transposed`) and the memory plan's unfolding workspace
+(:func:`unfolds_convolutions`) follow from the same facts.
 """
 
 from __future__ import annotations
@@ -62,15 +66,15 @@ def prefer_onednn() -> bool:
     changes. Returns True if it set the variable.
 
     Where it would have set it but TensorFlow is already imported (so oneDNN stays off for the whole
-    process), it warns with :class:`OneDNNWarning`: a float32 stylize step then takes about 1.7x as
-    long (measured at 512 px on an AVX2 EPYC).
+    process), it warns with :class:`OneDNNWarning`: float32 stylize steps are then slower (see the
+    module docstring).
     """
     flags = cpu_flags()
     if not PREFER_ONEDNN or ONEDNN_ENV in os.environ or "avx2" not in flags or "avx512f" in flags:
         return False
     if "tensorflow" in sys.modules:
         warnings.warn("TensorFlow was imported before tfstyle, so oneDNN stays off on this AVX2 CPU and "
-                      f"float32 steps run about 1.7x slower; import tfstyle first or start Python with "
+                      f"float32 steps run slower; import tfstyle first or start Python with "
                       f"{ONEDNN_ENV}=1 ({ONEDNN_ENV}=0 keeps TensorFlow's choice and silences this)",
                       OneDNNWarning, stacklevel=2)
         return False
@@ -179,9 +183,9 @@ def set_inter_op_threads(n: int) -> None:
     """Size TensorFlow's inter-op pool (0 leaves TensorFlow's default, one thread per core).
 
     Why 1 by default: a VGG step is a chain of large ops that oneDNN already spreads over the
-    cores; a second inter-op thread only competes with them. bench/knobs.py at 512 px on 2 cores:
-    inter-op 1 was 1.02-1.40x faster per step (median 1.09x) in 5 of 5 runs. TensorFlow fixes its
-    pools when it runs its first op; after that this is a no-op.
+    cores; a second inter-op thread only competes with them (bench/knobs.py: one inter-op thread
+    was faster per step in every run; bench/results/decisions.md). TensorFlow fixes its pools when
+    it runs its first op; after that this is a no-op.
     """
     import tensorflow as tf
 

@@ -46,11 +46,10 @@ class BackboneEntry:
 
 
 # The weight-free fallback: random VGG with average pooling moved colours as far toward the style as
-# with max pooling (0.77 vs 0.74 of the way, three image pairs, bench/offline.py) with 2.4x less noise
-# in the content's flat regions (95x vs 230x the photo's); random ResNet50 and EfficientNetB0 hardly
-# moved at all (0.01-0.07), with or without smoothing.
-# VGG's Adam rate (0.1) makes the deeper, batch-normalised networks diverge: measured with their random
-# variants at 128 px, 60 steps, the loss rose from the first step at 0.05 and 0.1 and fell at 0.01.
+# with max pooling, with less noise in the content's flat regions; random ResNet50 and EfficientNetB0
+# hardly moved at all, with or without smoothing (bench/offline.py, bench/results/offline.json).
+# VGG's Adam rate (0.1) makes the deeper, batch-normalised networks diverge: with their random variants
+# the loss rose from the first step at 0.05 and 0.1 and fell at 0.01 (bench/results/decisions.md).
 # Residual networks: Wang et al. (CVPR 2021, "Rethinking and Improving the Robustness of Image
 # Style Transfer") found their activations peaky (small entropy) and smoothed them with a softmax;
 # their ResNet50 layers, in Keras's names: style relu1, conv2_3, conv3_4, conv4_6, conv5_3 block

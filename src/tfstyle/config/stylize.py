@@ -68,7 +68,7 @@ class StylizeConfig(_LossNetworkSettings):
     """Settings of one image-optimisation run (Gatys et al.).
 
     Loss weights are dimensionless: every loss part is divided by the magnitude of its own target
-    (see ``tfstyle.losses``), so the same weights mean the same at any size, layer choice or
+    (see ``tfstyle.objective.losses``), so the same weights mean the same at any size, layer choice or
     backbone.
     """
 
@@ -76,17 +76,17 @@ class StylizeConfig(_LossNetworkSettings):
     steps: int = field(default=300, metadata=_h("optimisation steps (Adam steps or L-BFGS iterations); coarse to "
                                                 "fine, the learning-rate schedule's length, of which coarser "
                                                 "scales may run part (--coarse-fraction)"))
-    # Adam by default. Measured at 512 px with bfloat16 (README, speed section): its steps cost half
-    # an L-BFGS-B iteration (SciPy's bookkeeping alone takes 0.19 s per iteration, about as long as
-    # the loss and gradient), at equal time it reached a lower loss on two of three image pairs,
-    # and it reaches the speed benchmark's target where L-BFGS-B does not.
+    # Adam by default: its steps cost less than an L-BFGS-B iteration (SciPy's bookkeeping is about
+    # as long as the loss and gradient), at equal time it reached a lower loss on two of three image
+    # pairs, and it reaches the speed benchmark's target where L-BFGS-B does not
+    # (bench/results/decisions.md, "Adam by default").
     optimizer: str = field(
         default="adam",
         metadata=_h("adam (decaying learning rate, projected into [0, 1]) or lbfgs (SciPy L-BFGS-B with "
                     "[0, 1] box bounds)", choices=OPTIMIZERS),
     )
-    # 0.1 in [0, 1] pixel units, decaying to 0.01 (the TF tutorial keeps 0.02 throughout). Measured
-    # at 512 px, 300 steps: lower losses than 0.05 on tfstyle's loss and on the speed benchmark's.
+    # 0.1 in [0, 1] pixel units, decaying to 0.01 (the TF tutorial keeps 0.02 throughout): lower
+    # losses than 0.05 on tfstyle's loss and on the speed benchmark's (bench/results/decisions.md).
     lr: float = field(default=0.0, metadata=_h("Adam learning rate, in [0, 1] pixel units; 0: the network's own "
                                                "(vgg19, vgg16: 0.1; resnet50, efficientnetb0: 0.01)"))
     lr_decay: float = field(
@@ -94,21 +94,19 @@ class StylizeConfig(_LossNetworkSettings):
                                  "all scales)")
     )
     # How it falls (tfstyle.optimize.loops.learning_rate). Cosine keeps the rate near lr for the first
-    # third of the run and anneals after. Measured on an AVX2 CPU, 256 px, random VGG19: the speed
-    # benchmark's target in 80 steps instead of 90 (bench/levers.py), and after 300 steps a lower
-    # loss on all three README pairs, 0.973-0.994x the exponential schedule's (bench/final_loss.py). But at
-    # 512 px, coarse-to-fine, the fine scale starts at a higher rate and cosine ended worse on two pairs
-    # (1.002x, 1.025x). So "auto" (resolved_lr_schedule) takes each where it won: cosine for a
-    # single-scale run, exponential for a coarse-to-fine one.
+    # third of the run and anneals after. At 256 px cosine reached the speed benchmark's target sooner
+    # and ended lower on all three README pairs; at 512 px, coarse-to-fine, the fine scale starts at a
+    # higher rate and cosine ended worse on two pairs (bench/results/avx2/final_loss_cosine_256.md,
+    # final_loss_cosine_512.md, levers.md). So "auto" (resolved_lr_schedule) takes each where it won:
+    # cosine for a single-scale run, exponential for a coarse-to-fine one.
     lr_schedule: str = field(
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
     # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.kernels.winograd) for a
     # float32 VGG network on a CPU (no GPU): the precision auto picks on CPUs without bfloat16
-    # instructions, or float32 asked for. VGG19, forward and input gradient of every layer: 2.2x at
-    # 256 px with oneDNN's kernels on an AVX2 EPYC (Zen 3), 1.3x with Eigen's (bench/winograd.py);
-    # a float32 step at 512 px on an AVX-512 EPYC (Zen 4) 1.77x (bench/knobs.py).
+    # instructions, or float32 asked for; faster there with Eigen's and with oneDNN's kernels
+    # (bench/results/avx2/winograd.md, knobs_winograd.md; bench/results/avx512_bf16/winograd_eigen.md).
     conv_algorithm: str = field(
         default="auto", metadata=_h("the loss network's 3x3 convolutions: direct (TensorFlow's), winograd "
                                     "(F(4x4,3x3); float32, VGG only) or auto (winograd for float32 VGG on "
@@ -202,7 +200,7 @@ class StylizeConfig(_LossNetworkSettings):
         metadata=_h("TensorFlow inter-op threads (0: TensorFlow's default, one per core); fixed when "
                     "TensorFlow starts, so only the first run in a process sets it"),
     )
-    # High resolution (tfstyle.multiscale, tfstyle.tiling, tfstyle.memory).
+    # High resolution (tfstyle.optimize.multiscale, tfstyle.optimize.tiling, tfstyle.optimize.memory).
     scales: str = field(
         default="auto",
         metadata=_h("coarse-to-fine longest sides, e.g. 256,512 (SIZE is always the last); auto: halve "
@@ -328,11 +326,11 @@ class StylizeConfig(_LossNetworkSettings):
         return cls(**{**PRESETS[preset], **overrides})
 
 
-# Named starting points for size, steps and optimiser; explicit settings override them. Costs on a
-# 2-core CPU grow with pixels x steps:
+# Named starting points for size, steps and optimiser; explicit settings override them. Costs grow
+# with pixels x steps:
 #   draft     256 px, 100 steps: a quick look at the composition
 #   balanced  512 px, 300 steps: the defaults
-#   quality   768 px, 600 steps: 2.25x the pixels of balanced, run twice as long
+#   quality   768 px, 600 steps: more pixels than balanced, run twice as long
 PRESETS: dict[str, dict] = {
     "draft": {"size": 256, "steps": 100, "optimizer": "adam"},
     "balanced": {"size": 512, "steps": 300, "optimizer": "adam"},

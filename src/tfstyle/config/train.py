@@ -120,9 +120,8 @@ class TrainConfig(_LossNetworkSettings):
     smoothing: str = field(default="auto", metadata=_h("feature smoothing before the losses (as for stylize)",
                                                        choices=SMOOTHINGS))
     smoothing_temperature: float = field(default=1.0, metadata=_h("softmax smoothing temperature"))
-    # The loss network's convolutions, as for stylize. Measured on an AMD EPYC (AVX2, 2 cores), VGG19,
-    # batch 4 at 256 px: a step of the standard network 6.10 s with direct convolutions, 4.22 s with
-    # Winograd's; the light network 3.84 s and 2.06 s (bench/bench_train.py).
+    # The loss network's convolutions, as for stylize: Winograd's made training steps of both
+    # networks faster (bench/bench_train.py, bench/results/avx2/train.md).
     conv_algorithm: str = field(
         default="auto", metadata=_h("the loss network's 3x3 convolutions: direct, winograd or auto (as for "
                                     "stylize)", choices=CONV_ALGORITHMS))

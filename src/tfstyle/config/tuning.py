@@ -10,20 +10,20 @@ from pathlib import Path
 
 # --- image optimisation internals -------------------------------------------------------------
 # Turn oneDNN on for TensorFlow's CPU kernels where TensorFlow leaves it off (x86 CPUs without
-# AVX-512, such as AVX2-only AMD EPYC), when tfstyle is imported before TensorFlow: there a float32
-# VGG19 step at 256 px took 0.336 s against 0.567 s with Eigen's kernels (Winograd layers included;
-# oneDNN's batched matmul and convolutions, bench/knobs.py). TF_ENABLE_ONEDNN_OPTS, when set, wins.
+# AVX-512, such as AVX2-only AMD EPYC), when tfstyle is imported before TensorFlow: there its batched
+# matmul and convolutions make a float32 VGG19 step faster than Eigen's, Winograd layers included
+# (bench/knobs.py; bench/results/decisions.md, "oneDNN on AVX2"). TF_ENABLE_ONEDNN_OPTS, when set, wins.
 PREFER_ONEDNN = True
 # Winograd F(4x4, 3x3) (tfstyle.kernels.winograd) for 3x3 convolutions with at least this many input
-# channels (bench/winograd.py, forward and input gradient, AVX2 EPYC). With oneDNN's kernels every VGG19
-# layer from block1_conv2 (64 channels) won, 1.37-3.55x at 256 and 512 px. With Eigen's (oneDNN off),
-# block1_conv2 lost (0.79x) and block2_conv1 broke even (1.04x) at 256 px; from 128 channels it won.
+# channels (bench/winograd.py, forward and input gradient): with oneDNN's kernels every VGG19 layer from
+# block1_conv2 (64 channels) won; with Eigen's (oneDNN off) block1_conv2 lost and block2_conv1 broke
+# even, from 128 channels it won (bench/results/avx2/winograd.md). tfstyle.hardware picks the threshold.
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_CHANNELS_ONEDNN = 64
 # Peak workspace of Winograd convolutions, in float32 inputs of the largest replaced layer (tiles,
 # transforms, products, in the forward pass and the input gradient, plus what the allocator keeps).
-# Fitted on an AVX2 EPYC, VGG19 at 512x341: peak RSS 2740 MiB against 1858 MiB with TensorFlow's
-# convolutions, of which the transformed kernels are 464 MiB (bench/speed.py, README).
+# Fitted to the peak RSS of Winograd and direct runs of VGG19 (bench/speed.py;
+# bench/results/decisions.md, "Winograd workspace").
 WINOGRAD_WORKSPACE_FACTOR = 18
 # Native Winograd transforms (tfstyle.kernels.native): C++ ops built on first use with the installed
 # TensorFlow's flags and a C++ compiler ($CXX, else g++), cached per TensorFlow version, compiler and

@@ -26,7 +26,7 @@ class StyleModel:
         model_dir: a folder written by ``tfstyle train`` (``model.json`` + ``model.weights.h5``).
 
     Raises:
-        tfstyle.models.ModelError: the folder is missing or malformed.
+        tfstyle.feedforward.networks.ModelError: the folder is missing or malformed.
 
     Calling it maps (H, W, 3) or (B, H, W, 3) float RGB in [0, 1] to the same shape, stylised.
     """

@@ -2,8 +2,8 @@
 over memory.
 
 The transforms of :mod:`tfstyle.kernels.winograd` built from TensorFlow ops (pad, gather, two small
-matmuls each side) read and write every tile several times: about a third of a 512 px float32 step
-on an AVX2 CPU. The two ops in ``winograd_ops.cc`` read their input once and write their output once.
+matmuls each side) read and write every tile several times, a large part of a float32 step
+(bench/results/avx2_512/speed.md). The two ops in ``winograd_ops.cc`` read their input once and write their output once.
 They are compiled on first use against the installed TensorFlow: its compiler flags and headers
 (``tf.sysconfig``), ``-O3 -march=native``. The shared library is cached under :func:`cache_dir`,
 keyed by the source, TensorFlow's version, the compiler and the CPU, so a new TensorFlow, compiler

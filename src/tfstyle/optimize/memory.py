@@ -15,18 +15,18 @@ memory (bytes) is::
   smoothing);
 * ``MEMORY_BACKWARD_FACTOR``: the backward pass keeps the forward activations and creates gradients
   of the same shapes, plus oneDNN scratch;
-* unfolding workspace: where TensorFlow runs without oneDNN (CPUs without AVX-512, e.g. AVX2-only
-  AMD and older Intel), its Eigen convolution gradients unfold the input of a convolution into
-  k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 0.56 GiB
-  for a 512x512 image) is alive at the peak. Measured on an AVX2 EPYC, float32, VGG19 at 512x512:
-  peak RSS 1.97 GiB against 1.47 GiB estimated without this term;
+* unfolding workspace (:func:`tfstyle.hardware.unfolds_convolutions`): where TensorFlow runs without
+  oneDNN (CPUs without AVX-512, e.g. AVX2-only AMD and older Intel), its Eigen convolution gradients unfold the input of a convolution into
+  k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 64 * 9
+  float32 values per pixel) is alive at the peak, and the measured peaks need it
+  (bench/results/decisions.md, "unfolding workspace");
 * Winograd convolutions (``--conv-algorithm``, :func:`winograd_bytes`): their transformed kernels for
   the whole run, and a workspace proportional to the largest replaced layer's input;
 * ``MEMORY_BASE``: the TensorFlow runtime, the model and its compiled functions.
 
 Both constants live in ``tfstyle.config`` and were calibrated against the peak RSS of real runs in
 subprocesses: ``python bench/calibrate_memory.py`` prints measured next to estimated for every network
-(the README's high-resolution section has the table).
+(bench/results/avx512_bf16/memory.md; the documentation's high-resolution page has the table).
 
 Policy: a scale runs untiled when its untiled estimate is at most ``AUTO_TILE_FRACTION`` of the
 limit (the limit is ``--memory-limit`` GiB, or the RAM psutil reports available); else in the

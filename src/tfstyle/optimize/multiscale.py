@@ -19,14 +19,10 @@ Decisions, stated once:
   scales take the remainder; with fewer steps than scales, the coarsest scales are dropped). Its
   default, auto (``StylizeConfig.resolved_scale_split``), gives two scales 1:2 and more scales equal
   shares, as jcjohnson's multi-resolution script and crowsonkb's style-transfer-pytorch give every
-  scale the same iterations. Measured at 512 px (256 then 512, random VGG19, Adam, 300 steps): the
-  upsampled coarse result stopped improving after 40-60 steps on three image pairs, so a
-  coarse-heavy 2:1 split spends 200 steps where 50 would do. Loss at the end (chelsea
-  cat, starry night, AMX): 2:1 0.834 in 43 s, equal 0.820 in 51 s, 1:2 0.812 in 56 s; the speed
-  benchmark's target (``bench/speed.py``): 2:1 never reached it, equal in 42 s, 1:2 in 36 s. On an
-  AVX2 CPU that target took 125 full-size step equivalents with 1:2, 129 with 1:4, 142 with 1:6 and
-  148 with an equal split (``bench/levers.py``); 1:2 ended lower than equal on the README's pairs,
-  1:4 higher on the first (``bench/final_loss.py``). Equal from three scales: with five scales
+  scale the same iterations. With two scales the upsampled coarse result stops improving long before
+  a coarse-heavy split ends, and 1:2 reached the speed benchmark's target soonest and ended lowest
+  (``bench/speed.py``, ``bench/levers.py``, ``bench/final_loss.py``; bench/results/avx2/levers.md,
+  final_loss_split_512.md, bench/results/decisions.md). Equal from three scales: with five scales
   (4096 px) a geometric 1:2 split would leave the coarsest 1/31 of the steps, too few to settle.
 * **Coarse scales may stop early.** The split gives each scale its share of the learning-rate
   schedule; with ``config.coarse_fraction`` < 1 a coarser Adam scale runs only that part of its
@@ -34,18 +30,14 @@ Decisions, stated once:
   (``ScalePlan``: ``offset`` counts the steps run before a scale, ``schedule_offset`` the
   schedule's), so the run takes fewer steps than ``config.steps``, which stays the schedule's
   length (0.8 at 512 px: 80 + 200 of 300). L-BFGS scales have no schedule and run their whole
-  share. The default runs whole shares. Measured on an AVX2 CPU at 512 px (``bench/levers.py``,
-  work to the speed benchmark's target in full-size step equivalents): 120 with 0.6 and 0.8, 125
-  with the whole share and with 0.4 (the fine scale needed as many steps after 60 coarse steps as
-  after 100), 122.5 with 0.9. But after the default 300-step schedule (``bench/final_loss.py``)
-  0.6 ended worse on the first README pair (0.4751 against 0.4726), 0.8 and 0.9 on the second
-  (0.1202 and 0.1201 against 0.1200; the first 0.4726 with 0.8), and a speed lever is taken only
-  where the end result is no worse.
+  share. The default runs whole shares: fractions below 1 reached the speed benchmark's target a
+  little sooner but ended worse after the default schedule, and a speed lever is taken only where
+  the end result is no worse (bench/results/avx2/levers.md, final_loss_coarse_fraction_512.md).
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
   where the previous one's share ended (``Stylizer.schedule_span``), so a finer scale refines the
-  upsampled image at a small rate instead of restarting at the full one and shaking it apart
-  (measured, 1:2 split: 0.812 against 0.827 with a fresh schedule per scale; the benchmark's target
-  in 36 s against not at all in 300 steps).
+  upsampled image at a small rate instead of restarting at the full one and shaking it apart (a
+  lower final loss, and the benchmark's target reached where a fresh schedule per scale never did;
+  bench/results/decisions.md).
 * **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to the steps planned over
   all scales (``Progress.total_steps``: ``config.steps`` less what coarse scales may skip; a scale's
   first global step is the sum of the steps planned before it), ``history`` is the concatenation

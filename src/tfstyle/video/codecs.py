@@ -355,7 +355,8 @@ class FrameFolder:
         path = self.path(index)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            # compress_level 1: deflate's higher levels cost 5-10x the time for a few per cent.
+            # compress_level 1: deflate's higher levels cost several times the time for a few per
+            # cent of size (bench/results/decisions.md).
             pil.save(tmp, format="PNG", compress_level=1)
             os.replace(tmp, path)
         except BaseException as e:
