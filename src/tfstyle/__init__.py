@@ -13,9 +13,11 @@ Feed-forward networks::
     tfstyle.export_model("models/painting", "tflite", "float16")
 
 The package's layout: ``config`` (every default), ``progress`` (what runs report and return),
-``io`` (images, states), ``backbones`` (loss networks), ``objective`` (losses, masks, colour),
-``optimize`` (loops, scales, tiles, memory), ``feedforward`` (networks, data, training, applying),
-``export`` (one module per format), ``cli`` (the command line). Names below load on first use, so
+``hardware`` (every decision that depends on the CPU), ``io`` (images, states, output checks),
+``kernels`` (Winograd convolutions, native ops), ``backbones`` (loss networks), ``objective``
+(losses, masks, colour, the temporal loss), ``optimize`` (loops, scales, tiles, memory),
+``feedforward`` (networks, data, training, applying), ``export`` (one module per format), ``web``
+(the browser app), ``video`` (pipelines, codecs, flow), ``cli`` (the command line). Names below load on first use, so
 ``import tfstyle`` imports no TensorFlow. Imported before TensorFlow on an AVX2 CPU without AVX-512,
 it sets ``TF_ENABLE_ONEDNN_OPTS=1`` (unless set) for the speed of oneDNN's kernels
 (:func:`tfstyle.hardware.prefer_onednn`); imported after TensorFlow there, it warns
