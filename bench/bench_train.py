@@ -29,7 +29,8 @@ IMAGES = HERE.parent.parent / "shared" / "images"
 
 def worker(arch: str, conv: str, steps: int, warmup: int, image_size: int, batch_size: int, precision: str) -> dict:
     import tfstyle  # first, as its users import it (it may ask TensorFlow for oneDNN)
-    from tfstyle.backbones.extractor import resolve_conv, resolve_precision
+    from tfstyle.backbones.extractor import resolve_conv
+    from tfstyle.hardware import resolve_precision
     from tfstyle.config import TrainConfig
     from tfstyle.hardware import describe
     from tfstyle.optimize.memory import peak_rss_bytes

@@ -93,7 +93,7 @@ def make_clips(hw, frames: int, noise: float) -> dict[str, Clip]:
 def warping_error(clip: Clip, outputs) -> float:
     """Mean over frame pairs of Lai et al.'s warping error; the clip's exact flows, else DIS
     (medium) flow and Ruder et al.'s mask on the input frames."""
-    from tfstyle.objective.temporal import FlowEstimator, warping_error as werr
+    from tfstyle.video.flow import FlowEstimator, warping_error as werr
 
     est = None
     errs = []
@@ -172,7 +172,7 @@ def make_photos(folder: Path, n: int = 24, side: int = 256) -> Path:
 
 
 def run_ff(model, clip: Clip, blend: float, flow: str = "medium"):
-    from tfstyle.objective.temporal import FlowEstimator
+    from tfstyle.video.flow import FlowEstimator
     from tfstyle.video import FeedForwardFrames
 
     p = FeedForwardFrames(model, blend, FlowEstimator(flow) if blend else None)
@@ -220,7 +220,7 @@ def speed_ff(model_dir: Path, sizes, frames: int, blend: float, tmp: Path) -> di
 def flow_ms(sizes, repeats: int = 10) -> dict:
     """Milliseconds of one FlowEstimator.pair (two DIS flows and the consistency mask) per preset."""
     from tfstyle.io.images import load_image
-    from tfstyle.objective.temporal import FLOW_PRESETS, FlowEstimator
+    from tfstyle.video.flow import FLOW_PRESETS, FlowEstimator
 
     out = {}
     for size in sizes:

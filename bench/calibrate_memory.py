@@ -40,7 +40,7 @@ def child(size: int, optimizer: str, tile: int, steps: int, precision: str, netw
                         pooling=pooling)
     ms = MultiScaleStylizer(content, style, cfg)
     sc = ms.plan[0]
-    est = estimate_step(sc.shape, cfg, sc.tile, sc.optimizer, ms.policy)
+    est = estimate_step(sc.shape, cfg, ms.extractor.backbone, sc.tile, sc.optimizer, ms.policy)
     res = ms.run()
     assert np.isfinite(res.history["total"]).all()
     print(json.dumps({"network": network, "size": size, "optimizer": sc.optimizer, "tile": sc.tile, "policy": ms.policy,

@@ -322,7 +322,7 @@ def worker(name: str, a) -> dict:
             m.network, _row_layers(m), content.shape[:2])
     if m.kind == "tfstyle":
         from tfstyle import StylizeConfig
-        from tfstyle.backbones.extractor import resolve_precision
+        from tfstyle.hardware import resolve_precision
 
         out["policy"] = resolve_precision(StylizeConfig(**m.config).precision)
     else:

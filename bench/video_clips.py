@@ -5,7 +5,7 @@ constant factor per frame about the centre), with independent Gaussian sensor no
 Because every frame samples the same photo through a known affine map, the flow between frames is
 exact: frame t at pixel x shows the photo at ``s_t(x) = a_t x + b_t``, so the pixel of frame t-1
 showing the same point is ``x' = (a_t x + b_t - b_{t-1}) / a_{t-1}``, and ``flow(t, t-1) = x' - x``
-(``tfstyle.objective.temporal``'s convention: ``frame_t(x) = frame_{t-1}(x + flow(x))``). Pixels
+(``tfstyle.video.flow``'s convention: ``frame_t(x) = frame_{t-1}(x + flow(x))``). Pixels
 whose ``x'`` leaves frame t-1 are masked out.
 
 Also :func:`write_clip`: frames (and optionally a tone as audio) to a video file with PyAV.

@@ -30,7 +30,7 @@ ROWS = [("input", "input (pan, sensor noise)"),
 
 
 def main(argv=None) -> int:
-    from tfstyle.objective.temporal import warp
+    from tfstyle.video.flow import warp
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("keep", help="the folder given to bench_video.py --keep")

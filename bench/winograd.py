@@ -7,7 +7,7 @@ runs as direct (im2col-style) convolutions on a CPU without oneDNN's bfloat16 pa
 minimal filtering (Lavin & Gray 2016) computes F(m x m, 3 x 3) output tiles with (m + 2)^2 instead of
 9 m^2 multiplications per tile and channel pair: 2.25x fewer for F(2, 3), 4x fewer for F(4, 3), 5.06x
 fewer for F(6, 3) (larger transforms, less precise in float32).
-``tfstyle.backbones.winograd.WinogradConv`` builds it from TensorFlow ops (its docstring says how),
+``tfstyle.kernels.winograd.WinogradConv`` builds it from TensorFlow ops (its docstring says how),
 with the input gradient by the same algorithm (recorded on the tapes); the library runs F(4, 3)
 (``--conv-algorithm``) on the layers ``use_winograd`` picks from this table.
 
@@ -18,7 +18,7 @@ through ``tf.nn.conv2d`` and its autodiff gradient, in the same process. Errors 
 baseline's largest value. ``--algorithms`` picks the columns (default: transposed, F(2, 3), F(4, 3);
 F(6, 3), F(4, 3) with the TensorFlow-op transforms, F(4, 3) with XLA-compiled transforms,
 TensorFlow's convolution in bfloat16 and F(4, 3) with bfloat16 products on request). F(4, 3) runs
-the native transforms where they could be built (``tfstyle.backbones.native``; the header line says
+the native transforms where they could be built (``tfstyle.kernels.native``; the header line says
 which). The last rows add the layers up, per
 column, and the fastest column per layer.
 """
@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from tfstyle.backbones.winograd import TransposedConv, WinogradConv
+from tfstyle.kernels.winograd import TransposedConv, WinogradConv
 
 def layers(size: int, last: str = "block5_conv2"):
     """[(name, input shape (1, H, W, C), kernel)] of VGG19's convolutions up to ``last`` at ``size``
@@ -85,7 +85,7 @@ class XlaTransformsConv:
     def __init__(self, g):
         import tensorflow as tf
 
-        from tfstyle.backbones.winograd import MATRICES
+        from tfstyle.kernels.winograd import MATRICES
         from tfstyle.tape import record
 
         self._record = record
@@ -144,7 +144,7 @@ class Bfloat16ProductsConv:
     def _conv(self, x, u):
         import tensorflow as tf
 
-        from tfstyle.backbones.winograd import reference_pixels, reference_tiles
+        from tfstyle.kernels.winograd import reference_pixels, reference_tiles
 
         tiles, pixels = ((self.native.tfstyle_winograd_tiles, self.native.tfstyle_winograd_pixels)
                          if self.native is not None else (reference_tiles, reference_pixels))
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
     if not keys or any(k not in ALGORITHMS for k in keys):
         p.error(f"--algorithms: choose from {','.join(ALGORITHMS)}")
     rows = [measure(n, s, g, a.seconds, keys) for n, s, g in layers(a.size, a.last) if s[2] > 3]
-    from tfstyle.backbones.native import status
+    from tfstyle.kernels.native import status
 
     print(f"F(4,3): {status() or 'not run'}")
     print(f"VGG19 3x3 convolutions at {a.size} px, forward + input gradient, ms (best of 2 x {a.seconds:g} s); "

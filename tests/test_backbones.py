@@ -348,16 +348,16 @@ def test_untileable_runs_are_planned_whole_or_refused_in_one_line():
     from tfstyle.optimize.memory import GIB, MemoryLimitError, plan_scale
 
     eff = StylizeConfig(network="efficientnetb0", precision="float32", smoothing="none")
-    assert plan_scale((512, 512), eff, 100 * GIB)[0] == 0
+    assert plan_scale((512, 512), eff, get("efficientnetb0"), 100 * GIB)[0] == 0
     with pytest.raises(MemoryLimitError, match="cannot be tiled: EfficientNetB0's layers see the whole image"):
-        plan_scale((4096, 4096), eff, 4 * GIB)
+        plan_scale((4096, 4096), eff, get("efficientnetb0"), 4 * GIB)
     with pytest.raises(ConfigError, match="--tile-size 256: EfficientNetB0's layers see the whole image"):
-        plan_scale((1024, 1024), eff.replace(tile_size=256), 100 * GIB)
+        plan_scale((1024, 1024), eff.replace(tile_size=256), get("efficientnetb0"), 100 * GIB)
     smoothed = StylizeConfig(network="resnet50", precision="float32")
     with pytest.raises(ConfigError, match="softmax smoothing normalises each layer over the whole image"):
-        plan_scale((1024, 1024), smoothed.replace(tile_size=256), 100 * GIB)
+        plan_scale((1024, 1024), smoothed.replace(tile_size=256), get("resnet50"), 100 * GIB)
     # ResNet50 without smoothing tiles like VGG when memory requires it.
-    tile, opt, _ = plan_scale((4096, 4096), smoothed.replace(smoothing="none"), 8 * GIB)
+    tile, opt, _ = plan_scale((4096, 4096), smoothed.replace(smoothing="none"), get("resnet50"), 8 * GIB)
     assert 0 < tile < 4096 and opt == "adam"
 
 
@@ -378,8 +378,8 @@ def test_activation_bytes_count_every_layer_the_truncated_network_computes(netwo
     elements = sum(int(np.prod(o.shape)) for o in outs)
     casts = sum(int(np.prod(o.shape)) for n, o in zip(names, outs) if n in layers)
     inputs = 2 * 3 * h * w * 4
-    assert activation_bytes((h, w), layers, "float32", network) == inputs + 4 * elements + 4 * casts
-    assert activation_bytes((h, w), layers, "mixed_bfloat16", network, "softmax") == inputs + 2 * elements + 12 * casts
+    assert activation_bytes((h, w), layers, "float32", bb) == inputs + 4 * elements + 4 * casts
+    assert activation_bytes((h, w), layers, "mixed_bfloat16", bb, "softmax") == inputs + 2 * elements + 12 * casts
 
 
 @pytest.mark.slow

@@ -55,8 +55,8 @@ def test_prefer_onednn_only_on_avx2_without_avx512(monkeypatch, flags, expected)
 @pytest.mark.parametrize("flags,env,warns", [({"avx2", "fma"}, None, True), ({"avx2", "fma"}, "0", False),
                                              ({"avx2", "avx512f"}, None, False), ({"neon"}, None, False)])
 def test_tensorflow_imported_first_warns_where_onednn_was_wanted(monkeypatch, flags, env, warns):
-    """TensorFlow is in sys.modules here: where tfstyle would have asked for oneDNN, it says it could not
-    (the step runs about 1.7x slower); the user's own setting or another CPU stays silent."""
+    """TensorFlow is in sys.modules here: where tfstyle would have asked for oneDNN, it says it could not;
+    the user's own setting or another CPU stays silent."""
     import warnings
 
     import tensorflow  # noqa: F401 - the situation under test
@@ -82,3 +82,24 @@ def test_the_warning_reaches_a_program_that_imports_tensorflow_first():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=base, timeout=120)
     assert r.returncode == 0, r.stderr[-1000:]
     assert ("OneDNNWarning" in r.stderr) is _avx2_without_avx512()
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_the_cpu_decisions_follow_the_kernel_library(monkeypatch, onednn):
+    """hardware.py is the one place that reads the CPU: the convolution decisions follow oneDNN."""
+    from tfstyle.config import WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN
+    from tfstyle.kernels.winograd import wide_enough
+
+    monkeypatch.setattr(hardware, "onednn_enabled", lambda: onednn)
+    assert hardware.winograd_min_channels() == (WINOGRAD_MIN_CHANNELS_ONEDNN if onednn else WINOGRAD_MIN_CHANNELS)
+    assert wide_enough(WINOGRAD_MIN_CHANNELS_ONEDNN) is onednn and wide_enough(WINOGRAD_MIN_CHANNELS)
+    assert hardware.winograd_products_transposed() is onednn
+    assert hardware.transposed_convolutions_faster() is onednn
+    assert hardware.unfolds_convolutions() is not onednn
+    # Winograd by default only for float32 plain chains on a CPU.
+    import tensorflow as tf
+
+    on_cpu = not tf.config.list_physical_devices("GPU")
+    assert hardware.winograd_by_default("float32", chain=True) == on_cpu
+    assert not hardware.winograd_by_default("float32", chain=False)
+    assert not hardware.winograd_by_default("mixed_bfloat16", chain=True)

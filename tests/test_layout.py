@@ -16,6 +16,7 @@ LAYERS = [
     {"video"},
     {"optimize", "feedforward", "export", "web"},
     {"objective", "backbones"},
+    {"kernels"},
     {"io", "progress", "hardware", "tape"},
     {"config"},
 ]
@@ -127,3 +128,18 @@ def test_the_image_module_has_no_pypi_package_name():
     """``imageio`` is a PyPI package: the package's image module is never imported under that name."""
     for path in PACKAGE.rglob("*.py"):
         assert "imageio" not in path.read_text(), path
+
+
+def test_planners_take_the_network_object_and_never_look_it_up_by_name():
+    """The rooms above the backbones are handed a ``Backbone`` (the extractor's); only the command line
+    (checks before TensorFlow loads) and the backbones themselves turn a name into one."""
+    lookups = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and any(a.name == "get" for a in node.names):
+                target = "tfstyle.backbones" if (node.module or "").endswith("backbones") or (
+                    node.level == 1 and module.startswith("tfstyle.backbones") and not node.module) else ""
+                if target and not module.startswith(("tfstyle.backbones", "tfstyle.cli")) and module != "tfstyle":
+                    lookups.append(module)
+    assert not lookups, lookups

@@ -152,8 +152,8 @@ def test_onednn_off_means_no_native_bfloat16_and_float32_by_default(tmp_path):
     import subprocess
     import sys
 
-    code = ("from tfstyle import hardware; from tfstyle.backbones.extractor import resolve_precision; "
-            "print(hardware.native_bfloat16(), resolve_precision('auto'))")
+    code = ("from tfstyle import hardware; "
+            "print(hardware.native_bfloat16(), hardware.resolve_precision('auto'))")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-1000:]

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tfstyle.backbones import get
 from tfstyle.config import StylizeConfig
 from tfstyle.optimize.memory import (GIB, MemoryLimitError, activation_bytes, estimate_step, plan_scale)
 
+VGG19 = get("vgg19")
 LAYERS = ["block4_conv2", "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
 
 
@@ -29,18 +31,18 @@ def test_activation_bytes_match_the_real_network():
     elements = sum(int(np.prod(o.shape)) for o in probe(x))
     casts = sum(int(np.prod(o.shape)) for n, o in zip(names, probe(x)) if n in LAYERS)
     inputs = 2 * 3 * h * w * 4
-    assert activation_bytes((h, w), LAYERS, "float32") == inputs + 4 * elements + 4 * casts
-    assert activation_bytes((h, w), LAYERS, "mixed_bfloat16") == inputs + 2 * elements + 4 * casts
+    assert activation_bytes((h, w), LAYERS, "float32", VGG19) == inputs + 4 * elements + 4 * casts
+    assert activation_bytes((h, w), LAYERS, "mixed_bfloat16", VGG19) == inputs + 2 * elements + 4 * casts
 
 
 def test_estimate_is_dtype_aware_and_grows_with_pixels():
     cfg = StylizeConfig(conv_algorithm="direct")  # Winograd's float32 workspace has its own test
-    f32 = estimate_step((1024, 1024), cfg, optimizer="adam", policy="float32")
-    bf16 = estimate_step((1024, 1024), cfg, optimizer="adam", policy="mixed_bfloat16")
+    f32 = estimate_step((1024, 1024), cfg, VGG19, optimizer="adam", policy="float32")
+    bf16 = estimate_step((1024, 1024), cfg, VGG19, optimizer="adam", policy="mixed_bfloat16")
     assert bf16.activations < f32.activations < 2 * bf16.activations
-    big = estimate_step((2048, 2048), cfg, optimizer="adam", policy="float32")
+    big = estimate_step((2048, 2048), cfg, VGG19, optimizer="adam", policy="float32")
     assert 3.9 < big.activations / f32.activations < 4.1
-    lbfgs = estimate_step((1024, 1024), cfg, optimizer="lbfgs", policy="float32")
+    lbfgs = estimate_step((1024, 1024), cfg, VGG19, optimizer="lbfgs", policy="float32")
     assert lbfgs.buffers > f32.buffers  # L-BFGS keeps 20 float64 vector pairs
 
 
@@ -49,24 +51,24 @@ def test_plan_4096_tiles_within_24_gib():
     hw = (4096, 4096)
     # With enough memory: untiled, as configured (without oneDNN the estimate counts an unfolded
     # copy of block1_conv2's input, 36 GiB at 4096 px, so "enough" is more than 100 GiB there).
-    tile, opt, est = plan_scale(hw, cfg, 200 * GIB)
+    tile, opt, est = plan_scale(hw, cfg, VGG19, 200 * GIB)
     assert tile == 0 and opt == "lbfgs"
-    tile, opt, est = plan_scale(hw, cfg, 16 * GIB)
+    tile, opt, est = plan_scale(hw, cfg, VGG19, 16 * GIB)
     assert 0 < tile < 4096 and opt == "adam" and est <= 0.8 * 16 * GIB
-    assert estimate_step(hw, cfg, 0, "adam").total > 16 * GIB  # untiled would not have fit
-    smaller, _, _ = plan_scale(hw, cfg, 8 * GIB)
+    assert estimate_step(hw, cfg, VGG19, 0, "adam").total > 16 * GIB  # untiled would not have fit
+    smaller, _, _ = plan_scale(hw, cfg, VGG19, 8 * GIB)
     assert 0 < smaller < tile
     with pytest.raises(MemoryLimitError, match=r"4096x4096 step in tiles of 128 px needs an estimated "
                                                r"[0-9.]+ GiB, more than the 1.0 GiB limit \(available RAM\)"):
-        plan_scale(hw, cfg, 1 * GIB)
+        plan_scale(hw, cfg, VGG19, 1 * GIB)
 
 
 def test_forced_tile_size():
     cfg = StylizeConfig(size=2048, tile_size=512, precision="float32")
-    assert plan_scale((2048, 1536), cfg, 100 * GIB)[:2] == (512, "adam")
-    assert plan_scale((512, 384), cfg, 100 * GIB)[0] == 0  # a scale within one tile runs whole
+    assert plan_scale((2048, 1536), cfg, VGG19, 100 * GIB)[:2] == (512, "adam")
+    assert plan_scale((512, 384), cfg, VGG19, 100 * GIB)[0] == 0  # a scale within one tile runs whole
     with pytest.raises(MemoryLimitError, match="tiles of 512 px"):
-        plan_scale((2048, 1536), cfg.replace(memory_limit=0.5), int(0.5 * GIB))
+        plan_scale((2048, 1536), cfg.replace(memory_limit=0.5), VGG19, int(0.5 * GIB))
 
 
 def test_cli_refuses_a_run_that_cannot_fit(tmp_path, content_path, style_path):

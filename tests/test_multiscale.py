@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfstyle.backbones import get
 from tfstyle.config import ConfigError, StylizeConfig, parse_scales
 from tfstyle.io.images import load_image
 from tfstyle.optimize.multiscale import MultiScaleStylizer, auto_scales, plan_scales, split_steps
@@ -37,7 +38,7 @@ def test_split_steps_with_a_ratio_gives_coarse_scales_more():
 def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shares():
     def steps(size, **kw):
         cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
-        return [p.steps for p in plan_scales((683, 1024), cfg)]
+        return [p.steps for p in plan_scales((683, 1024), cfg, get("vgg19"))]
 
     assert steps(512) == [100, 200]
     assert steps(1024) == [100, 100, 100] and steps(256) == [300]
@@ -50,7 +51,7 @@ def test_auto_split_gives_a_lone_coarse_scale_a_third_and_more_scales_equal_shar
 def test_a_coarse_adam_scale_stops_early_and_the_fine_scale_keeps_its_place_in_the_schedule():
     def plan(size, **kw):
         cfg = StylizeConfig(size=size, steps=300, backbone="random", **kw).validate()
-        return [(p.steps, p.offset, p.schedule_offset) for p in plan_scales((683, 1024), cfg)]
+        return [(p.steps, p.offset, p.schedule_offset) for p in plan_scales((683, 1024), cfg, get("vgg19"))]
 
     assert plan(512) == [(100, 0, 0), (200, 100, 100)]  # the default: whole shares
     # 60% of the coarse share; the fine scale still starts at schedule step 100.
@@ -63,7 +64,8 @@ def test_a_coarse_adam_scale_stops_early_and_the_fine_scale_keeps_its_place_in_t
     assert plan(1024, coarse_fraction=0.5) == [(50, 0, 0), (50, 50, 100), (100, 100, 200)]
     assert plan(256) == [(300, 0, 0)]
     assert StylizeConfig(size=512, steps=2, scales="256", coarse_fraction=0.1).validate()
-    assert plan_scales((683, 1024), StylizeConfig(size=512, steps=2, coarse_fraction=0.1))[0].steps == 1
+    assert plan_scales((683, 1024), StylizeConfig(size=512, steps=2, coarse_fraction=0.1),
+                       get("vgg19"))[0].steps == 1
     for bad in (0, -0.1, 1.5, float("nan"), "a"):
         with pytest.raises(ConfigError, match="coarse_fraction"):
             StylizeConfig(coarse_fraction=bad).validate()

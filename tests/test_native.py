@@ -1,4 +1,4 @@
-"""The native Winograd transforms (tfstyle.backbones.native): built once per cache by one process while
+"""The native Winograd transforms (tfstyle.kernels.native): built once per cache by one process while
 the others wait and load it, and where they cannot be had the TensorFlow-op transforms run and the
 tool says why in its last line. Their arithmetic is tested with the convolutions (test_winograd.py)."""
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfstyle.backbones import native
-from tfstyle.backbones.winograd import native_transforms
+from tfstyle.kernels import native
+from tfstyle.kernels.winograd import native_transforms
 from tfstyle.config import NATIVE_CACHE_ENV, NATIVE_KERNELS_ENV
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -100,7 +100,7 @@ def test_processes_starting_together_build_once_and_all_load_it(tmp_path):
     cxx, log = _compiler_log(tmp_path)
     env = {**os.environ, "CXX": str(cxx), NATIVE_CACHE_ENV: str(tmp_path / "cache")}
     code = ("import tfstyle, tensorflow as tf\n"
-            "from tfstyle.backbones import native, winograd\n"
+            "from tfstyle.kernels import native, winograd\n"
             "ops = winograd.native_transforms()\n"
             "print(native.status())\n")
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,

@@ -21,7 +21,7 @@ from video_clips import motion_clip, write_clip  # noqa: E402
 
 from tfstyle.cli import main  # noqa: E402
 from tfstyle.io.images import load_image  # noqa: E402
-from tfstyle.io.video import probe, read_frames  # noqa: E402
+from tfstyle.video.codecs import probe, read_frames  # noqa: E402
 from tfstyle.video import RUN_FILE, store_path  # noqa: E402
 
 

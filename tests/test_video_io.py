@@ -1,4 +1,4 @@
-"""Video decoding and encoding (tfstyle.io.video): clips made here with PyAV, a few frames each."""
+"""Video decoding and encoding (tfstyle.video.codecs): clips made here with PyAV, a few frames each."""
 
 import subprocess
 import sys
@@ -13,7 +13,7 @@ sys.path.insert(0, str(BENCH))
 
 from video_clips import write_clip  # noqa: E402
 
-from tfstyle.io.video import (FrameFolder, VideoError, VideoWriter, check_output, even_shape, probe,  # noqa: E402
+from tfstyle.video.codecs import (FrameFolder, VideoError, VideoWriter, check_output, even_shape, probe,  # noqa: E402
                               read_frames)
 
 
@@ -177,7 +177,7 @@ def test_check_output(tmp_path):
 
 
 def test_importing_tfstyle_loads_neither_av_nor_cv2():
-    code = ("import sys, tfstyle, tfstyle.cli, tfstyle.video, tfstyle.io.video, tfstyle.objective.temporal; "
+    code = ("import sys, tfstyle, tfstyle.cli, tfstyle.video, tfstyle.video.codecs, tfstyle.video.flow, tfstyle.objective.temporal; "
             "import importlib; importlib.import_module('tfstyle.cli.main').build_parser(); print('av' in sys.modules, 'cv2' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

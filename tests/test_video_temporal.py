@@ -15,6 +15,7 @@ from video_clips import motion_clip  # noqa: E402
 
 from tfstyle.io.images import load_image  # noqa: E402
 from tfstyle.objective import temporal  # noqa: E402
+from tfstyle.video import flow as optical_flow  # noqa: E402
 
 
 def _bilinear(image, x, y):
@@ -32,7 +33,7 @@ def test_warp_matches_a_naive_bilinear_reference():
     rng = np.random.default_rng(0)
     image = rng.random((9, 11, 3)).astype(np.float32)
     flow = rng.uniform(-2.5, 2.5, (9, 11, 2)).astype(np.float32)
-    got = temporal.warp(image, flow)
+    got = optical_flow.warp(image, flow)
     want = np.array([[_bilinear(image, x + flow[y, x, 0], y + flow[y, x, 1]) for x in range(11)] for y in range(9)])
     np.testing.assert_allclose(got, want, atol=2e-3)  # OpenCV's remap keeps 5 fractional bits
 
@@ -42,15 +43,15 @@ def test_consistency_mask_finds_disagreeing_flow_and_the_frame_edge():
     backward = np.zeros((h, w, 2), np.float32)
     backward[..., 0] = 2.0  # current(x) = previous(x + 2)
     forward = -backward.copy()
-    mask = temporal.consistency_mask(backward, forward)
+    mask = optical_flow.consistency_mask(backward, forward)
     assert (mask[:, : w - 2] == 1).all() and (mask[:, w - 2:] == 0).all()  # the last columns leave the frame
     forward[5:10, 10:15] = 0.0  # the previous frame's pixels there went elsewhere: occluded now
-    mask = temporal.consistency_mask(backward, forward)
+    mask = optical_flow.consistency_mask(backward, forward)
     assert (mask[5:10, 8:13] == 0).all() and mask[15:, :20].min() == 1
     boundary = backward.copy()
     boundary[:, 15:, 0] = -3.0  # two motions meet: a motion boundary
     fwd = -boundary.copy()
-    mask = temporal.consistency_mask(boundary, fwd)
+    mask = optical_flow.consistency_mask(boundary, fwd)
     assert (mask[:, 14:16] == 0).all() and mask[:, 3:10].min() == 1
 
 
@@ -59,13 +60,13 @@ def test_warping_error_long_term_masks_and_temporal_loss_against_numpy():
     a, b = rng.random((2, 8, 10, 3)).astype(np.float32)
     flow = rng.uniform(-1, 1, (8, 10, 2)).astype(np.float32)
     mask = (rng.random((8, 10)) > 0.3).astype(np.float32)
-    wb = temporal.warp(b, flow)
+    wb = optical_flow.warp(b, flow)
     want = np.sum(np.sum((a - wb) ** 2, axis=-1) * mask) / mask.sum()
-    assert temporal.warping_error(a, b, flow, mask) == pytest.approx(want, rel=1e-5)
-    assert temporal.warping_error(a, a, np.zeros_like(flow), mask) == 0.0
+    assert optical_flow.warping_error(a, b, flow, mask) == pytest.approx(want, rel=1e-5)
+    assert optical_flow.warping_error(a, a, np.zeros_like(flow), mask) == 0.0
 
     m1, m2, m3 = (rng.random((4, 5)) > 0.5).astype(np.float32), np.ones((4, 5), np.float32), np.ones((4, 5), np.float32)
-    l1, l2, l3 = temporal.long_term_masks([m1, m2, m3])
+    l1, l2, l3 = optical_flow.long_term_masks([m1, m2, m3])
     np.testing.assert_array_equal(l1, m1)
     np.testing.assert_array_equal(l2, 1 - m1)  # only where the nearer frame was occluded
     assert l3.sum() == 0
@@ -110,7 +111,7 @@ def pan(shared_images):
 
 
 def test_dis_flow_is_close_to_the_exact_flow(pan):
-    fe = temporal.FlowEstimator("medium")
+    fe = optical_flow.FlowEstimator("medium")
     backward, mask = fe.pair(pan.frames[3], pan.frames[2])
     inner = pan.masks[3] * mask
     epe = np.sqrt(np.sum((backward - pan.flows[3]) ** 2, axis=-1))
@@ -125,7 +126,7 @@ def _random_net():
 
 
 def _werr(clip, outs):
-    return np.mean([temporal.warping_error(outs[t], outs[t - 1], clip.flows[t], clip.masks[t])
+    return np.mean([optical_flow.warping_error(outs[t], outs[t - 1], clip.flows[t], clip.masks[t])
                     for t in range(1, len(outs))])
 
 
@@ -134,7 +135,7 @@ def test_blend_halves_the_warping_error_of_independent_frames(pan):
 
     net = _random_net()
     independent = [FeedForwardFrames(net)(f) for f in pan.frames]  # a fresh processor per frame
-    blended = FeedForwardFrames(net, blend=0.5, flow=temporal.FlowEstimator("medium"))
+    blended = FeedForwardFrames(net, blend=0.5, flow=optical_flow.FlowEstimator("medium"))
     outs = [blended(f) for f in pan.frames]
     assert np.array_equal(outs[0], independent[0])
     assert _werr(pan, outs) < 0.5 * _werr(pan, independent)

@@ -1,4 +1,4 @@
-"""Winograd 3x3 convolutions (tfstyle.backbones.winograd): the same convolution and input gradient as
+"""Winograd 3x3 convolutions (tfstyle.kernels.winograd): the same convolution and input gradient as
 TensorFlow's, the layers it replaces, when "auto" picks it, and a run with it."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from tfstyle.backbones.extractor import FeatureExtractor, resolve_conv
-from tfstyle.backbones.native import _compiler as native_compiler
+from tfstyle.kernels.native import _compiler as native_compiler
 from tfstyle.backbones.weights import resolve_weights
-from tfstyle.backbones.winograd import TransposedConv, WinogradConv
+from tfstyle.kernels.winograd import TransposedConv, WinogradConv
 from tfstyle.config import ConfigError, StylizeConfig
 from tfstyle.hardware import onednn_enabled
 
@@ -51,12 +51,12 @@ def test_same_convolution_and_input_gradient_as_tensorflow(m, native, shape, k):
 @pytest.mark.parametrize("transposed", [True, False])
 def test_both_product_layouts_compute_the_convolution(monkeypatch, transposed, native):
     """The kernels are kept (36, K, C) where oneDNN runs the batched matmul and (36, C, K) under Eigen
-    (``products_transposed``); both layouts give the convolution and its input gradient."""
-    import tfstyle.backbones.winograd as wmod
-    from tfstyle.hardware import onednn_enabled
+    (``hardware.winograd_products_transposed``); both layouts give the convolution and its input
+    gradient."""
+    from tfstyle import hardware
 
-    assert wmod.products_transposed() == onednn_enabled()
-    monkeypatch.setattr(wmod, "products_transposed", lambda: transposed)
+    assert hardware.winograd_products_transposed() == hardware.onednn_enabled()
+    monkeypatch.setattr(hardware, "winograd_products_transposed", lambda: transposed)
     rng = np.random.default_rng(2)
     x = tf.constant(rng.standard_normal((1, 11, 14, 12)).astype(np.float32))
     g = rng.standard_normal((3, 3, 12, 20)).astype(np.float32)

@@ -13,9 +13,11 @@ Feed-forward networks::
     tfstyle.export_model("models/painting", "tflite", "float16")
 
 The package's layout: ``config`` (every default), ``progress`` (what runs report and return),
-``io`` (images, states), ``backbones`` (loss networks), ``objective`` (losses, masks, colour),
-``optimize`` (loops, scales, tiles, memory), ``feedforward`` (networks, data, training, applying),
-``export`` (one module per format), ``cli`` (the command line). Names below load on first use, so
+``hardware`` (every decision that depends on the CPU), ``io`` (images, states, output checks),
+``kernels`` (Winograd convolutions, native ops), ``backbones`` (loss networks), ``objective``
+(losses, masks, colour, the temporal loss), ``optimize`` (loops, scales, tiles, memory),
+``feedforward`` (networks, data, training, applying), ``export`` (one module per format), ``web``
+(the browser app), ``video`` (pipelines, codecs, flow), ``cli`` (the command line). Names below load on first use, so
 ``import tfstyle`` imports no TensorFlow. Imported before TensorFlow on an AVX2 CPU without AVX-512,
 it sets ``TF_ENABLE_ONEDNN_OPTS=1`` (unless set) for the speed of oneDNN's kernels
 (:func:`tfstyle.hardware.prefer_onednn`); imported after TensorFlow there, it warns
@@ -27,7 +29,7 @@ from .config import (ApplyConfig, ConfigError, ExportConfig, NetworkConfig, Styl
 from .hardware import prefer_onednn as _prefer_onednn
 
 # Before anything imports TensorFlow: oneDNN on x86 CPUs where TensorFlow would leave it off (AVX2
-# without AVX-512), where it makes a float32 step 1.67x faster; see tfstyle.hardware.
+# without AVX-512), where it makes float32 steps faster; see tfstyle.hardware.
 _prefer_onednn()
 
 __version__ = "0.1.0"
@@ -45,7 +47,7 @@ _LAZY = {
     "train": "feedforward.train", "Trainer": "feedforward.train",
     "StyleModel": "feedforward.apply", "apply_files": "feedforward.apply",
     "export_model": "export",
-    "stylize_video": "video", "VideoResult": "video", "VideoProgress": "video", "VideoError": "io.video",
+    "stylize_video": "video", "VideoResult": "video", "VideoProgress": "video", "VideoError": "video",
 }
 
 

@@ -7,16 +7,20 @@ bfloat16 is "native" only where both hold:
   CPUs; ``TF_ENABLE_ONEDNN_OPTS=0`` turns it off).
 
 There oneDNN's bfloat16 matmul sums the products in float32 and rounds the result once. Elsewhere
-(an AVX2-only CPU, or oneDNN off) bfloat16 runs through Eigen's emulation: slower than float32 (2.3-5x
-per stylize step, measured on an AMD EPYC with AVX2) and a long bfloat16 matmul accumulates more
-rounding (a 90,000-pixel Gram: 0.52% maximum relative error on that CPU, against 2^-8 = 0.39% for
-one rounding). ``--precision auto`` and :func:`tfstyle.objective.losses.gram` both ask
-:func:`native_bfloat16`.
+(an AVX2-only CPU, or oneDNN off) bfloat16 runs through Eigen's emulation: slower than float32 per
+stylize step, and a long bfloat16 matmul accumulates more rounding than one rounding's 2^-8
+(bench/results/decisions.md, "bfloat16 without native support"). ``--precision auto``
+(:func:`resolve_precision`) and :func:`tfstyle.objective.losses.gram` both ask :func:`native_bfloat16`.
 
 oneDNN itself pays in float32 too: TensorFlow leaves it off on x86 CPUs without AVX-512 (AVX2 only),
-where its batched matmul and convolutions beat Eigen's (a VGG19 step 1.67x faster at 256 px on an
-AVX2 EPYC). :func:`prefer_onednn` turns it on there, before TensorFlow is imported
-(``PREFER_ONEDNN`` in ``config``); ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's choice.
+where its batched matmul and convolutions beat Eigen's (bench/results/decisions.md, "oneDNN on
+AVX2"). :func:`prefer_onednn` turns it on there, before TensorFlow is imported (``PREFER_ONEDNN`` in
+``tfstyle.config``); ``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's choice.
+
+The convolution algorithm (:func:`winograd_by_default`, :func:`winograd_min_channels`,
+:func:`transposed_convolutions_faster`), Winograd's product layout
+(:func:`winograd_products_transposed`) and the memory plan's unfolding workspace
+(:func:`unfolds_convolutions`) follow from the same facts.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import PREFER_ONEDNN
+from .config import PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN, ConfigError
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 _ASKED = []  # [True] once prefer_onednn set the variable in this process
@@ -62,15 +66,15 @@ def prefer_onednn() -> bool:
     changes. Returns True if it set the variable.
 
     Where it would have set it but TensorFlow is already imported (so oneDNN stays off for the whole
-    process), it warns with :class:`OneDNNWarning`: a float32 stylize step then takes about 1.7x as
-    long (measured at 512 px on an AVX2 EPYC).
+    process), it warns with :class:`OneDNNWarning`: float32 stylize steps are then slower (see the
+    module docstring).
     """
     flags = cpu_flags()
     if not PREFER_ONEDNN or ONEDNN_ENV in os.environ or "avx2" not in flags or "avx512f" in flags:
         return False
     if "tensorflow" in sys.modules:
         warnings.warn("TensorFlow was imported before tfstyle, so oneDNN stays off on this AVX2 CPU and "
-                      f"float32 steps run about 1.7x slower; import tfstyle first or start Python with "
+                      f"float32 steps run slower; import tfstyle first or start Python with "
                       f"{ONEDNN_ENV}=1 ({ONEDNN_ENV}=0 keeps TensorFlow's choice and silences this)",
                       OneDNNWarning, stacklevel=2)
         return False
@@ -105,6 +109,67 @@ def native_bfloat16() -> bool:
     return cpu_has_bf16_instructions() and onednn_enabled()
 
 
+def resolve_precision(precision: str) -> str:
+    """Map "auto" / "float32" / "mixed" to a Keras dtype policy name.
+
+    "mixed" means bfloat16 on CPUs and float16 on GPUs. "auto" picks mixed only where it is fast:
+    a GPU, or a CPU where bfloat16 is native (:func:`native_bfloat16`: AMX or AVX512_BF16 with
+    oneDNN on); elsewhere bfloat16 is emulated and slower than float32.
+    """
+    import tensorflow as tf
+
+    if precision == "float32":
+        return "float32"
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    if precision == "mixed":
+        return "mixed_float16" if gpu else "mixed_bfloat16"
+    if precision != "auto":
+        raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
+    if gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
+
+
+def winograd_by_default(policy: str, chain: bool) -> bool:
+    """Whether ``--conv-algorithm auto`` runs Winograd's convolutions (:mod:`tfstyle.kernels.winograd`):
+    a float32 step on a CPU (no GPU) through a plain-chain network (VGG), where it was measured faster
+    with both Eigen's and oneDNN's kernels (``bench/knobs.py``, ``bench/winograd.py``). Mixed
+    precision keeps oneDNN's bfloat16 convolutions (Winograd is float32 only)."""
+    if not chain or policy != "float32":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def winograd_min_channels() -> int:
+    """Input channels from which a 3x3 convolution is worth Winograd's transforms here:
+    ``WINOGRAD_MIN_CHANNELS_ONEDNN`` where oneDNN runs TensorFlow's kernels, else
+    ``WINOGRAD_MIN_CHANNELS`` (``tfstyle.config.tuning`` says what was measured)."""
+    return WINOGRAD_MIN_CHANNELS_ONEDNN if onednn_enabled() else WINOGRAD_MIN_CHANNELS
+
+
+def winograd_products_transposed() -> bool:
+    """Whether Winograd's transformed kernels are stored (n^2, K, C), the products multiplying by
+    their transpose, rather than (n^2, C, K): the faster layout for oneDNN's batched matmul, and the
+    slower one for Eigen's, by enough on VGG19's deep layers to make Winograd lose there
+    (``bench/winograd.py``; ``bench/results/zen4/winograd.md``)."""
+    return onednn_enabled()
+
+
+def transposed_convolutions_faster() -> bool:
+    """Whether a 3x3 convolution runs faster as the transpose of one (``Conv2DBackpropInput``) than
+    directly: where oneDNN runs the convolutions its backward-data kernel beats its forward one on
+    VGG's first layers; with Eigen's it is the other way round (``bench/winograd.py``)."""
+    return onednn_enabled()
+
+
+def unfolds_convolutions() -> bool:
+    """Whether TensorFlow's convolution gradients unfold their input ("im2col": k*k*channels values
+    per cell) in a workspace the memory plan must count: Eigen's kernels do, oneDNN's do not."""
+    return not onednn_enabled()
+
+
 def describe() -> str:
     """One line for benchmark tables and notices, e.g. 'native bf16 (AMX/AVX512_BF16, oneDNN on)'."""
     if native_bfloat16():
@@ -118,9 +183,9 @@ def set_inter_op_threads(n: int) -> None:
     """Size TensorFlow's inter-op pool (0 leaves TensorFlow's default, one thread per core).
 
     Why 1 by default: a VGG step is a chain of large ops that oneDNN already spreads over the
-    cores; a second inter-op thread only competes with them. bench/knobs.py at 512 px on 2 cores:
-    inter-op 1 was 1.02-1.40x faster per step (median 1.09x) in 5 of 5 runs. TensorFlow fixes its
-    pools when it runs its first op; after that this is a no-op.
+    cores; a second inter-op thread only competes with them (bench/knobs.py: one inter-op thread
+    was faster per step in every run; bench/results/decisions.md). TensorFlow fixes its pools when
+    it runs its first op; after that this is a no-op.
     """
     import tensorflow as tf
 
@@ -133,4 +198,6 @@ def set_inter_op_threads(n: int) -> None:
 
 
 __all__ = ["OneDNNWarning", "cpu_flags", "cpu_has_bf16_instructions", "onednn_enabled", "prefer_onednn",
-           "onednn_asked_by_tfstyle", "native_bfloat16", "describe", "set_inter_op_threads", "ONEDNN_ENV"]
+           "onednn_asked_by_tfstyle", "native_bfloat16", "resolve_precision", "winograd_by_default",
+           "winograd_min_channels", "winograd_products_transposed", "transposed_convolutions_faster",
+           "unfolds_convolutions", "describe", "set_inter_op_threads", "ONEDNN_ENV"]

@@ -4,8 +4,8 @@ Where autodiff's gradient of an op is correct but slower than a formula (a Winog
 Gram matrix), :func:`record` tells the tapes that ``y`` came from ``x`` with a given backward
 function. This is what ``tf.custom_gradient`` does in eager mode; inside a ``tf.function`` it would
 also file the gradient function in TensorFlow's global gradient registry, which holds the traced
-graph for good, and with it whatever the function captured (410 MiB more per stylize call in one
-process with Winograd's transformed kernels). Recording on the tapes alone keeps the function only
+graph for good, and with it whatever the function captured (Winograd's transformed kernels, again
+at every stylize call in one process; bench/results/decisions.md). Recording on the tapes alone keeps the function only
 as long as the tape.
 """
 

@@ -27,7 +27,7 @@ from ..config import BACKBONES_REGISTRY, RANDOM_BACKBONE_SEED, ConfigError, weig
 
 
 def check_winograd(chain: bool, precision: str) -> None:
-    """Raise ConfigError where Winograd's convolutions (``tfstyle.backbones.winograd``) cannot run: a
+    """Raise ConfigError where Winograd's convolutions (``tfstyle.kernels.winograd``) cannot run: a
     network that is not a plain chain of layers, or a precision other than float32 (``"auto"`` passes:
     it is decided once TensorFlow is loaded)."""
     if not chain:
@@ -199,10 +199,10 @@ class Backbone:
     weights_md5: str = ""
     layers: tuple[str, ...] = ()
     poolings: tuple[str, ...] = ("max",)
-    # Each layer's input is the previous layer's output (VGG): tfstyle.backbones.winograd can run it.
+    # Each layer's input is the previous layer's output (VGG): tfstyle.kernels.winograd can run it.
     chain: bool = False
 
-    # --- defaults (config.py holds them) ---------------------------------------------------------
+    # --- defaults (tfstyle.config.registries holds them) ------------------------------------------
     @property
     def title(self) -> str:
         """Display name, e.g. "VGG19", "ResNet50"."""

@@ -9,32 +9,10 @@ nowhere else. Optional smoothing of the activations (:func:`smooth`) happens her
 from __future__ import annotations
 
 from ..config import ConfigError
+from ..hardware import resolve_precision, winograd_by_default  # resolve_precision: also imported from here
 from . import get
 from .base import check_winograd
 from .weights import WeightsInfo
-
-
-def resolve_precision(precision: str) -> str:
-    """Map "auto" / "float32" / "mixed" to a Keras dtype policy name.
-
-    "mixed" means bfloat16 on CPUs and float16 on GPUs. "auto" picks mixed only where it is fast:
-    a GPU, or a CPU where bfloat16 is native (:func:`tfstyle.hardware.native_bfloat16`: AMX or
-    AVX512_BF16 with oneDNN on); elsewhere bfloat16 is emulated and slower than float32.
-    """
-    import tensorflow as tf
-
-    from ..hardware import native_bfloat16
-
-    if precision == "float32":
-        return "float32"
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    if precision == "mixed":
-        return "mixed_float16" if gpu else "mixed_bfloat16"
-    if precision != "auto":
-        raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
-    if gpu:
-        return "mixed_float16"
-    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
 def smooth(features, temperature: float = 1.0):
@@ -66,13 +44,10 @@ def smooth(features, temperature: float = 1.0):
 
 def resolve_conv(conv: str, policy: str, chain: bool) -> str:
     """Map "auto" / "direct" / "winograd" to the convolutions a network runs: "winograd"
-    (:mod:`tfstyle.backbones.winograd`) or "direct" (TensorFlow's).
+    (:mod:`tfstyle.kernels.winograd`) or "direct" (TensorFlow's).
 
-    "auto" picks Winograd where it was measured faster: a float32 step on a CPU (no GPU) through a
-    plain-chain network (VGG). A float32 default step at 256 px on an AVX2 EPYC (Zen 3) ran 1.53x
-    faster with Eigen's kernels and 1.32x with oneDNN's; at 512 px on an AVX-512 EPYC with
-    AVX512_BF16 (Zen 4, oneDNN), 1.77x (``bench/knobs.py``). Mixed precision runs oneDNN's bfloat16
-    kernels (Winograd is float32 only).
+    "auto" asks the machine (:func:`tfstyle.hardware.winograd_by_default`: a float32 step on a CPU
+    through a plain-chain network, where Winograd was measured faster).
 
     Raises:
         ConfigError: "winograd" for a network that is not a plain chain, or under a mixed policy.
@@ -84,11 +59,7 @@ def resolve_conv(conv: str, policy: str, chain: bool) -> str:
         return "winograd"
     if conv != "auto":
         raise ConfigError(f"conv_algorithm must be auto, direct or winograd, got {conv!r}")
-    import tensorflow as tf
-
-    if not chain or policy != "float32" or tf.config.list_physical_devices("GPU"):
-        return "direct"
-    return "winograd"
+    return "winograd" if winograd_by_default(policy, chain) else "direct"
 
 
 def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "max"):
@@ -98,11 +69,15 @@ def build_network(info: WeightsInfo, policy: str = "float32", pooling: str = "ma
     Raises:
         BackboneError: the weight file is not a loadable notop file of that network.
     """
+    return _build(get(info.network), info, policy, pooling)
+
+
+def _build(bb, info: WeightsInfo, policy: str, pooling: str):
+    """:func:`build_network` for the :class:`tfstyle.backbones.base.Backbone` ``bb`` of ``info.network``."""
     import keras
 
     from .weights import BackboneError
 
-    bb = get(info.network)
     bb.check_pooling(pooling)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)  # layers keep the policy they are built with
@@ -147,7 +122,7 @@ class FeatureExtractor:
         facts: ``{layer: LayerFacts}`` of the whole network (strides, channels, receptive fields).
         conv: the resolved convolution algorithm, "direct" or "winograd".
         convolutions: says so in words, with how Winograd's transforms run ("Winograd convolutions,
-            native transforms" or the TensorFlow-op ones and why, :func:`tfstyle.backbones.native.status`).
+            native transforms" or the TensorFlow-op ones and why, :func:`tfstyle.kernels.native.status`).
     """
 
     def __init__(self, layers, info: WeightsInfo, policy: str = "float32", pooling: str = "max",
@@ -156,20 +131,21 @@ class FeatureExtractor:
 
         if smoothing not in ("none", "softmax"):
             raise ConfigError(f"smoothing must be none or softmax, got {smoothing!r}")
-        self.layers = get(info.network).check_layers(layers)
+        backbone = get(info.network)
+        self.layers = backbone.check_layers(layers)
         self.info = info
         self.policy = policy
         self.pooling = pooling
         self.smoothing = smoothing
         self.temperature = float(temperature)
-        self.backbone, inputs, taps, full = build_network(info, policy, pooling)
+        self.backbone, inputs, taps, full = _build(backbone, info, policy, pooling)
         self.facts = self.backbone.facts(full)
         # Keras keeps only the layers the requested outputs need: the network ends at the deepest one.
         self.model = keras.Model(inputs, {n: taps[n] for n in self.layers}, name=f"{info.network}_features")
         self.conv = resolve_conv(conv, policy, self.backbone.chain)
         self._chain = None
         if self.conv == "winograd":
-            from .winograd import WinogradChain
+            from ..kernels.winograd import WinogradChain
 
             chain = [layer for layer in full.layers if not isinstance(layer, keras.layers.InputLayer)]
             self._chain = WinogradChain(chain, self.layers)
@@ -178,7 +154,7 @@ class FeatureExtractor:
     def _describe(self) -> str:
         if self._chain is None:
             return "direct convolutions"
-        from .native import status
+        from ..kernels.native import status
 
         return f"Winograd convolutions, {status()}" if self._chain.replaced else "direct convolutions"
 

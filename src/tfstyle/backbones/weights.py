@@ -44,17 +44,21 @@ class WeightsInfo:
 
 def keras_cache_path(network: str = "vgg19") -> Path:
     """Where Keras keeps ``network``'s downloaded notop weights ($KERAS_HOME/models or ~/.keras/models)."""
+    return _cache_file(get(network))
+
+
+def _cache_file(bb) -> Path:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models" / get(network).weights_file
+    return Path(home) / "models" / bb.weights_file
 
 
-def _download_weights(network: str = "vgg19") -> str:
-    """Keras's own download (into its cache). Raises on any failure (offline, blocked, corrupt)."""
+def _download_weights(bb) -> str:
+    """Keras's own download of backbone ``bb``'s weights (into its cache). Raises on any failure
+    (offline, blocked, corrupt)."""
     import contextlib
 
     from keras.utils import get_file
 
-    bb = get(network)
     # Keras prints "Downloading data from ..." on stdout; the library never prints.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         return get_file(bb.weights_file, bb.weights_url(), cache_subdir="models", file_hash=bb.weights_md5)
@@ -92,14 +96,14 @@ def resolve_weights(backbone: str = "auto", weights: str | None = None, network:
         if not p.is_file():
             raise BackboneError(f"${env_name} names {p}, which does not exist")
         return WeightsInfo(str(p), "env", f"{title} ImageNet weights from ${env_name} ({p})", network)
-    cached = keras_cache_path(network)
+    cached = _cache_file(bb)
     if cached.is_file():
         return WeightsInfo(str(cached), "cache", f"{title} ImageNet weights from the Keras cache ({cached})",
                            network)
     why = "download disabled by $" + OFFLINE_ENV
     if os.environ.get(OFFLINE_ENV, "") not in ("1", "true", "yes"):
         try:
-            path = _download_weights(network)
+            path = _download_weights(bb)
             return WeightsInfo(path, "download", f"{title} ImageNet weights downloaded to {path}", network)
         except Exception as e:  # noqa: BLE001 - any network/IO/hash failure means "not available"
             first = str(e).splitlines()[0][:300] if str(e) else type(e).__name__

@@ -22,17 +22,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..feedforward.apply import plan_outputs
+    from ..feedforward.apply import check_plan, plan_outputs
     from ..feedforward.networks import read_model_json
-    from ..io.images import ImageError
 
     config = config_from(args, ApplyConfig)
     suffix = "." + config.format
     plan = plan_outputs(args.images, args.output, suffix)  # missing inputs fail before TF loads
-    if not args.overwrite:
-        for _, dst, _ in plan:
-            if dst.exists():
-                raise ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
+    check_plan(plan, args.overwrite)
     read_model_json(args.model)
     quiet_tensorflow()
     from tqdm import tqdm

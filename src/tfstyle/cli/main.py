@@ -40,7 +40,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from ..feedforward.networks import ModelError
     from ..io.images import ImageError
     from ..io.state import StateError
-    from ..io.video import VideoError
+    from ..video.codecs import VideoError
     from ..web import SiteError
 
     return (ImageError, ConfigError, BackboneError, StateError, ModelError, DataError, ExportError, VideoError,

@@ -43,8 +43,8 @@ _IMAGE_ONLY = ("content_mask", "style_masks", "tile_size", "memory_limit")
 def run(args) -> int:
     from ..feedforward.networks import read_model_json
     from ..io.images import load_image
-    from ..io.video import FrameFolder, check_output, probe, require_av, require_cv2
-    from ..video import frame_shape, frame_size, prepare_store, store_path, video_fingerprint
+    from ..video.codecs import FrameFolder, check_output, probe, require_av, require_cv2
+    from ..video.pipelines import frame_shape, frame_size, prepare_store, store_path, video_fingerprint
 
     config = config_from(args, StylizeConfig)
     video = config_from(args, VideoConfig)
@@ -84,7 +84,7 @@ def run(args) -> int:
 
     quiet_tensorflow()
     signals.start_polling()
-    from ..video import stylize_video
+    from ..video.pipelines import stylize_video
 
     weights = model = None
     if args.model:

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from ..config import EXPORT_FORMATS_REGISTRY, ExportConfig
+from ..io.outputs import check_output
 from .base import ExportError, remove_path, replace_path, representative_images
 
 # Quantisations that calibrate on photos.
@@ -64,11 +65,8 @@ def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: st
                           calibration_size=calibration_size or defaults.calibration_size).validate()
     module = _module(fmt)
     out = Path(output) if output else Path(model_dir) / module.default_name(config)
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise ExportError(f"{out}: already exists (pass --overwrite to replace it)")
+    check_output(out, overwrite, ExportError)
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise ExportError(f"{out}: folder {parent} does not exist")
     keras_model, _, meta = load_model_dir(model_dir)
     representative = None
     if config.quantize in CALIBRATED:

@@ -198,15 +198,14 @@ class _NodeMaker:
 def rewrite_for_tfjs(graph_def) -> dict[str, int]:
     """Rewrite, in place, the two slow parts of instance normalisation under TF.js.
 
-    Measured in Node on the WASM backend (one thread) on a (1, 272, 272, 16) tensor:
+    Measured in Node on the WASM backend (bench/results/decisions.md, "TF.js instance norm"):
 
     * ``Mean(x, axes=[1, 2], keep_dims=True)``: TF.js reduces only the innermost axis, so it first
       transposes the whole tensor. The same mean as a matrix product, ``reshape(x, (B, HW, C))^T @
-      ones(1, HW, 1) / HW``, cost less than a ReLU of the same tensor (6-27 ms vs 0-2 ms above a
-      ReLU, on a loaded machine). HW, B and C come from ``Shape(x)`` at run time, so any input size
-      still works.
-    * ``Sub(x, mean)`` with a per-channel mean: the broadcasting subtraction took 10 ms, an addition
-      of the negated mean 4-6 ms.
+      ones(1, HW, 1) / HW``, cost less than a ReLU of the same tensor. HW, B and C come from
+      ``Shape(x)`` at run time, so any input size still works.
+    * ``Sub(x, mean)`` with a per-channel mean: the broadcasting subtraction is slower than an
+      addition of the negated mean.
 
     Reshapes that only restate a tensor's own shape become identities (dropped afterwards).
 
@@ -233,7 +232,7 @@ def rewrite_for_tfjs(graph_def) -> dict[str, int]:
                 and np.ravel(begin).tolist() == [i])
 
     # Reshape(t, [Shape(t)[0], Shape(t)[1], Shape(t)[2], C]) only tells TFLite's converter the
-    # channel count (see tfstyle.feedforward.networks._keep_channels); at run time it is t itself.
+    # channel count (see ``_keep_channels`` in tfstyle.feedforward.networks); at run time it is t itself.
     # Each costs TF.js six small ops (Shape, 3 StridedSlice, Pack, Reshape).
     reshapes = 0
     for n in graph_def.node:
@@ -299,7 +298,7 @@ def rewrite_for_tfjs(graph_def) -> dict[str, int]:
         base = name + "/tfjs"
         flat = make.op("Reshape", f"{base}/flat", [x, flat_shape], T=f32, Tshape=i32)  # (B, H*W, C)
         # flat^T @ ones, not ones^T @ flat: TF.js's WASM matmul packs its second operand, which is
-        # then the small ones column instead of the whole feature map (30 ms vs 0-3 ms measured).
+        # then the small ones column instead of the whole feature map (faster, measured).
         total = make.op("BatchMatMulV2", f"{base}/sum", [flat, ones], T=f32, adj_x=True, adj_y=False)  # (B, C, 1)
         mean = make.op("RealDiv", f"{base}/mean", [total, pixels], T=f32)
         # (B, C, 1) and (B, 1, 1, C) have the same memory order.

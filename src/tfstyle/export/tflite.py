@@ -76,9 +76,8 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
 
             converter.representative_dataset = gen
             # Instance normalisation (mean, variance, rsqrt, the normalising sub/mul/add) and the
-            # residual additions stay float32: fully int8 they cost 3-5 dB (measured on briefly
-            # trained light networks: 26-28 dB -> 29-33 dB PSNR against Keras). Convolutions,
-            # padding and resizing run in int8.
+            # residual additions stay float32: fully int8 they cost several dB of PSNR against Keras
+            # (bench/results/decisions.md). Convolutions, padding and resizing run in int8.
             with warnings.catch_warnings():
                 # The converter calibrates with its own tf.lite.Interpreter, whose deprecation
                 # notice is addressed to TensorFlow's code, not to whoever runs the export.

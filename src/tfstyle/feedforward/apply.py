@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..io.images import MIN_SIDE, ImageError, fit_size, load_image, resize, save_image
+from ..io.outputs import refuse_existing
 from .data import find_images
 from .networks import load_model_dir
 
@@ -25,7 +26,7 @@ class StyleModel:
         model_dir: a folder written by ``tfstyle train`` (``model.json`` + ``model.weights.h5``).
 
     Raises:
-        tfstyle.models.ModelError: the folder is missing or malformed.
+        tfstyle.feedforward.networks.ModelError: the folder is missing or malformed.
 
     Calling it maps (H, W, 3) or (B, H, W, 3) float RGB in [0, 1] to the same shape, stylised.
     """
@@ -62,6 +63,13 @@ class ApplyResult:
 
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def check_plan(plan, overwrite: bool) -> None:
+    """Before any work: ImageError for the first output of ``plan`` (:func:`plan_outputs`) that
+    exists, unless ``overwrite``."""
+    for _, dst, _ in plan:
+        refuse_existing(dst, overwrite, ImageError)
 
 
 def plan_outputs(inputs, out_dir: str | os.PathLike, suffix: str = ".png") -> list[tuple[Path, Path, bool]]:
@@ -111,10 +119,7 @@ def apply_files(model: StyleModel, inputs, out_dir: str | os.PathLike, size: int
     if size is not None and size < MIN_SIDE:
         raise ConfigError(f"size must be >= {MIN_SIDE}, got {size}")
     plan = plan_outputs(inputs, out_dir, suffix)
-    if not overwrite:
-        for _, dst, _ in plan:
-            if dst.exists():
-                raise ImageError(f"{dst}: already exists (pass --overwrite to replace it)")
+    check_plan(plan, overwrite)
     result = ApplyResult()
     pending: list[tuple[np.ndarray, Path]] = []
 

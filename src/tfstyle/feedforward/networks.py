@@ -12,7 +12,7 @@ Architecture (Johnson et al. 2016, with the later fixes the field settled on):
 * a sigmoid output, float32 under any mixed policy.
 
 The light variant swaps the inner convolutions for depthwise-separable ones and halves the
-channels (see ``NETWORK_PRESETS`` in ``config.py`` and :func:`network_cost`).
+channels (see ``tfstyle.config.train.NETWORK_PRESETS`` and :func:`network_cost`).
 
 On disk a model is a folder with ``model.json`` (format, version, the :class:`NetworkConfig` and
 training metadata) and ``model.weights.h5`` (Keras weights only). Loading rebuilds the network from

@@ -160,7 +160,8 @@ class Trainer:
         import keras
         import tensorflow as tf
 
-        from ..backbones.extractor import FeatureExtractor, resolve_precision
+        from ..backbones.extractor import FeatureExtractor
+        from ..hardware import resolve_precision
         from ..backbones.weights import weights_for
         from ..objective.losses import StyleContentLoss, gram
 

@@ -1,1 +1,1 @@
-"""Input and output: images (load, resize, atomic save) and resumable run states."""
+"""Input and output: images (load, resize, atomic save), resumable run states and the checks of output paths."""

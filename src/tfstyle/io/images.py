@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..config import ConfigError
+from .outputs import check_output
 
 # Refuse images declaring more pixels than this before decoding them (a small file can declare a
 # huge image: a decompression bomb; a 1 kB GIF can declare 16k x 16k). 2**27 = 134 M pixels covers
@@ -185,13 +186,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
                          f"{', '.join(sorted(SAVE_FORMATS))}")
     _check_name(p)
     try:
-        if p.is_dir():
-            raise ImageError(f"{p}: is a directory")
-        if (p.exists() or p.is_symlink()) and not overwrite:
-            raise ImageError(f"{p}: already exists (pass --overwrite to replace it)")
+        check_output(p, overwrite, ImageError, folder=False)
         parent = p.parent if str(p.parent) else Path(".")
-        if not parent.is_dir():
-            raise ImageError(f"{p}: folder {parent} does not exist")
     except OSError as e:  # e.g. name too long, permission denied on the way
         raise ImageError(f"{p}: cannot write ({e.strerror or e})") from None
     try:  # the same temporary name save_image will use (catches names too long to write, too)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import OPTIMIZERS_REGISTRY
 from ..progress import RunState
 from .images import atomic_write
 
@@ -118,7 +119,7 @@ def load_state(path: str | os.PathLike, expect_fingerprint: str | None = None) -
     # A hand-edited or foreign file can be a valid npz and still make no sense as a run.
     if state.step < 0 or any(len(v) != state.step for v in state.history.values()):
         raise StateError(f"{p}: saved state is inconsistent (step {state.step} vs. its loss history)")
-    if state.optimizer not in ("adam", "lbfgs"):
+    if state.optimizer not in OPTIMIZERS_REGISTRY:
         raise StateError(f"{p}: saved state names an unknown optimizer {state.optimizer!r}")
     if any(s.dtype.kind not in "biuf" or not np.isfinite(s).all() for s in state.slots):
         raise StateError(f"{p}: saved optimiser state holds non-numeric, NaN or Inf values")

@@ -1,1 +1,1 @@
-"""The objective: loss functions (plain TensorFlow functions), masks and colour controls."""
+"""The objective: loss functions (plain TensorFlow functions), masks, colour controls and the temporal loss."""

@@ -29,11 +29,10 @@ def gram(features: tf.Tensor) -> tf.Tensor:
     bfloat16 features (mixed_bfloat16) are multiplied in bfloat16 where bfloat16 is native
     (:func:`tfstyle.hardware.native_bfloat16`: AMX or AVX512_BF16 with oneDNN): there oneDNN's
     bfloat16 matmul sums the H*W products in float32 and rounds the (C, C) result to bfloat16 once
-    (0.14% rms relative error, measured on AMX, which is one rounding of the features themselves),
-    and bfloat16 has float32's range, so nothing overflows. It halves the time of the Grams and their
-    gradient against a float32 matmul of the same features (bench/knobs.py). Elsewhere bfloat16 is
-    emulated and its long sums round more often (0.52% maximum error on an AVX2-only CPU against 2^-8
-    for one rounding), so the features are cast to float32 first. Every other dtype, float16 in
+    (about one rounding of the features themselves), and bfloat16 has float32's range, so nothing
+    overflows; it is faster than a float32 matmul of the same features (bench/knobs.py). Elsewhere
+    bfloat16 is emulated and its long sums round more often, so the features are cast to float32
+    first (bench/results/decisions.md, "bfloat16 Grams"). Every other dtype, float16 in
     particular (whose H*W-term sums overflow), is multiplied in float32.
 
     Its input gradient is one matmul, ``F (dG + dG^T) / (H*W)``, where autodiff's takes two of that

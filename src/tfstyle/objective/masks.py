@@ -9,7 +9,7 @@ blend). Two uses:
   to make up for the untouched outside).
 * ``style_masks``: one mask per style image; each style's Gram loss is measured over its own region.
 
-Masked Gram (see :func:`tfstyle.losses.masked_gram`): ``sum_p m_p f_p f_p^T / sum_p m_p``, the
+Masked Gram (see :func:`tfstyle.objective.losses.masked_gram`): ``sum_p m_p f_p f_p^T / sum_p m_p``, the
 features weighted by the mask downsampled to the layer's resolution (area averaging), normalised by
 the mask's area, so it is the region's per-pixel average just as the plain Gram is the image's.
 """
@@ -39,7 +39,7 @@ def load_mask(source, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
         (H, W) float32 in [0, 1].
 
     Raises:
-        tfstyle.image.ImageError: unreadable, aspect ratio far from the content's, or all black.
+        tfstyle.io.images.ImageError: unreadable, aspect ratio far from the content's, or all black.
     """
     if isinstance(source, np.ndarray):
         a = np.asarray(source, np.float32)
@@ -81,7 +81,7 @@ def load_masks(shape: tuple[int, int], n_styles: int, content_mask=None, style_m
 
     Raises:
         tfstyle.config.ConfigError: not one style mask per style, or a region outside the content mask.
-        tfstyle.image.ImageError: an unreadable or unusable mask (see :func:`load_mask`).
+        tfstyle.io.images.ImageError: an unreadable or unusable mask (see :func:`load_mask`).
     """
     mask = None if content_mask is None else load_mask(content_mask, shape, "content mask")
     if style_masks is None:
@@ -120,7 +120,7 @@ class RegionStyleContentLoss(StyleContentLoss):
         regions: list of ``(weight, {layer: (1, C, C) target Gram}, {layer: (1, h, w, 1) mask})``;
             the weights (blend weights) should sum to 1.
         style_layer_weights, content_weight, style_weight, tv_weight: as in
-            :class:`tfstyle.losses.StyleContentLoss`.
+            :class:`tfstyle.objective.losses.StyleContentLoss`.
 
     Parts are named ``style/<layer>`` for one region and ``style/s<i>/<layer>`` (i from 1) for more.
     """

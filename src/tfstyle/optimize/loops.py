@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..config import ADAM_EPSILON, LBFGS_HISTORY, ConfigError
+from ..config import ADAM_EPSILON, LBFGS_HISTORY, OPTIMIZERS_REGISTRY, ConfigError
 from ..progress import Progress, RunState, StylizeResult
 
 
@@ -275,8 +275,14 @@ class _NonFinite(Exception):
 
 
 def loop_class(optimizer: str) -> type[Run]:
-    """The loop of an optimiser name ("adam" or "lbfgs")."""
-    return LBFGSRun if optimizer == "lbfgs" else AdamRun
+    """The loop of an optimiser name, from ``tfstyle.config.OPTIMIZERS_REGISTRY`` (its implementation
+    is imported on first use)."""
+    import importlib
+
+    if optimizer not in OPTIMIZERS_REGISTRY:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS_REGISTRY)}, got {optimizer!r}")
+    module, _, cls = OPTIMIZERS_REGISTRY[optimizer].implementation.partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 __all__ = ["Run", "AdamRun", "LBFGSRun", "loop_class", "learning_rate"]

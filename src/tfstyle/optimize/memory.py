@@ -15,18 +15,18 @@ memory (bytes) is::
   smoothing);
 * ``MEMORY_BACKWARD_FACTOR``: the backward pass keeps the forward activations and creates gradients
   of the same shapes, plus oneDNN scratch;
-* unfolding workspace: where TensorFlow runs without oneDNN (CPUs without AVX-512, e.g. AVX2-only
-  AMD and older Intel), its Eigen convolution gradients unfold the input of a convolution into
-  k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 0.56 GiB
-  for a 512x512 image) is alive at the peak. Measured on an AVX2 EPYC, float32, VGG19 at 512x512:
-  peak RSS 1.97 GiB against 1.47 GiB estimated without this term;
+* unfolding workspace (:func:`tfstyle.hardware.unfolds_convolutions`): where TensorFlow runs without
+  oneDNN (CPUs without AVX-512, e.g. AVX2-only AMD and older Intel), its Eigen convolution gradients unfold the input of a convolution into
+  k*k*channels values per cell ("im2col"); the largest such copy (VGG's ``block1_conv2``: 64 * 9
+  float32 values per pixel) is alive at the peak, and the measured peaks need it
+  (bench/results/decisions.md, "unfolding workspace");
 * Winograd convolutions (``--conv-algorithm``, :func:`winograd_bytes`): their transformed kernels for
   the whole run, and a workspace proportional to the largest replaced layer's input;
 * ``MEMORY_BASE``: the TensorFlow runtime, the model and its compiled functions.
 
 Both constants live in ``tfstyle.config`` and were calibrated against the peak RSS of real runs in
 subprocesses: ``python bench/calibrate_memory.py`` prints measured next to estimated for every network
-(the README's high-resolution section has the table).
+(bench/results/avx512_bf16/memory.md; the documentation's high-resolution page has the table).
 
 Policy: a scale runs untiled when its untiled estimate is at most ``AUTO_TILE_FRACTION`` of the
 limit (the limit is ``--memory-limit`` GiB, or the RAM psutil reports available); else in the
@@ -40,11 +40,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backbones import get
-from ..backbones.extractor import resolve_conv, resolve_precision
-from ..config import (AUTO_TILE_FRACTION, LBFGS_HISTORY, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
-                      MEMORY_IMAGE_BUFFERS, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
+from ..backbones.base import Backbone
+from ..backbones.extractor import resolve_conv
+from ..config import (AUTO_TILE_FRACTION, MEMORY_BACKWARD_FACTOR, MEMORY_BASE_GIB,
+                      MEMORY_IMAGE_BUFFERS, OPTIMIZERS_REGISTRY, TILE_CANDIDATES, WINOGRAD_WORKSPACE_FACTOR,
                       ConfigError, StylizeConfig)
+from ..hardware import resolve_precision, unfolds_convolutions
 
 GIB = 1024 ** 3
 BASE = int(MEMORY_BASE_GIB * GIB)
@@ -67,18 +68,17 @@ class Estimate:
         return self.base + self.activations + self.buffers
 
 
-def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "vgg19",
-                     smoothing: str = "none") -> int:
+def activation_bytes(hw: tuple[int, int], layers, policy: str, backbone: Backbone, smoothing: str = "none") -> int:
     """Bytes of the forward activations of the network truncated after ``layers``, for an (H, W) input.
 
     Args:
         hw: (H, W) of the input image (or tile).
         layers: Keras layer names the losses read (their float32 copies are counted too).
         policy: "float32", "mixed_bfloat16" or "mixed_float16".
-        network: the backbone (its graph facts give every layer's cells and channels).
+        backbone: the loss network (its graph facts give every layer's cells and channels).
         smoothing: "softmax" adds two float32 copies of each layer the losses read.
     """
-    facts = get(network).facts()
+    facts = backbone.facts()
     width = 4 if policy == "float32" else 2
     h, w = hw
     computed = set().union(*(facts[n].ancestors for n in layers))
@@ -94,31 +94,28 @@ def activation_bytes(hw: tuple[int, int], layers, policy: str, network: str = "v
     return total
 
 
-def workspace_bytes(hw: tuple[int, int], layers, network: str = "vgg19") -> int:
+def workspace_bytes(hw: tuple[int, int], layers, backbone: Backbone) -> int:
     """Bytes of the largest unfolded convolution input (float32) of the network truncated after
     ``layers``, where TensorFlow's convolutions run without oneDNN; 0 where they run with it."""
-    from ..hardware import onednn_enabled
-
-    if onednn_enabled():
+    if not unfolds_convolutions():
         return 0
-    facts = get(network).facts()
+    facts = backbone.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
     h, w = hw
     return max((facts[n].cells(h) * facts[n].cells(w) * facts[n].patch * 4 for n in computed), default=0)
 
 
-def winograd_bytes(hw: tuple[int, int], layers, network: str, policy: str, conv: str) -> tuple[int, int]:
+def winograd_bytes(hw: tuple[int, int], layers, backbone: Backbone, policy: str, conv: str) -> tuple[int, int]:
     """``(kernels, workspace)`` bytes where the run's 3x3 convolutions are Winograd's
-    (:mod:`tfstyle.backbones.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
+    (:mod:`tfstyle.kernels.winograd`), ``(0, 0)`` otherwise. Kernels: for each replaced layer, 36/9
     of its float32 kernel for the forward pass and as much for the input gradient, alive for the
     whole run. Workspace: the tiles, their transforms and the products of the largest replaced
     layer, ``WINOGRAD_WORKSPACE_FACTOR`` times its float32 input."""
-    bb = get(network)
-    if resolve_conv(conv, policy, bb.chain) != "winograd":
+    if resolve_conv(conv, policy, backbone.chain) != "winograd":
         return 0, 0
-    facts = bb.facts()
+    facts = backbone.facts()
     computed = set().union(*(facts[n].ancestors for n in layers))
-    from ..backbones.winograd import wide_enough
+    from ..kernels.winograd import wide_enough
 
     # The networks Winograd runs (plain chains: VGG) have only 3x3 convolutions: input channels = patch / 9.
     replaced = [facts[n] for n in computed if facts[n].patch and wide_enough(facts[n].patch // 9)]
@@ -134,9 +131,9 @@ def _layers(config: StylizeConfig) -> list[str]:
     return list(content) + [n for n, w in style if w > 0]
 
 
-def target_bytes(hw: tuple[int, int], config: StylizeConfig) -> int:
+def target_bytes(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone) -> int:
     """float32 content targets (whole feature maps) and style Grams."""
-    facts = get(config.network).facts()
+    facts = backbone.facts()
     content, style = config.resolved_layers()
     total = 0
     for name in content:
@@ -148,14 +145,20 @@ def target_bytes(hw: tuple[int, int], config: StylizeConfig) -> int:
 
 
 def optimizer_bytes(hw: tuple[int, int], optimizer: str) -> int:
-    n = hw[0] * hw[1] * 3
-    if optimizer == "lbfgs":
-        return n * 8 * (2 * LBFGS_HISTORY + 4)  # float64 s/y pairs plus SciPy's work vectors
-    return n * 4 * 3  # Adam: iteration counter, momentum, velocity
+    """Bytes of the optimiser's state for an (H, W) RGB image (``OptimizerEntry.state_bytes`` per value)."""
+    return hw[0] * hw[1] * 3 * OPTIMIZERS_REGISTRY[optimizer].state_bytes
 
 
-def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, optimizer: str | None = None,
-                  policy: str | None = None) -> Estimate:
+def tiled_optimizer(optimizer: str) -> str:
+    """The optimiser of a tiled scale: ``optimizer`` where it takes the tiled objective
+    (``OptimizerEntry.tiles``), else the first registered one that does."""
+    if OPTIMIZERS_REGISTRY[optimizer].tiles:
+        return optimizer
+    return next(name for name, entry in OPTIMIZERS_REGISTRY.items() if entry.tiles)
+
+
+def estimate_step(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, tile: int = 0,
+                  optimizer: str | None = None, policy: str | None = None) -> Estimate:
     """Estimated peak bytes of one step on an (H, W) image, untiled (``tile=0``) or in tiles.
 
     Tiles are estimated at their largest: a core of 1.25 * ``tile`` (small edge pieces merge into
@@ -168,25 +171,24 @@ def estimate_step(hw: tuple[int, int], config: StylizeConfig, tile: int = 0, opt
     optimizer = optimizer or config.optimizer
     layers = _layers(config)
     if tile:
-        margin = default_margin(get(config.network).facts(), layers)
+        margin = default_margin(backbone.facts(), layers)
         ext = tuple(min(n, max_core(tile) + 2 * margin) for n in hw)
     else:
         ext = hw
-    acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, config.network,
-                                                         config.resolved_smoothing()))
-    acts += workspace_bytes(ext, layers, config.network)
-    kernels, winograd_workspace = winograd_bytes(ext, layers, config.network, policy, config.conv_algorithm)
+    acts = int(MEMORY_BACKWARD_FACTOR * activation_bytes(ext, layers, policy, backbone, config.resolved_smoothing()))
+    acts += workspace_bytes(ext, layers, backbone)
+    kernels, winograd_workspace = winograd_bytes(ext, layers, backbone, policy, config.conv_algorithm)
     acts += winograd_workspace
     buffers = (MEMORY_IMAGE_BUFFERS * hw[0] * hw[1] * 3 * 4 + optimizer_bytes(hw, optimizer)
-               + target_bytes(hw, config) + kernels)
+               + target_bytes(hw, config, backbone) + kernels)
     return Estimate(BASE, acts, buffers)
 
 
-def untileable_reason(config: StylizeConfig) -> str | None:
-    """Why ``config``'s objective cannot be computed in tiles, or None if it can."""
-    bb = get(config.network)
-    if not bb.tileable(_layers(config)):
-        return (f"{bb.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
+def untileable_reason(config: StylizeConfig, backbone: Backbone) -> str | None:
+    """Why ``config``'s objective cannot be computed in tiles by ``backbone`` (its network), or None
+    if it can."""
+    if not backbone.tileable(_layers(config)):
+        return (f"{backbone.title}'s layers see the whole image (squeeze-and-excitation's global pooling), "
                 f"so tiles cannot compute them")
     if config.resolved_smoothing() == "softmax":
         return "softmax smoothing normalises each layer over the whole image (use --smoothing none to tile)"
@@ -209,33 +211,37 @@ def _limit_name(config: StylizeConfig) -> str:
     return "--memory-limit" if config.memory_limit > 0 else "available RAM"
 
 
-def plan_scale(hw: tuple[int, int], config: StylizeConfig, limit: int) -> tuple[int, str, int]:
+def plan_scale(hw: tuple[int, int], config: StylizeConfig, backbone: Backbone, limit: int,
+               policy: str | None = None) -> tuple[int, str, int]:
     """Decide how to run one scale of (H, W): ``(tile, optimizer, estimated bytes)``; tile 0 = untiled.
+    ``policy``: the run's resolved Keras dtype policy (None: resolved from ``config.precision``).
 
-    Tiled scales use Adam: L-BFGS would keep 20 float64 vector pairs of the whole image (16 GiB at
-    4096 px), and the moving tile grid makes the objective slightly different at every evaluation,
-    which L-BFGS's line search does not tolerate.
+    Tiled scales use an optimiser that takes the tiled objective (:func:`tiled_optimizer`: Adam where
+    L-BFGS is configured): the moving tile grid makes the objective slightly different at every
+    evaluation, which L-BFGS's line search does not tolerate, and L-BFGS would keep its vector pairs
+    of the whole image.
 
     Raises:
         MemoryLimitError: not even the smallest plan fits ``limit``.
     """
     budget = AUTO_TILE_FRACTION * limit
     longest = max(hw)
-    untileable = untileable_reason(config)
+    untileable = untileable_reason(config, backbone)
     if config.tile_size and longest > config.tile_size and untileable:
         raise ConfigError(f"--tile-size {config.tile_size}: {untileable}")
     if config.tile_size:
         if longest <= config.tile_size:
             plans = [(0, config.optimizer)]
         else:
-            plans = [(config.tile_size, "adam")]
+            plans = [(config.tile_size, tiled_optimizer(config.optimizer))]
     elif untileable:
         plans = [(0, config.optimizer)]
     else:
-        plans = [(0, config.optimizer)] + [(t, "adam") for t in TILE_CANDIDATES if t < longest]
+        plans = [(0, config.optimizer)] + [(t, tiled_optimizer(config.optimizer)) for t in TILE_CANDIDATES
+                                           if t < longest]
     chosen = None
     for tile, opt in plans:
-        est = estimate_step(hw, config, tile, opt).total
+        est = estimate_step(hw, config, backbone, tile, opt, policy).total
         if est <= budget:
             return tile, opt, est
         chosen = (tile, opt, est)

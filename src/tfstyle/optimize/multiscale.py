@@ -19,14 +19,10 @@ Decisions, stated once:
   scales take the remainder; with fewer steps than scales, the coarsest scales are dropped). Its
   default, auto (``StylizeConfig.resolved_scale_split``), gives two scales 1:2 and more scales equal
   shares, as jcjohnson's multi-resolution script and crowsonkb's style-transfer-pytorch give every
-  scale the same iterations. Measured at 512 px (256 then 512, random VGG19, Adam, 300 steps): the
-  upsampled coarse result stopped improving after 40-60 steps on three image pairs, so a
-  coarse-heavy 2:1 split spends 200 steps where 50 would do. Loss at the end (chelsea
-  cat, starry night, AMX): 2:1 0.834 in 43 s, equal 0.820 in 51 s, 1:2 0.812 in 56 s; the speed
-  benchmark's target (``bench/speed.py``): 2:1 never reached it, equal in 42 s, 1:2 in 36 s. On an
-  AVX2 CPU that target took 125 full-size step equivalents with 1:2, 129 with 1:4, 142 with 1:6 and
-  148 with an equal split (``bench/levers.py``); 1:2 ended lower than equal on the README's pairs,
-  1:4 higher on the first (``bench/final_loss.py``). Equal from three scales: with five scales
+  scale the same iterations. With two scales the upsampled coarse result stops improving long before
+  a coarse-heavy split ends, and 1:2 reached the speed benchmark's target soonest and ended lowest
+  (``bench/speed.py``, ``bench/levers.py``, ``bench/final_loss.py``; bench/results/avx2/levers.md,
+  final_loss_split_512.md, bench/results/decisions.md). Equal from three scales: with five scales
   (4096 px) a geometric 1:2 split would leave the coarsest 1/31 of the steps, too few to settle.
 * **Coarse scales may stop early.** The split gives each scale its share of the learning-rate
   schedule; with ``config.coarse_fraction`` < 1 a coarser Adam scale runs only that part of its
@@ -34,18 +30,14 @@ Decisions, stated once:
   (``ScalePlan``: ``offset`` counts the steps run before a scale, ``schedule_offset`` the
   schedule's), so the run takes fewer steps than ``config.steps``, which stays the schedule's
   length (0.8 at 512 px: 80 + 200 of 300). L-BFGS scales have no schedule and run their whole
-  share. The default runs whole shares. Measured on an AVX2 CPU at 512 px (``bench/levers.py``,
-  work to the speed benchmark's target in full-size step equivalents): 120 with 0.6 and 0.8, 125
-  with the whole share and with 0.4 (the fine scale needed as many steps after 60 coarse steps as
-  after 100), 122.5 with 0.9. But after the default 300-step schedule (``bench/final_loss.py``)
-  0.6 ended worse on the first README pair (0.4751 against 0.4726), 0.8 and 0.9 on the second
-  (0.1202 and 0.1201 against 0.1200; the first 0.4726 with 0.8), and a speed lever is taken only
-  where the end result is no worse.
+  share. The default runs whole shares: fractions below 1 reached the speed benchmark's target a
+  little sooner but ended worse after the default schedule, and a speed lever is taken only where
+  the end result is no worse (bench/results/avx2/levers.md, final_loss_coarse_fraction_512.md).
 * **Learning rate.** Adam's decaying rate is one schedule over the whole run: scale k continues
   where the previous one's share ended (``Stylizer.schedule_span``), so a finer scale refines the
-  upsampled image at a small rate instead of restarting at the full one and shaking it apart
-  (measured, 1:2 split: 0.812 against 0.827 with a fresh schedule per scale; the benchmark's target
-  in 36 s against not at all in 300 steps).
+  upsampled image at a small rate instead of restarting at the full one and shaking it apart (a
+  lower final loss, and the benchmark's target reached where a fresh schedule per scale never did;
+  bench/results/decisions.md).
 * **Progress.** Steps are counted globally: ``Progress.step`` runs from 1 to the steps planned over
   all scales (``Progress.total_steps``: ``config.steps`` less what coarse scales may skip; a scale's
   first global step is the sum of the steps planned before it), ``history`` is the concatenation
@@ -69,10 +61,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..backbones.extractor import resolve_precision
+from ..backbones.base import Backbone
 from ..backbones.weights import WeightsInfo, weights_for
-from ..hardware import set_inter_op_threads
-from ..config import INITS, MIN_COARSE, ConfigError, StylizeConfig, parse_scales
+from ..hardware import resolve_precision, set_inter_op_threads
+from ..config import INITS, MIN_COARSE, OPTIMIZERS_REGISTRY, ConfigError, StylizeConfig, parse_scales
 from ..io import images
 from ..io.images import as_image, output_shape
 from ..io.state import StateError, run_fingerprint
@@ -108,15 +100,18 @@ def split_steps(total: int, n: int, ratio: float = 1.0) -> list[int]:
     return parts
 
 
-def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
-                memory_limit: int | None = None) -> list[ScalePlan]:
+def plan_scales(content_hw: tuple[int, int], config: StylizeConfig, backbone: Backbone,
+                memory_limit: int | None = None, policy: str | None = None) -> list[ScalePlan]:
     """The scales of a run, with steps (run and in the schedule), tiling and memory estimates.
 
     Args:
         content_hw: (H, W) of the content image.
         config: the run's settings (``size``, ``steps``, ``scales``, ``scale_split``,
             ``coarse_fraction``, ``tile_size``, ``memory_limit``).
+        backbone: the loss network (:class:`tfstyle.backbones.base.Backbone`), whose graph facts
+            size the memory plan.
         memory_limit: bytes; default ``config.memory_limit`` GiB, or the available RAM if that is 0.
+        policy: the run's resolved Keras dtype policy (None: resolved from ``config.precision``).
 
     Raises:
         ConfigError: a scale is too small for the content's aspect ratio.
@@ -129,14 +124,15 @@ def plan_scales(content_hw: tuple[int, int], config: StylizeConfig,
     limit = memory.resolve_limit(config) if memory_limit is None else memory_limit
     kept = [(size, n) for size, n in zip(sizes, steps) if n > 0]
     # Finest first: if the run cannot fit, the message names the largest scale.
-    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, limit) for size, _ in kept[::-1]}
+    decided = {size: memory.plan_scale(output_shape(content_hw, size), config, backbone, limit, policy)
+               for size, _ in kept[::-1]}
     fraction = float(config.coarse_fraction)
     plans, offset, position = [], 0, 0
     for i, (size, share) in enumerate(kept):
         tile, optimizer, estimate = decided[size]
         # A coarser Adam scale stops early; the next one starts where the share ends in the schedule.
         # L-BFGS has no schedule, and the finest scale always runs its whole share.
-        coarser = i < len(kept) - 1 and optimizer == "adam"
+        coarser = i < len(kept) - 1 and OPTIMIZERS_REGISTRY[optimizer].schedule
         n = max(1, int(share * fraction + 0.5)) if coarser else share
         plans.append(ScalePlan(size, output_shape(content_hw, size), n, offset, tile, optimizer, estimate,
                                schedule_offset=position))
@@ -182,7 +178,7 @@ class MultiScaleStylizer:
         self.shape = output_shape(content.shape[:2], config.size)
         # The network once for every scale (its graph facts also serve the memory plan).
         self.extractor = build_extractor(self.config, self.weights, self.policy)
-        self.plan = plan_scales(content.shape[:2], self.config, memory_limit)
+        self.plan = plan_scales(content.shape[:2], self.config, self.extractor.backbone, memory_limit, self.policy)
         # Traced once for every scale; with static sizes where there is only one.
         self.shared = SharedObjective(self.extractor, self.plan[0].shape if len(self.plan) == 1 else None)
         self._check_sizes()

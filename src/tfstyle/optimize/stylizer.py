@@ -16,10 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..backbones.extractor import FeatureExtractor, resolve_precision
+from ..backbones.extractor import FeatureExtractor
 from ..backbones.weights import WeightsInfo, weights_for
 from ..config import ConfigError, StylizeConfig
-from ..hardware import set_inter_op_threads
+from ..hardware import resolve_precision, set_inter_op_threads
 from ..io import images
 from ..io.images import as_image, output_shape, style_shape
 from ..progress import Progress, RunState, StylizeResult
@@ -33,8 +33,8 @@ class SharedObjective:
 
     Serves plain objectives (no masks, no luminance-only view); the first Stylizer that uses it
     fixes the loss weights, which are the same at every scale of a run. ``shape``: the (H, W) of a
-    run's only scale, traced with static sizes (a smaller graph, traced and optimised sooner: 0.6 s
-    less before the first step at 256 px, bench/speed.py); None leaves them open.
+    run's only scale, traced with static sizes (a smaller graph, traced and optimised sooner:
+    bench/speed.py, bench/results/decisions.md); None leaves them open.
     """
 
     def __init__(self, extractor: FeatureExtractor, shape: tuple[int, int] | None = None):
@@ -62,7 +62,7 @@ class SharedObjective:
                 return total, parts, tape.gradient(total, x)
 
             # autograph=False: the objective has no tensor-dependent Python control flow, and
-            # converting the network's code took 1.8 s of the first step at 256 px.
+            # converting the network's code delayed the first step (bench/results/decisions.md).
             self._fn = tf.function(impl, input_signature=signature, autograph=False)
         return self._fn(x, loss.content_targets, loss.style_targets)
 
@@ -206,7 +206,7 @@ class Stylizer:
             image = with_chrominance(image, self.content)
         return np.clip(image, 0, 1).astype(np.float32)
 
-    # Target hooks: tfstyle.tiling overrides both to run the network on tiles, never the whole image.
+    # Target hooks: tfstyle.optimize.tiling overrides both to run the network on tiles, never the whole image.
     def _content_features(self, image: np.ndarray) -> dict:
         """Features ``{layer: (1, h, w, C)}`` of an (H, W, 3) image (at least the content layers)."""
         return self.extractor(image[None])

@@ -22,7 +22,7 @@ So one evaluation gives the global loss and (up to margin effects) its exact gra
 optimiser steps the whole image. The tile grid is shifted by a random offset (a multiple of the
 deepest layer's stride, so the pooling grid stays aligned with the untiled one) at every evaluation,
 so the residual margin effects never sit at the same place twice: no seams. Tiled scales use Adam
-(see :func:`tfstyle.memory.plan_scale`).
+(see :func:`tfstyle.optimize.memory.plan_scale`).
 
 Targets are computed the same way: the style Grams from pass 1 over the style image at this scale,
 the content target by stitching the content image's core features (a whole feature map per content
@@ -233,7 +233,7 @@ class TiledObjective:
         return sums
 
     def grams(self, image: np.ndarray) -> dict:
-        """Global normalised Grams ``{layer: (1, C, C)}`` (as :func:`tfstyle.losses.gram`), in tiles."""
+        """Global normalised Grams ``{layer: (1, C, C)}`` (as :func:`tfstyle.objective.losses.gram`), in tiles."""
         return {n: (g / c)[None] for n, (g, c) in self.gram_sums(image).items()}
 
     def content_features(self, image: np.ndarray) -> dict:

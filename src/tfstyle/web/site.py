@@ -25,6 +25,7 @@ from typing import Callable
 
 from ..config import TFJS_DIR_ENV, ExportConfig, WebConfig
 from ..export.base import remove_path, replace_path
+from ..io.outputs import check_output
 from . import SiteError
 
 APP_DIR = Path(__file__).parent / "app"
@@ -131,17 +132,7 @@ def style_names(model_dirs) -> list[str]:
 
 def check_site_output(out: str | os.PathLike, overwrite: bool) -> Path:
     """Fail early, before any model is exported, if the site cannot be written at ``out``."""
-    out = Path(out)
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise SiteError(f"{out}: already exists (pass --overwrite to replace it)")
-    if out.exists() and not out.is_dir():
-        raise SiteError(f"{out}: exists and is not a folder")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise SiteError(f"{out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SiteError(f"{out}: cannot write in folder {parent}")
-    return out
+    return check_output(out, overwrite, SiteError, folder=True)
 
 
 def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = None, overwrite: bool = False,

@@ -41,7 +41,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .images import MIN_SIDE, ImageError, atomic_write, load_image
+from ..io import outputs
+from ..io.images import MIN_SIDE, ImageError, atomic_write, load_image
 
 INSTALL_HINT = 'pip install "tfstyle[video]"'
 # Output containers (by suffix) and their FFmpeg muxer names.
@@ -325,24 +326,12 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> tuple[Path
     """
     text = os.fspath(path)
     p = Path(text)
-    if is_frames_output(text):
-        if p.exists() and not p.is_dir():
-            raise VideoError(f"{p}: exists and is not a folder")
-        parent = p.parent if str(p.parent) else Path(".")
-        if not parent.is_dir():
-            raise VideoError(f"{p}: folder {parent} does not exist")
-        return p, True
+    if is_frames_output(text):  # a folder of frames: an existing one is resumed or refilled
+        return outputs.check_output(p, True, VideoError, folder=True), True
     if p.suffix.lower() not in VIDEO_FORMATS:
         raise VideoError(f"{p}: unknown output format {p.suffix or '(none)'}; use one of "
                          f"{', '.join(VIDEO_FORMATS)} or a folder ending in /")
-    if (p.exists() or p.is_symlink()) and not overwrite:
-        raise VideoError(f"{p}: already exists (pass --overwrite to replace it)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise VideoError(f"{p}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise VideoError(f"{p}: cannot write in folder {parent}")
-    return p, False
+    return outputs.check_output(p, overwrite, VideoError), False
 
 
 class FrameFolder:
@@ -366,7 +355,8 @@ class FrameFolder:
         path = self.path(index)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            # compress_level 1: deflate's higher levels cost 5-10x the time for a few per cent.
+            # compress_level 1: deflate's higher levels cost several times the time for a few per
+            # cent of size (bench/results/decisions.md).
             pil.save(tmp, format="PNG", compress_level=1)
             os.replace(tmp, path)
         except BaseException as e:

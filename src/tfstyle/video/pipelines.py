@@ -39,9 +39,9 @@ from typing import Callable
 
 import numpy as np
 
-from .config import ConfigError, StylizeConfig, VideoConfig
-from .io.images import atomic_write, output_shape
-from .io.video import (FrameFolder, VideoError, VideoInfo, VideoWriter, check_output, even_shape, probe,
+from ..config import ConfigError, StylizeConfig, VideoConfig
+from ..io.images import atomic_write, output_shape
+from .codecs import (FrameFolder, VideoError, VideoInfo, VideoWriter, check_output, even_shape, probe,
                        read_frames)
 
 STORE_SUFFIX = ".tfstyle-frames"  # OUT.mp4 -> OUT.mp4.tfstyle-frames/
@@ -99,7 +99,7 @@ class FeedForwardFrames:
         model: a :class:`tfstyle.feedforward.apply.StyleModel` (or any callable mapping (H, W, 3)
             float RGB [0, 1] to the same).
         blend: weight ``b`` of the warped previous output where the flow is consistent (0: off).
-        flow: a :class:`tfstyle.objective.temporal.FlowEstimator` (needed when ``blend > 0``).
+        flow: a :class:`tfstyle.video.flow.FlowEstimator` (needed when ``blend > 0``).
 
     Calling it with a (H, W, 3) uint8 frame returns the (H, W, 3) float32 output; frames must come
     in order. ``timings`` accumulates seconds in ``stylize`` and ``flow``.
@@ -120,7 +120,7 @@ class FeedForwardFrames:
         self._prev = (frame, np.asarray(output, np.float32) / (255.0 if output.dtype == np.uint8 else 1.0))
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        from .objective.temporal import warp
+        from .flow import warp
 
         t0 = time.perf_counter()
         y = np.asarray(self.model(frame.astype(np.float32) / 255.0), np.float32)
@@ -159,10 +159,10 @@ class OptimisedFrames:
     """
 
     def __init__(self, style, config: StylizeConfig, video: VideoConfig, weights=None):
-        from .backbones.extractor import resolve_precision
-        from .backbones.weights import resolve_weights
-        from .optimize.stylizer import build_extractor
-        from .objective.temporal import FlowEstimator
+        from ..backbones.weights import resolve_weights
+        from ..hardware import resolve_precision
+        from ..optimize.stylizer import build_extractor
+        from .flow import FlowEstimator
 
         self.config = config.validate()
         self.video = video.validate()
@@ -186,8 +186,9 @@ class OptimisedFrames:
         self._history.append((frame, np.asarray(output, np.float32) / (255.0 if output.dtype == np.uint8 else 1.0)))
 
     def __call__(self, frame: np.ndarray, callback: Callable | None = None) -> np.ndarray:
-        from .objective.temporal import TemporalTerm, long_term_masks, warp
-        from .optimize.stylizer import Stylizer
+        from ..objective.temporal import TemporalTerm
+        from .flow import long_term_masks, warp
+        from ..optimize.stylizer import Stylizer
 
         c, v = self.config, self.video
         content = frame.astype(np.float32) / 255.0
@@ -273,7 +274,7 @@ def video_fingerprint(info: VideoInfo, hw, model_dir=None, style=None, config: S
     h = hashlib.sha256()
     _hash_files(h, info.files if info.kind == "frames" else [info.path])
     if model_dir is not None:
-        from .feedforward.networks import MODEL_FILE, WEIGHTS_FILE
+        from ..feedforward.networks import MODEL_FILE, WEIGHTS_FILE
 
         _hash_files(h, [Path(model_dir) / MODEL_FILE, Path(model_dir) / WEIGHTS_FILE])
         settings = ("model", video.blend if video.blend else 0.0, video.flow if video.blend else "")
@@ -326,7 +327,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
 
     Args:
         source: a video file, a folder of frames or an image-sequence pattern (see
-            :func:`tfstyle.io.video.probe`).
+            :func:`tfstyle.video.codecs.probe`).
         output: .mp4, .mov or .mkv, or a folder (a path ending in ``/`` or an existing folder).
         model: a :class:`tfstyle.feedforward.apply.StyleModel`, or a model folder (the fast path);
             or else ``style``: a style image (path or array) for the optimisation path.
@@ -336,7 +337,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
         resume: continue an interrupted run from its store. overwrite: replace an existing output
             and discard an interrupted run's frames.
         weights: pre-resolved loss-network weights (optimisation path).
-        info: the input's :func:`tfstyle.io.video.probe` (else probed here).
+        info: the input's :func:`tfstyle.video.codecs.probe` (else probed here).
         size: the longest side of the output frames; None: the clip's own (see :func:`frame_size`).
 
     Returns:
@@ -353,7 +354,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
     out, as_frames = check_output(output, overwrite=overwrite or resume)
     hw = frame_shape(info, frame_size(info, size, model is not None, config.size), as_frames)
     if model is not None and not callable(model):
-        from .feedforward.apply import StyleModel
+        from ..feedforward.apply import StyleModel
 
         model_dir = model
         model = StyleModel(model)
@@ -362,7 +363,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
     if model is not None and model_dir is None:
         raise ConfigError("the model needs a model_dir to fingerprint a resumable run")
     if style is not None and not isinstance(style, (np.ndarray, list, tuple)):
-        from .io.images import load_image
+        from ..io.images import load_image
 
         style_image = load_image(style)
     else:
@@ -373,7 +374,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
     done = prepare_store(store, fp, resume, overwrite, as_frames)
 
     if model is not None:
-        from .objective.temporal import FlowEstimator
+        from .flow import FlowEstimator
 
         processor = FeedForwardFrames(model, video.blend, FlowEstimator(video.flow) if video.blend > 0 else None)
         steps_per_frame = 0

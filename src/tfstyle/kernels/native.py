@@ -1,9 +1,9 @@
 """Native kernels: the Winograd transforms (``winograd_ops.cc``) as TensorFlow CPU ops, each one pass
 over memory.
 
-The transforms of :mod:`tfstyle.backbones.winograd` built from TensorFlow ops (pad, gather, two small
-matmuls each side) read and write every tile several times: about a third of a 512 px float32 step
-on an AVX2 CPU. The two ops in ``winograd_ops.cc`` read their input once and write their output once.
+The transforms of :mod:`tfstyle.kernels.winograd` built from TensorFlow ops (pad, gather, two small
+matmuls each side) read and write every tile several times, a large part of a float32 step
+(bench/results/avx2_512/speed.md). The two ops in ``winograd_ops.cc`` read their input once and write their output once.
 They are compiled on first use against the installed TensorFlow: its compiler flags and headers
 (``tf.sysconfig``), ``-O3 -march=native``. The shared library is cached under :func:`cache_dir`,
 keyed by the source, TensorFlow's version, the compiler and the CPU, so a new TensorFlow, compiler
@@ -13,7 +13,7 @@ Where they cannot be had, the TensorFlow-op transforms run instead, with the sam
 rounding apart): :func:`winograd_ops` returns None and :func:`status` says why. That happens with no
 C++ compiler (``$CXX``, else ``g++``), a failed build (recorded in ``winograd_ops-*.failed``, so later
 processes do not try again until it is deleted) or load, a library that fails the caller's check
-(:mod:`tfstyle.backbones.winograd` compares it with its TensorFlow-op transforms on a small input),
+(:mod:`tfstyle.kernels.winograd` compares it with its TensorFlow-op transforms on a small input),
 or ``TFSTYLE_NATIVE_KERNELS=0``.
 """
 

@@ -7,10 +7,10 @@ computes each 4x4 output tile from a 6x6 input tile with 36 products per channel
 
 * input tiles by one gather of pixel rows (C floats each); the input transform ``B^T d B`` one side
   at a time (:func:`_sandwich`: a 6x6 matmul, then a batch of them), a third of the multiplications
-  of one matmul with ``kron(B^T, B^T)`` and 1.5-1.7x faster;
+  of one matmul with ``kron(B^T, B^T)``, and faster;
 * the 36 products as one batched matmul with the kernel transformed once (``G g G^T``), as the
   network's weights are fixed while a loss uses it, stored in the layout the process's matmul runs
-  fastest (:func:`products_transposed`);
+  fastest (:func:`tfstyle.hardware.winograd_products_transposed`);
 * the output transform ``A^T y A`` the same way, then one gather back to pixel order;
 * the input gradient by the same algorithm with the kernel turned 180 degrees and its channels
   swapped (recorded on the gradient tapes, :func:`tfstyle.tape.record`), instead of the gradients
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN
+from .. import hardware
 from ..tape import record
 
 # Winograd F(m x m, 3 x 3) matrices (B^T, G, A^T), from Lavin & Gray 2016; F(4, 3) uses the
 # interpolation points 0, +-1, +-2, F(6, 3) 0, +-1, +-2, +-1/2 (as NNPACK). The library runs F(4, 3):
-# F(6, 3) made a step at 512 px only 1.03x faster on an AVX2 EPYC (none at 256 px) for 1.8x the
-# transformed kernels' memory (bench/winograd.py compares them).
+# F(6, 3) made a step hardly faster for much more transformed kernels' memory (bench/winograd.py
+# compares them; bench/results/decisions.md).
 MATRICES = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]],
@@ -71,7 +71,7 @@ class WinogradConv:
     """A 'same', stride-1 3x3 convolution without bias, ``(B, H, W, C) -> (B, H, W, K)`` float32, with
     the fixed kernel ``g`` (3, 3, C, K), by F(m x m, 3 x 3) (``m`` 4 or 2); calling it is
     differentiable with respect to the input. F(4, 3) runs the native transforms where they can be
-    had (:mod:`tfstyle.backbones.native`; ``native=False`` keeps the TensorFlow-op ones)."""
+    had (:mod:`tfstyle.kernels.native`; ``native=False`` keeps the TensorFlow-op ones)."""
 
     def __init__(self, g: np.ndarray, m: int = 4, native: bool = True):
         import tensorflow as tf
@@ -84,8 +84,8 @@ class WinogradConv:
         self.m = m
         bt, _, at = (np.array(x, np.float64) for x in MATRICES[m])
         # Variables, not constants: a traced function captures them by reference instead of copying
-        # 4x the kernel's bytes into its graph (which made the first steps 8 s slower).
-        self.transposed = products_transposed()
+        # the transformed kernels' bytes into its graph (which made the first steps seconds slower).
+        self.transposed = hardware.winograd_products_transposed()
         lay = _kc if self.transposed else (lambda u: u)
         self.u = tf.Variable(lay(transform_kernel(g, m)), trainable=False)
         # The input gradient of a 'same' 3x3 convolution is the 'same' convolution of the output
@@ -108,7 +108,7 @@ class WinogradConv:
 
 
 def native_transforms():
-    """The native F(4, 3) transforms (:mod:`tfstyle.backbones.native`), checked once against
+    """The native F(4, 3) transforms (:mod:`tfstyle.kernels.native`), checked once against
     :func:`reference_tiles` and :func:`reference_pixels`, or None (``native.status()`` says why)."""
     from .native import winograd_ops
 
@@ -130,17 +130,6 @@ def _agrees(ops) -> str | None:
     return None
 
 
-def products_transposed() -> bool:
-    """Whether the transformed kernels are stored (n^2, K, C), the products multiplying by their
-    transpose, rather than (n^2, C, K): where oneDNN runs TensorFlow's batched matmul, ``(T, C) x
-    (K, C)^T`` ran at 1.0-1.5x the speed of ``(T, C) x (C, K)`` on VGG19's shapes; Eigen's ran it up
-    to 2.4x slower (36 products of 48x512 by 512x512, block5 at 256 px: 27.9 against 11.8 ms on an
-    AVX-512 EPYC), which made Winograd lose on VGG19's deep layers there."""
-    from ..hardware import onednn_enabled
-
-    return onednn_enabled()
-
-
 def _kc(u):
     import tensorflow as tf
 
@@ -151,7 +140,7 @@ def _winograd(x, u, bt, at, m: int, native=None, transposed: bool = True):
     """F(m, 3) of ``x`` (B, H, W, C) with transformed kernels ``u``, (n^2, K, C) if ``transposed`` else
     (n^2, C, K), and the transforms
     ``bt`` = B^T (n, n), ``at`` = A^T (m, n), n = m + 2, or the ``native`` op library's (F(4, 3)). Its
-    Python loops only build the graph: autograph is kept out (converting it took 0.6 s per trace)."""
+    Python loops only build the graph: autograph is kept out (converting them slowed every trace)."""
     import tensorflow as tf
 
     return tf.autograph.experimental.do_not_convert(_winograd_ops)(x, u, bt, at, m, native, transposed)
@@ -170,7 +159,7 @@ def _sandwich(left, d):
 def _winograd_ops(x, u, bt, at, m: int, native=None, transposed: bool = True):
     import tensorflow as tf
 
-    if native is not None:  # F(4, 3) by the native transforms (tfstyle.backbones.native)
+    if native is not None:  # F(4, 3) by the native transforms (tfstyle.kernels.native)
         return native.tfstyle_winograd_pixels(tf.matmul(native.tfstyle_winograd_tiles(x), u, transpose_b=transposed), x)
     v = reference_tiles(x, bt, m)  # input transform: (n^2, B*th*tw, C)
     return reference_pixels(tf.matmul(v, u, transpose_b=transposed), x, at, m)  # products: (n^2, B*th*tw, K)
@@ -239,17 +228,14 @@ def winograd_eligible(layer) -> bool:
 
 
 def wide_enough(in_channels: int) -> bool:
-    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms here:
-    at least ``WINOGRAD_MIN_CHANNELS_ONEDNN`` where oneDNN runs TensorFlow's kernels, else at least
-    ``WINOGRAD_MIN_CHANNELS`` (``config`` says what was measured)."""
-    from ..hardware import onednn_enabled
-
-    return in_channels >= (WINOGRAD_MIN_CHANNELS_ONEDNN if onednn_enabled() else WINOGRAD_MIN_CHANNELS)
+    """Whether a 3x3 convolution with this many input channels is worth Winograd's transforms on this
+    machine (:func:`tfstyle.hardware.winograd_min_channels`)."""
+    return in_channels >= hardware.winograd_min_channels()
 
 
 def use_winograd(layer) -> bool:
-    """Where F(4, 3) was faster than TensorFlow's float32 convolution on an AVX2 CPU at 256 and 512 px
-    (``bench/winograd.py``): eligible layers that are :func:`wide_enough`."""
+    """Where F(4, 3) was faster than TensorFlow's float32 convolution (``bench/winograd.py``): eligible
+    layers that are :func:`wide_enough`."""
     return winograd_eligible(layer) and wide_enough(layer.kernel.shape[2])
 
 
@@ -257,11 +243,10 @@ class TransposedConv:
     """A 'same', stride-1 3x3 convolution without bias, ``(B, H, W, C) -> (B, H, W, K)``, computed as
     the transpose of a convolution (``Conv2DBackpropInput``) with the kernel turned 180 degrees and
     its channels swapped; its input gradient is TensorFlow's own (``Conv2DBackpropInput`` with the
-    kernel). Where oneDNN runs the convolutions (float32 on an AVX2 EPYC), its backward-data kernel
-    is faster than its forward one: VGG19's block1_conv2 at 256 px took 43.8 ms forward and back
-    against 52.5 ms, block2_conv1 21.6 against 28.5 ms; with Eigen's kernels it is the other way
-    round (Conv2DBackpropInput 2.6x slower than the forward), so :class:`WinogradChain` uses it only
-    under oneDNN."""
+    kernel). Where oneDNN runs the convolutions its backward-data kernel is faster than its forward
+    one on VGG19's first layers; with Eigen's it is the other way round, so :class:`WinogradChain`
+    uses it only where :func:`tfstyle.hardware.transposed_convolutions_faster` says so
+    (bench/results/decisions.md)."""
 
     def __init__(self, kernel):
         import tensorflow as tf
@@ -291,16 +276,15 @@ def _transposed(x, kernel):
 class WinogradChain:
     """Runs a plain chain of Keras layers (each layer's input is the previous one's output, as in
     VGG), float32, with :func:`use_winograd` convolutions computed by :class:`WinogradConv` (plus the
-    layer's bias and activation), where oneDNN runs TensorFlow's kernels the other 3x3 convolutions
-    (VGG's first, from 3 channels) by :class:`TransposedConv`, and every other layer as Keras runs it.
+    layer's bias and activation), the other 3x3 convolutions (VGG's first, from 3 channels) by
+    :class:`TransposedConv` where :func:`tfstyle.hardware.transposed_convolutions_faster`, and every
+    other layer as Keras runs it.
 
     Built for the layer names ``taps``, it stops after the last of them; ``chain(x)`` returns
     ``{name: output}`` for ``taps``.
     """
 
     def __init__(self, layers, taps):
-        from ..hardware import onednn_enabled
-
         self.taps = frozenset(taps)
         taps = set(taps)
         self.steps = []
@@ -312,7 +296,7 @@ class WinogradChain:
                 conv = WinogradConv(layer.kernel.numpy())
                 self.steps.append((layer.name, _ConvStep(conv, bias, layer.activation)))
                 self.replaced.append(layer.name)
-            elif winograd_eligible(layer) and onednn_enabled():
+            elif winograd_eligible(layer) and hardware.transposed_convolutions_faster():
                 self.steps.append((layer.name, _ConvStep(TransposedConv(layer.kernel), bias, layer.activation)))
                 self.transposed.append(layer.name)
             else:
