@@ -1,0 +1,100 @@
+"""A real Ray cluster for the tests: a head and worker nodes, each started with ``ray start --block``
+in its own process group on 127.0.0.1, and stopped by the process groups started here (never
+``ray stop``, which would end every Ray process on the machine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ports() -> list[str]:
+    """Every port a node listens on, free ones chosen here: other Ray clusters may run on this
+    machine and Ray's fixed defaults would collide with them."""
+    return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
+
+
+class RayCluster:
+    """``head_cpus`` on the head, one worker node per entry of ``worker_cpus``."""
+
+    def __init__(self, tmp: Path, head_cpus: int = 1, worker_cpus=(1,), env: dict | None = None):
+        self.tmp = Path(tmp)
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        # No token authentication: a token file in the home folder (which a local ray.init() writes)
+        # would turn it on for the head only, and the worker nodes could not join.
+        self.env = {**os.environ, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+        self.workers: list[subprocess.Popen] = []
+        self.head = self._start(["--head", "--port", str(self.port), "--num-cpus", str(head_cpus),
+                                 "--include-dashboard=false", "--temp-dir", str(self.tmp / "ray"),
+                                 "--ray-client-server-port", str(free_port())], "head")
+        try:
+            self.wait_nodes(1)
+            for i, n in enumerate(worker_cpus):  # one at a time: nodes starting together collide
+                self.workers.append(self._start(["--address", self.address, "--num-cpus", str(n)], f"worker{i}"))
+                self.wait_nodes(2 + i)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "wb")
+        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *_ports(), *args]
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+
+    def alive_nodes(self) -> int:
+        code = ("import ray, logging; ray.init(address=%r, logging_level=logging.ERROR, log_to_driver=False); "
+                "print(sum(n['Alive'] for n in ray.nodes()))" % self.address)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=self.env)
+        return int(r.stdout.split()[-1]) if r.returncode == 0 and r.stdout.split() else -1
+
+    def wait_nodes(self, n: int, timeout: float = 120) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for p in [self.head, *self.workers]:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a Ray node exited ({p.args[-1]}): see {self.tmp}/*.log")
+            if self.alive_nodes() >= n:
+                return
+            time.sleep(1)
+        raise RuntimeError(f"{n} Ray nodes did not come up in {timeout} s")
+
+    @staticmethod
+    def kill(p: subprocess.Popen, sig=signal.SIGKILL) -> None:
+        """Signal the process group this cluster started for one node."""
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        for p in [*self.workers, self.head]:
+            self.kill(p, signal.SIGTERM)
+        end = time.monotonic() + 10
+        for p in [*self.workers, self.head]:
+            try:
+                p.wait(max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            # The node's children (raylet, GCS, workers) share its process group.
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
