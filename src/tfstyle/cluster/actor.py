@@ -36,8 +36,11 @@ class Stylist:
         import tensorflow as tf
 
         # Before the first op: the actor uses the CPUs it reserved, not every core of its node.
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already runs in this process (called outside Ray): keep its threads
+            pass
         from ..feedforward.apply import StyleModel
 
         self.model = StyleModel(model_dir)

@@ -151,6 +151,11 @@ def run_job(model_dir, inputs, out_dir, cluster: str = "auto", apply: ApplyConfi
     suffix = "." + apply.format
     plan = plan_job(model_dir, inputs, out_dir, suffix, styles, config.seed, config.styles_per_image, overwrite)
     out = plan.out_dir
+    if plan.todo:  # Ray and the address, checked before anything is written
+        address = resolve_address(cluster)
+        if address is not None:
+            _check_reachable(address)
+        import_ray()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
