@@ -30,10 +30,14 @@ def _ports() -> list[str]:
 
 
 class RayCluster:
-    """``head_cpus`` on the head, one worker node per entry of ``worker_cpus``."""
+    """``head_cpus`` on the head, one worker node per entry of ``worker_cpus``; ``pin``: a core list
+    (taskset's) per node, head first, that the node and every process it starts run on."""
 
-    def __init__(self, tmp: Path, head_cpus: int = 1, worker_cpus=(1,), env: dict | None = None):
+    def __init__(self, tmp: Path, head_cpus: int = 1, worker_cpus=(1,), env: dict | None = None,
+                 pin: list[str] | None = None):
         self.tmp = Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.pin = list(pin or [])
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         # No token authentication: a token file in the home folder (which a local ray.init() writes)
@@ -58,6 +62,9 @@ class RayCluster:
     def _start(self, args: list[str], name: str) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")
         cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *_ports(), *args]
+        index = 0 if name == "head" else 1 + len(self.workers)
+        if index < len(self.pin):
+            cmd = ["taskset", "-c", self.pin[index], *cmd]
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
 
     def _wait_started(self, p: subprocess.Popen, name: str, timeout: float = 120) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from ..config import ApplyConfig, ClusterConfig
+from ..config import CLUSTER_MANIFEST, ApplyConfig, ClusterConfig
 from .flags import add_config_flags, config_from
 from .output import quiet_tensorflow, say
-from .signals import check_interrupt, start_polling
+from .signals import check_interrupt
 
 
 def add_parser(sub) -> None:
@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
     c = a.add_argument_group("cluster", "the same job on a Ray cluster (pip install \"tfstyle[cluster]\")")
     c.add_argument("--cluster", metavar="auto|local|ADDRESS",
                    help="run on Ray Data: local (Ray started here), auto ($RAY_ADDRESS, else local) or the "
-                        "HOST:PORT of a running cluster's head; a manifest.csv beside the outputs, a rerun "
-                        "finishes what is missing")
+                        f"HOST:PORT of a running cluster's head; a {CLUSTER_MANIFEST} beside the outputs, a "
+                        "rerun finishes what is missing")
     c.add_argument("--styles", metavar="PAINTINGS",
                    help="--cluster with an arbitrary-style model: a folder of paintings, one chosen per "
                         "image from --seed and the image's path")
@@ -96,7 +96,7 @@ def run_cluster(args) -> int:
 
     def progress(finished: int, total: int) -> None:
         nonlocal bar
-        check_interrupt()  # Ctrl-C ends the run between batches; the library keeps what is written
+        check_interrupt()  # a signal that landed while a batch was being recorded
         if not args.quiet:
             if bar is None:
                 from tqdm import tqdm
@@ -104,7 +104,8 @@ def run_cluster(args) -> int:
                 bar = tqdm(total=total, unit="image", dynamic_ncols=True, file=sys.stderr)
             bar.update(finished - bar.n)
 
-    start_polling()  # from here on Ctrl-C is polled between batches, never raised inside Ray
+    # Ctrl-C raises KeyboardInterrupt wherever this process waits (this process runs no TensorFlow):
+    # the library keeps the manifest and what is written, and says it was interrupted.
     try:
         result = run_job(args.model, args.images, args.output, cluster=args.cluster, apply=apply_config,
                          config=cluster_config, styles=args.styles, overwrite=args.overwrite, callback=progress)
