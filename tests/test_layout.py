@@ -13,7 +13,7 @@ PACKAGE = Path(tfstyle.__file__).parent
 # The layers, top to bottom: a module may import from its own layer or the ones below it.
 LAYERS = [
     {"cli"},
-    {"video"},
+    {"video", "cluster"},
     {"optimize", "feedforward", "export", "web"},
     {"objective", "backbones"},
     {"kernels"},

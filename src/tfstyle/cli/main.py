@@ -35,6 +35,7 @@ def build_parser() -> Parser:
 def _known_errors() -> tuple[type[Exception], ...]:
     """The one-line user errors (exit 2). Their modules import no TensorFlow."""
     from ..backbones.weights import BackboneError
+    from ..cluster import ClusterError
     from ..export.base import ExportError
     from ..feedforward.data import DataError
     from ..feedforward.networks import ModelError
@@ -44,7 +45,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from ..web import SiteError
 
     return (ImageError, ConfigError, BackboneError, StateError, ModelError, DataError, ExportError, VideoError,
-            SiteError)
+            SiteError, ClusterError)
 
 
 def main(argv: list[str] | None = None) -> int:

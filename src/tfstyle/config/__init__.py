@@ -7,6 +7,7 @@ metadata), so a default changed here changes everywhere. One module per concern:
 * :mod:`tfstyle.config.train`: ``tfstyle train`` and the transform networks' architecture;
 * :mod:`tfstyle.config.deploy`: ``tfstyle apply``, ``export`` and ``web``;
 * :mod:`tfstyle.config.video`: ``tfstyle video``;
+* :mod:`tfstyle.config.cluster`: ``tfstyle apply --cluster``;
 * :mod:`tfstyle.config.registries`: the loss networks and export formats, by name;
 * :mod:`tfstyle.config.tuning`: the tuning constants, each with the benchmark that decided it;
 * :mod:`tfstyle.config.parsers`: ``ConfigError``, the checks and the parsers of flag values.
@@ -33,6 +34,8 @@ from .train import (PREVIEW_EVERY, TRANSFORM_ARCHS, STRATEGIES, NetworkConfig, N
                     TRAIN_PREVIEW_COUNT, CHECKPOINTS_TO_KEEP)
 from .deploy import (ApplyConfig, WEB_HOST, TFJS_DIR_ENV, WebConfig, ExportConfig)
 from .video import (FLOW_PRESETS, VideoConfig)
+from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MARKER, CLUSTER_CONNECT_TIMEOUT_S,
+                      CLUSTER_MODES, ClusterConfig)
 
 __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_floats", "parse_paths",
            "parse_scales", "parse_layers", "parse_ints", "parse_memory", "MEMORY_UNITS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS",
@@ -48,4 +51,6 @@ __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_
            "PREVIEW_EVERY", "TRANSFORM_ARCHS", "STRATEGIES", "NetworkConfig", "NETWORK_PRESETS",
            "TrainConfig", "TEMPORAL_MAX_SHIFT", "TEMPORAL_MAX_ANGLE", "TEMPORAL_MAX_ZOOM", "TEMPORAL_NOISE",
            "TRAIN_PREVIEW_COUNT", "CHECKPOINTS_TO_KEEP", "ApplyConfig", "WEB_HOST", "TFJS_DIR_ENV",
-           "WebConfig", "ExportConfig", "FLOW_PRESETS", "VideoConfig"]
+           "WebConfig", "ExportConfig", "FLOW_PRESETS", "VideoConfig", "CLUSTER_MANIFEST",
+           "CLUSTER_MANIFEST_FIELDS", "CLUSTER_RUN_MARKER", "CLUSTER_CONNECT_TIMEOUT_S", "CLUSTER_MODES",
+           "ClusterConfig"]

@@ -1,0 +1,106 @@
+"""A real Ray cluster for the tests: a head and worker nodes, each started with ``ray start --block``
+in its own process group on 127.0.0.1, and stopped by the process groups started here (never
+``ray stop``, which would end every Ray process on the machine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ports() -> list[str]:
+    """Every port a node listens on, free ones chosen here: other Ray clusters may run on this
+    machine and Ray's fixed defaults would collide with them."""
+    return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port())]
+
+
+class RayCluster:
+    """``head_cpus`` on the head, one worker node per entry of ``worker_cpus``; ``pin``: a core list
+    (taskset's) per node, head first, that the node and every process it starts run on."""
+
+    def __init__(self, tmp: Path, head_cpus: int = 1, worker_cpus=(1,), env: dict | None = None,
+                 pin: list[str] | None = None):
+        self.tmp = Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.pin = list(pin or [])
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        # No token authentication: a token file in the home folder (which a local ray.init() writes)
+        # would turn it on for the head only, and the worker nodes could not join.
+        # A killed node is declared dead after about 3 s instead of Ray's default of half a minute.
+        self.env = {**os.environ, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+                    "RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
+                    "RAY_health_check_failure_threshold": "3"}
+        self.workers: list[subprocess.Popen] = []
+        self.head = self._start(["--head", "--port", str(self.port), "--num-cpus", str(head_cpus),
+                                 "--include-dashboard=false", "--temp-dir", str(self.tmp / "ray"),
+                                 "--ray-client-server-port", str(free_port())], "head")
+        try:
+            self._wait_started(self.head, "head")
+            for i, n in enumerate(worker_cpus):  # one at a time: nodes starting together collide
+                self.workers.append(self._start(["--address", self.address, "--num-cpus", str(n)], f"worker{i}"))
+                self._wait_started(self.workers[-1], f"worker{i}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "wb")
+        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *_ports(), *args]
+        index = 0 if name == "head" else 1 + len(self.workers)
+        if index < len(self.pin):
+            cmd = ["taskset", "-c", self.pin[index], *cmd]
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+
+    def _wait_started(self, p: subprocess.Popen, name: str, timeout: float = 120) -> None:
+        """Until the node's ``ray start`` says it runs (it does once its raylet has registered with
+        the head): reading its log costs nothing, a Ray client per poll would cost seconds of CPU."""
+        log = self.tmp / f"{name}.log"
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if p.poll() is not None:
+                raise RuntimeError(f"Ray node {name} exited: see {log}")
+            if b"Ray runtime started." in log.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"Ray node {name} did not start in {timeout} s: see {log}")
+
+    @staticmethod
+    def kill(p: subprocess.Popen, sig=signal.SIGKILL) -> None:
+        """Signal the process group this cluster started for one node."""
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        for p in [*self.workers, self.head]:
+            self.kill(p, signal.SIGTERM)
+        end = time.monotonic() + 5
+        for p in [*self.workers, self.head]:
+            try:
+                p.wait(max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            # The node's children (raylet, GCS, workers) share its process group.
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
