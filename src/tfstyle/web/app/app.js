@@ -160,7 +160,9 @@ async function startRuntime(params, webgl) {
         document.body.dataset.threads = String(app.lrt.threads);
         document.body.dataset.build = app.lrt.build;
       } else {
-        await ensureTfjs(kind);
+        // Unasked (or runtime=tfjs), TF.js goes through its own order and names what it skipped.
+        const own = !params.backend && (!params.runtime || params.runtime === "tfjs");
+        return `tfjs-${await ensureTfjs(own ? null : kind)}`;
       }
       return id;
     } catch (e) {
