@@ -23,6 +23,9 @@ BASE_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-back
               "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 # WebGL in headless Chromium: SwiftShader (software GL on the CPU); recent Chromium needs it asked for.
 WEBGL_FLAGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+# WebGPU in headless Chromium: SwiftShader's Vulkan (a software GPU on the CPU cores), which needs the
+# GPU process (no --disable-gpu).
+WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"]
 # A fake webcam (a moving test pattern) and no permission prompt.
 CAMERA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 DONE_OR_ERROR = ("() => document.body.dataset.state === 'done' || "
@@ -51,11 +54,13 @@ def served(site):
         thread.join(timeout=5)
 
 
-def launch(playwright, webgl: bool = True, camera: str | None = "allow", extra_flags=()):
+def launch(playwright, webgl: bool = True, camera: str | None = "allow", extra_flags=(), webgpu: bool = False):
     """Start a headless Chromium (Playwright's ``Browser``) from a started Playwright.
 
     Args:
         webgl: enable WebGL through SwiftShader.
+        webgpu: enable WebGPU through SwiftShader (a software adapter: the page runs LiteRT.js on
+            WebAssembly unless asked for WebGPU).
         camera: "allow" (fake camera, permission granted), "deny" (fake camera, permission prompts
             denied) or None (no camera flags: no camera at all).
     """
@@ -63,6 +68,8 @@ def launch(playwright, webgl: bool = True, camera: str | None = "allow", extra_f
     if exe is None:
         raise RuntimeError("Chromium not found: apt-get install chromium (or set $CHROMIUM)")
     flags = list(BASE_FLAGS) + (WEBGL_FLAGS if webgl else ["--disable-webgl"]) + list(extra_flags)
+    if webgpu:
+        flags = [f for f in flags if f != "--disable-gpu"] + WEBGPU_FLAGS
     if camera == "allow":
         flags += CAMERA_FLAGS
     elif camera == "deny":
@@ -141,4 +148,5 @@ def psnr(a, b) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
-__all__ = ["chromium_path", "served", "launch", "browser", "Page", "psnr", "BASE_FLAGS", "WEBGL_FLAGS", "CAMERA_FLAGS"]
+__all__ = ["chromium_path", "served", "launch", "browser", "Page", "psnr", "BASE_FLAGS", "WEBGL_FLAGS", "WEBGPU_FLAGS",
+           "CAMERA_FLAGS"]

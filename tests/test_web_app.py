@@ -1,5 +1,7 @@
 """``tfstyle web``: the static site, its server, the command's errors, and the app in a real headless
-Chromium (Debian's, driven by Playwright) through the test mode, the fake webcam and broken models.
+Chromium (Debian's, driven by Playwright) through the test mode, the fake webcam and broken models,
+on every runtime the page can pick: LiteRT.js (WebAssembly with threads, the single-thread build,
+WebGPU on SwiftShader) and TF.js (WebGL, WebAssembly, CPU).
 
 Screenshots go to ``$TFSTYLE_TEST_ARTIFACTS`` (else a pytest temp folder)."""
 
@@ -24,7 +26,8 @@ from tfstyle.feedforward.apply import StyleModel
 from tfstyle.io.images import load_image
 from tfstyle.web import SiteError
 from tfstyle.web.server import make_server, url_of
-from tfstyle.web.site import MODELS_INDEX, TFJS_SCRIPTS, build_site
+from tfstyle.config import WebConfig
+from tfstyle.web.site import MODELS_INDEX, RUNTIME_FILES, TFJS_SCRIPTS, build_site
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import webpage  # noqa: E402
@@ -32,6 +35,10 @@ import webpage  # noqa: E402
 TESTS = Path(__file__).resolve().parent
 PHOTO = "cat.png"  # written into the site: same origin, the network sees exactly these 8-bit pixels
 PHOTO_WH = (134, 101)  # odd sizes, not multiples of 4
+# LiteRT.js runs fixed shapes: at size=256 this photo is exactly the site's 4:3 shape (no resampling).
+PHOTO_LITERT = "cat256.png"
+# Two shapes per style keep the fixture quick; the defaults are 2 sizes x 5 aspect ratios.
+LITERT_CONFIG = WebConfig(litert_sizes=(256,), litert_aspects=("4:3", "1:1"))
 # A browser without WebGL, as the page sees it: no canvas hands out a WebGL context.
 NO_WEBGL = """
 for (const C of [HTMLCanvasElement, globalThis.OffscreenCanvas].filter(Boolean)) {
@@ -47,9 +54,10 @@ CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs", "googleapis.com", "gstati
 @pytest.fixture(scope="module")
 def site(web_models, tmp_path_factory, shared_images):
     out = tmp_path_factory.mktemp("web") / "site"
-    result = build_site([web_models["light"], web_models["standard"]], out)
+    result = build_site([web_models["light"], web_models["standard"]], out, LITERT_CONFIG)
     with Image.open(shared_images / "content" / "chelsea_cat.png") as im:
         im.convert("RGB").resize(PHOTO_WH, Image.Resampling.LANCZOS).save(out / PHOTO)
+        im.convert("RGB").resize((256, 192), Image.Resampling.LANCZOS).save(out / PHOTO_LITERT)
     return result
 
 
@@ -76,6 +84,22 @@ def chromium(playwright):
 
 
 @pytest.fixture(scope="module")
+def chromium_webgpu(playwright):
+    """A function giving Chromium with WebGPU on SwiftShader (a software adapter), for LiteRT.js's WebGPU
+    path; started on first use."""
+    started = []
+
+    def get():
+        if not started:
+            started.append(webpage.launch(playwright, camera=None, webgpu=True))
+        return started[0]
+
+    yield get
+    for b in started:
+        b.close()
+
+
+@pytest.fixture(scope="module")
 def base(site):
     with webpage.served(site.path) as url:
         yield url
@@ -83,9 +107,13 @@ def base(site):
 
 @pytest.fixture(scope="module")
 def keras_out(web_models, site):
-    """Keras outputs of the site's photo, per style name."""
-    photo = load_image(site.path / PHOTO)
-    return {"light": StyleModel(web_models["light"])(photo), "standard": StyleModel(web_models["standard"])(photo)}
+    """Keras outputs of the site's photos, per (network, photo)."""
+    out = {}
+    for photo in (PHOTO, PHOTO_LITERT):
+        image = load_image(site.path / photo)
+        for net in ("light", "standard"):
+            out[net, photo] = StyleModel(web_models[net])(image)
+    return out
 
 
 # ---- JavaScript unit tests --------------------------------------------------------------------------
@@ -105,11 +133,15 @@ def test_site_is_self_contained(site):
     root = site.path
     assert [m.name for m in site.models] == ["starry", "wave"]
     assert [m.arch for m in site.models] == ["light", "standard"]
-    assert site.tfjs_version == "4.22.0" and site.notes == []
+    assert site.tfjs_version == "4.22.0" and site.litert_version == "2.5.3" and site.notes == []
     index = json.loads((root / MODELS_INDEX).read_text())
-    assert index["quantize"] == "float16" and index["tfjs"] == "4.22.0"
+    assert index["quantize"] == "float16" and index["tfjs"] == "4.22.0" and index["litert"] == "2.5.3"
     for style in index["styles"]:
         assert (root / style["model"]).is_file() and style["bytes"] > 0
+        assert list(style["litert"]) == ["256"]
+        entry = style["litert"]["256"]
+        assert entry["shapes"] == [[192, 256], [256, 256]]
+        assert (root / entry["file"]).stat().st_size == entry["bytes"] > 0
         with Image.open(root / style["thumbnail"]) as im:  # a real thumbnail of the style image
             assert im.format == "JPEG" and max(im.size) == 160
     html = (root / "index.html").read_text()
@@ -120,14 +152,20 @@ def test_site_is_self_contained(site):
         assert (root / ref).is_file(), ref
     for wasm in ("tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"):
         assert (root / "tfjs" / wasm).is_file()
+    # LiteRT.js: the module, its helper and two WebAssembly builds (threads, compat), not the others.
+    assert sorted(p.name for p in (root / "litert").iterdir()) == sorted(
+        Path(k).name for k in RUNTIME_FILES if k.startswith("litert/"))
+    assert sorted(p.name for p in (root / "litert").glob("*.wasm")) == [
+        "litert_wasm_compat_internal.wasm", "litert_wasm_threaded_internal.wasm"]
+    assert '"@litertjs/wasm-utils": "./litert/wasm-utils.js"' in html
     # The app's own files name no other origin at all; nothing in the site names a CDN.
-    for name in ("index.html", "app.js", "logic.js", "style.css"):
+    for name in ("index.html", "app.js", "logic.js", "litert.js", "style.css"):
         assert not re.search(r"https?://", (root / name).read_text()), name
     for p in root.rglob("*"):
         if p.suffix in (".js", ".html", ".css", ".json"):
             text = p.read_text(errors="replace")
             assert not [h for h in CDN_HOSTS if h in text], p
-    assert 1e6 < site.bytes < 12e6, site.bytes
+    assert 20e6 < site.bytes < 40e6, site.bytes
 
 
 def test_missing_style_image_gets_a_placeholder_and_names_are_unique(web_models, tmp_path):
@@ -136,7 +174,7 @@ def test_missing_style_image_gets_a_placeholder_and_names_are_unique(web_models,
     doc = json.loads((copy / "model.json").read_text())
     doc["meta"]["style"] = str(tmp_path / "gone.jpg")
     (copy / "model.json").write_text(json.dumps(doc))
-    result = build_site([web_models["light"], copy], tmp_path / "site", node_modules=None)
+    result = build_site([web_models["light"], copy], tmp_path / "site", WebConfig(litert_sizes=()), node_modules=None)
     assert [m.name for m in result.models] == ["starry", "starry_2"]
     assert result.models[1].thumbnail is None and "gone.jpg" in result.notes[0]
     styles = json.loads((tmp_path / "site" / MODELS_INDEX).read_text())["styles"]
@@ -158,7 +196,7 @@ def test_failed_build_leaves_nothing_and_keeps_the_old_site(web_models, tmp_path
     monkeypatch.setattr(tfjs, "write", fail_second)
     out = tmp_path / "site"
     with pytest.raises(OSError):
-        build_site([web_models["light"], web_models["standard"]], out)
+        build_site([web_models["light"], web_models["standard"]], out, WebConfig(litert_sizes=()))
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing, not even a staging folder"
     out.mkdir()
     (out / "index.html").write_text("old site")
@@ -166,7 +204,7 @@ def test_failed_build_leaves_nothing_and_keeps_the_old_site(web_models, tmp_path
         build_site([web_models["light"]], out)
     calls.clear()
     with pytest.raises(OSError):
-        build_site([web_models["light"], web_models["standard"]], out, overwrite=True)
+        build_site([web_models["light"], web_models["standard"]], out, WebConfig(litert_sizes=()), overwrite=True)
     assert (out / "index.html").read_text() == "old site"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
@@ -218,15 +256,20 @@ def test_cli_web_errors_are_one_line_and_write_nothing(web_models, site, tmp_pat
     assert "not a site folder" in _one_error_line(_cli("web", "-o", out, "--serve", "--port", "0"))
     assert "quantize" in _one_error_line(_cli("web", web_models["light"], "-o", out, "--quantize", "int8"))
     assert "port" in _one_error_line(_cli("web", web_models["light"], "-o", out, "--port", "70000"))
+    assert "litert_sizes" in _one_error_line(_cli("web", web_models["light"], "-o", out, "--litert-sizes", "8"))
+    assert "litert_aspects" in _one_error_line(_cli("web", web_models["light"], "-o", out, "--litert-aspects", "4x3"))
     assert "folder" in _one_error_line(_cli("web", web_models["light"], "-o", tmp_path / "no" / "site"))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_cli_web_writes_and_serves_until_ctrl_c(web_models, tmp_path):
     out = tmp_path / "site"
-    r = _cli("web", web_models["light"], "-o", out, "--quantize", "uint8", "--thumbnail-size", "64")
+    r = _cli("web", web_models["light"], "-o", out, "--quantize", "uint8", "--thumbnail-size", "64",
+             "--litert-sizes", "192", "--litert-aspects", "16:9")
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stderr and (out / "models" / "starry" / "model.json").is_file()
+    assert "LiteRT.js 2.5.3" in r.stderr
+    assert json.loads((out / MODELS_INDEX).read_text())["styles"][0]["litert"]["192"]["shapes"] == [[108, 192]]
     index = json.loads((out / MODELS_INDEX).read_text())
     assert index["quantize"] == "uint8"
     with Image.open(out / "models" / "starry" / "style.jpg") as im:
@@ -251,44 +294,92 @@ def test_cli_web_writes_and_serves_until_ctrl_c(web_models, tmp_path):
 
 # ---- the app in Chromium ---------------------------------------------------------------------------
 
+# runtime, URL settings, style, frames, photo: every runtime the page can pick, both networks on the
+# page's default (LiteRT.js with threads).
+PARITY = [
+    ("litert-wasm", "", "starry", 3, PHOTO_LITERT),
+    ("litert-wasm", "", "wave", 1, PHOTO_LITERT),
+    ("litert-wasm", "&threads=1", "starry", 1, PHOTO_LITERT),  # the single-thread ("compat") build
+    ("litert-webgpu", "", "starry", 1, PHOTO_LITERT),  # SwiftShader's WebGPU
+    ("tfjs-wasm", "", "starry", 3, PHOTO),
+    ("tfjs-wasm", "", "wave", 1, PHOTO),
+    ("tfjs-webgl", "", "starry", 1, PHOTO),
+    ("tfjs-cpu", "", "starry", 1, PHOTO),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend,style,frames", [("wasm", "starry", 3), ("wasm", "wave", 1), ("webgl", "starry", 1),
-                                                  ("cpu", "starry", 1)])
-def test_test_mode_matches_keras(chromium, base, keras_out, artifacts, backend, style, frames):
+@pytest.mark.parametrize("runtime,extra,style,frames,photo", PARITY, ids=[
+    f"{r}{e.replace('&', '-').replace('=', '')}-{s}" for r, e, s, _, _ in PARITY])
+def test_test_mode_matches_keras(chromium, chromium_webgpu, base, keras_out, artifacts, runtime, extra, style, frames,
+                                 photo):
     """index.html?image=URL&style=NAME stylises on load; the canvas equals the Keras output (PSNR >= 30 dB,
-    the canvas is 8-bit); nothing is requested from outside the site."""
-    page = webpage.Page(chromium, base)
+    the canvas is 8-bit) on every runtime; nothing is requested from outside the site."""
+    browser = chromium_webgpu() if runtime == "litert-webgpu" else chromium
+    page = webpage.Page(browser, base)
     try:
-        data = page.open(f"?image={PHOTO}&style={style}&backend={backend}&frames={frames}", timeout_s=240)
+        size = "&size=256" if photo == PHOTO_LITERT else ""
+        data = page.open(f"?image={photo}&style={style}&runtime={runtime}{extra}&frames={frames}{size}",
+                         timeout_s=240)
         assert data["state"] == "done", (data, page.message(), page.console[-5:])
-        assert data["backend"] == backend and float(data["fps"]) > 0
+        assert data["runtime"] == runtime and float(data["fps"]) > 0, data
+        if runtime == "litert-wasm":
+            assert data["build"] == ("SIMD" if extra else "threads"), data
+        if runtime == "litert-webgpu":
+            assert data["webgpu"] == "software", data
         got = page.canvas()
-        want = keras_out["light" if style == "starry" else "standard"]
+        want = keras_out["light" if style == "starry" else "standard", photo]
         assert got.shape == want.shape
         value = webpage.psnr(got, want)
-        (artifacts / f"browser_psnr_{backend}_{style}.json").write_text(json.dumps(
-            {"backend": backend, "style": style, "psnr_db": round(value, 2), "fps": float(data["fps"])}))
+        (artifacts / f"browser_psnr_{runtime}{extra.replace('&', '_')}_{style}.json").write_text(json.dumps(
+            {"runtime": runtime, "style": style, "psnr_db": round(value, 2), "fps": float(data["fps"])}))
         assert value >= 30, value
         assert page.foreign_requests() == []
-        assert not [c for c in page.console if c.startswith(("error", "pageerror"))], page.console
-        page.screenshot(artifacts / f"test_mode_{backend}_{style}.png")
+        assert not [c for c in page.console if c.startswith("pageerror")], page.console
+        page.screenshot(artifacts / f"test_mode_{runtime}_{style}.png")
     finally:
         page.close()
 
 
 @pytest.mark.slow
-def test_default_backend_size_and_page_text(chromium, base):
-    """Without backend=, WASM runs here (headless Chromium's WebGL is SwiftShader, software); the page
-    says so, and size=N sets the longest side."""
+def test_default_runtime_size_and_page_text(chromium, base, keras_out):
+    """Without runtime=, LiteRT.js on WebAssembly runs here (headless Chromium's WebGL is SwiftShader,
+    software, and it offers no WebGPU adapter); the page says so. A size the site has no .tflite for
+    runs on TF.js, and the page says why."""
     page = webpage.Page(chromium, base)
     try:
+        data = page.open(f"?image={PHOTO_LITERT}&size=256")
+        assert data["state"] == "done" and data["runtime"] == "litert-wasm" and data["backend"] == "wasm", data
+        assert page.page.inner_text("#backend") == "LiteRT.js WebAssembly"
+        assert "threads build, 2 thread(s)" in page.page.get_attribute("#backend", "title")
+        assert webpage.psnr(page.canvas(), keras_out["light", PHOTO_LITERT]) >= 30
         data = page.open(f"?image={PHOTO}&size=64")
-        assert data["state"] == "done" and data["backend"] == "wasm", data
+        assert data["state"] == "done" and data["runtime"] == "tfjs-wasm", data
         assert page.canvas().shape == (48, 64, 3)
-        assert page.page.inner_text("#backend") == "WebAssembly"
+        assert page.page.inner_text("#backend") == "TensorFlow.js WebAssembly"
+        assert "no LiteRT.js model for 64×48 px here" in page.page.get_attribute("#backend", "title")
         assert float(page.page.inner_text("#fps")) > 0
         assert page.page.inner_text("#dims") == "64×48 px"
         assert page.page.is_enabled("#download")
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_litert_crops_a_photo_to_the_nearest_exported_shape(chromium, base, site, web_models):
+    """The 134x101 photo at size 256 runs LiteRT.js at 256x192 (4:3, the nearest exported shape): the
+    canvas is the network's output on the centre crop the page drew (the input canvas, read back)."""
+    page = webpage.Page(chromium, base)
+    try:
+        data = page.open(f"?image={PHOTO}&size=256&frames=1")
+        assert data["state"] == "done" and data["runtime"] == "litert-wasm", data
+        got = page.canvas()
+        assert got.shape == (192, 256, 3)
+        page.page.click("#strength")
+        page.page.keyboard.press("Home")  # strength 0: the output canvas shows the input canvas itself
+        drawn = page.canvas()
+        want = StyleModel(web_models["light"])(drawn)
+        assert webpage.psnr(got, want) >= 30
     finally:
         page.close()
 
@@ -305,17 +396,19 @@ def test_a_picture_too_large_for_webgl_moves_to_wasm(chromium, base, keras_out):
                          "&tfjsflags=WEBGL_MAX_TEXTURE_SIZE:256")
         assert data["state"] == "done", (data, page.message())
         assert data["backend"] == "wasm" and "too large for WebGL" in data["switched"], data
-        assert page.page.inner_text("#backend") == "WebAssembly"
-        assert webpage.psnr(page.canvas(), keras_out["light"]) >= 30
+        assert data["runtime"] == "tfjs-wasm"
+        assert page.page.inner_text("#backend") == "TensorFlow.js WebAssembly"
+        assert webpage.psnr(page.canvas(), keras_out["light", PHOTO]) >= 30
     finally:
         page.close()
 
 
 @pytest.mark.slow
 def test_without_webgl_the_app_falls_back_to_wasm_then_cpu(playwright, site, tmp_path, keras_out, artifacts):
-    """The default order WebGL -> WebAssembly -> CPU in a browser without WebGL: WebAssembly runs;
-    with the site's .wasm files gone too, the CPU backend runs; both say so in the page and both
-    give the network's result. Without WebGL and WebAssembly the page explains itself.
+    """TF.js's order WebGL -> WebAssembly -> CPU in a browser without WebGL (TF.js runs the photo's own
+    size, which has no .tflite): WebAssembly runs; with the site's .wasm files gone too, LiteRT.js
+    cannot start and the CPU backend runs; both say so in the page and both give the network's
+    result. Without WebGL and WebAssembly the page explains itself.
 
     Chromium's flags cannot take WebGL away (--disable-webgl leaves it on OffscreenCanvas, where TF.js
     draws), so every canvas of the page is made to refuse WebGL contexts before any script runs."""
@@ -323,7 +416,8 @@ def test_without_webgl_the_app_falls_back_to_wasm_then_cpu(playwright, site, tmp
     shutil.copytree(site.path, no_wasm, ignore=shutil.ignore_patterns("*.wasm"))
     b = webpage.launch(playwright, webgl=False, camera=None)
     try:
-        for root, backend, label in ((site.path, "wasm", "WebAssembly"), (no_wasm, "cpu", "CPU (JavaScript)")):
+        for root, backend, label in ((site.path, "wasm", "TensorFlow.js WebAssembly"),
+                                     (no_wasm, "cpu", "TensorFlow.js CPU (JavaScript)")):
             with webpage.served(root) as url:
                 page = webpage.Page(b, url)
                 page.page.add_init_script(NO_WEBGL)
@@ -333,9 +427,10 @@ def test_without_webgl_the_app_falls_back_to_wasm_then_cpu(playwright, site, tmp
                     assert data["backend"] == backend and data["skipped"].startswith("webgl: "), data
                     if backend == "cpu":
                         assert "wasm: " in data["skipped"], data
+                        assert data["failed"].startswith("litert-wasm: "), data
                     assert page.page.inner_text("#backend") == label
                     assert "not available here" in page.page.get_attribute("#backend", "title")
-                    assert webpage.psnr(page.canvas(), keras_out["light"]) >= 30
+                    assert webpage.psnr(page.canvas(), keras_out["light", PHOTO]) >= 30
                     if backend == "cpu":
                         page.screenshot(artifacts / "fallback_cpu.png")
                 finally:
@@ -453,3 +548,79 @@ def test_phone_screen_keyboard_strength_and_download(chromium, base, artifacts, 
             assert im.format == "PNG" and im.size == (128, 96)
     finally:
         page.close()
+
+
+# A browser without WebAssembly SIMD, as the page sees it: validation refuses every small module that
+# holds a SIMD instruction (prefix 0xFD), as such a browser's does (feature probes are small modules).
+NO_SIMD = """
+const validate = WebAssembly.validate;
+WebAssembly.validate = function (bytes, ...rest) {
+  const a = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (a.length < 1024 && a.slice(8).includes(0xfd)) return false;
+  return validate.call(this, bytes, ...rest);
+};
+"""
+
+
+def _tflite_taking(channels: int) -> bytes:
+    """A .tflite whose signatures have the site's names but take ``channels`` channels."""
+    import tempfile
+
+    import tensorflow as tf
+
+    class Net(tf.Module):
+        pass
+
+    net = Net()
+    sigs = {}
+    for h, w in ((192, 256), (256, 256)):
+        fn = tf.function(lambda image: {"out": tf.tile(image[..., :1], [1, 1, 1, 3])},
+                         input_signature=[tf.TensorSpec([1, h, w, channels], tf.float32, name="image")])
+        setattr(net, f"s{h}x{w}", fn)
+        sigs[f"s{h}x{w}"] = fn
+    with tempfile.TemporaryDirectory() as d:
+        tf.saved_model.save(net, d, signatures=sigs)
+        return tf.lite.TFLiteConverter.from_saved_model(d, signature_keys=list(sigs)).convert()
+
+
+
+@pytest.mark.slow
+def test_bad_litert_models_and_no_simd_show_the_reason(site, tmp_path, playwright, chromium, artifacts):
+    """A truncated .tflite, one that is not a .tflite at all, one whose input is not an RGB image of the
+    exported shape, and a browser without WebAssembly SIMD: the page's error state says why, in one line."""
+    broken = tmp_path / "site"
+    shutil.copytree(site.path, broken)
+    light = broken / "models" / "starry" / "litert_256.tflite"
+    light.write_bytes(light.read_bytes()[: light.stat().st_size // 2])
+    (broken / "models" / "wave" / "litert_256.tflite").write_bytes(_tflite_taking(1))
+    cases = [("starry", 'The style "starry" could not be loaded (models/starry/litert_256.tflite)'),
+             ("wave", "signature s192x256 takes float32[1, 192, 256, 1], the page expects float32[1, 192, 256, 3]")]
+    with webpage.served(broken) as url:
+        page = webpage.Page(chromium, url)
+        try:
+            for style, words in cases:
+                data = page.open(f"?image={PHOTO_LITERT}&size=256&style={style}")
+                assert data["state"].startswith("error: ") and words in data["state"], data
+                assert "\n" not in data["state"] and words in page.message(), page.message()
+            page.screenshot(artifacts / "bad_tflite.png")
+            light.write_bytes(b"not a flatbuffer at all" * 100)
+            data = page.open(f"?image={PHOTO_LITERT}&size=256&style=starry")
+            assert data["state"].startswith('error: The style "starry" could not be loaded'), data
+        finally:
+            page.close()
+    with webpage.served(site.path) as url:
+        page = webpage.Page(chromium, url)
+        page.page.add_init_script(NO_SIMD)
+        try:
+            data = page.open(f"?image={PHOTO_LITERT}&size=256&runtime=litert")
+            assert data["state"].startswith("error: No runtime could start"), data
+            assert "this browser has no WebAssembly SIMD, which LiteRT.js needs" in data["state"], data
+            assert "\n" not in data["state"] and page.page.inner_text("#backend") == "none"
+            # Unasked, TF.js serves this browser, and the page names what did not start and why.
+            data = page.open(f"?image={PHOTO_LITERT}&size=256")
+            assert data["state"] == "done" and data["runtime"].startswith("tfjs-"), data
+            assert data["failed"].startswith("litert-wasm: this browser has no WebAssembly SIMD"), data
+            assert "not available here: litert-wasm: this browser has no WebAssembly SIMD" in \
+                page.page.get_attribute("#backend", "title")
+        finally:
+            page.close()

@@ -6,11 +6,13 @@ import { test } from "node:test";
 import {
   AppError, BACKENDS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage, checkProcessingSize,
   downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
-  isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads,
+  isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads, RUNTIMES, litertPlan, litertSignatureProblem,
+  litertThreads, litertUnsupportedReason, runtimeCandidates, splitRuntime,
 } from "../../src/tfstyle/web/app/logic.js";
 
 test("test-mode URL: defaults", () => {
-  const none = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null };
+  const none = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null,
+    runtime: null };
   assert.deepEqual(parseParams(""), none);
   assert.deepEqual(parseParams("?image=cat.png"), { ...none, image: "cat.png" });
 });
@@ -18,7 +20,7 @@ test("test-mode URL: defaults", () => {
 test("test-mode URL: every setting", () => {
   const p = parseParams("?image=photos%2Fa%20b.png&style=udnie&size=320&backend=wasm&frames=12&threads=3");
   assert.deepEqual(p, { image: "photos/a b.png", style: "udnie", size: 320, backend: "wasm", frames: 12, webcam: false,
-    threads: 3 });
+    threads: 3, runtime: null });
   assert.equal(parseParams("?webcam=1").webcam, true);
   assert.equal(parseParams("?webcam=0").webcam, false);
   assert.equal(parseParams("?style=").style, null);
@@ -168,4 +170,91 @@ test("unsupportedReason names what is missing", () => {
   assert.match(unsupportedReason({ tf: {}, webgl: false, wasm: false }), /neither WebGL nor WebAssembly/);
   assert.match(unsupportedReason({ tf: undefined, webgl: true, wasm: true }), /TensorFlow.js did not load/);
   assert.match(unsupportedReason({ tf: {}, webgl: true, wasm: true, modules: false }), /too old/);
+});
+
+// ---- LiteRT.js ------------------------------------------------------------------------------------
+
+test("runtime=: ids and families; backend= is TF.js's and does not mix with another runtime", () => {
+  assert.equal(parseParams("?runtime=litert-wasm").runtime, "litert-wasm");
+  assert.equal(parseParams("?runtime=tfjs").runtime, "tfjs");
+  assert.equal(parseParams("?backend=wasm&runtime=tfjs-wasm").runtime, "tfjs-wasm");
+  for (const [q, words] of [["?runtime=onnx", /runtime must be one of litert-webgpu, /],
+    ["?backend=wasm&runtime=litert-wasm", /backend=wasm is TensorFlow.js's/]]) {
+    assert.throws(() => parseParams(q), (e) => e instanceof AppError && words.test(e.message), q);
+  }
+});
+
+test("runtime order: LiteRT.js first, WebGPU only on a hardware adapter unless asked, software GPUs last", () => {
+  assert.deepEqual(runtimeCandidates({}, { webgpu: "hardware", softwareWebGL: false }),
+    ["litert-webgpu", "litert-wasm", "tfjs-webgl", "tfjs-wasm", "tfjs-cpu"]);
+  assert.deepEqual(runtimeCandidates({}, { webgpu: "software", softwareWebGL: true }),
+    ["litert-wasm", "tfjs-wasm", "tfjs-webgl", "tfjs-cpu", "litert-webgpu"]);
+  assert.deepEqual(runtimeCandidates({}, { webgpu: null, softwareWebGL: false }),
+    ["litert-wasm", "tfjs-webgl", "tfjs-wasm", "tfjs-cpu"]);
+  assert.deepEqual(runtimeCandidates({ runtime: "litert" }, { webgpu: "software" }), ["litert-wasm", "litert-webgpu"]);
+  assert.deepEqual(runtimeCandidates({ runtime: "tfjs" }, {}), ["tfjs-webgl", "tfjs-wasm", "tfjs-cpu"]);
+  assert.deepEqual(runtimeCandidates({ runtime: "litert-webgpu" }, { webgpu: null }), ["litert-webgpu"]);
+  assert.deepEqual(runtimeCandidates({ backend: "cpu" }, { webgpu: "hardware" }), ["tfjs-cpu"]);
+  for (const id of RUNTIMES) assert.ok(["litert", "tfjs"].includes(splitRuntime(id).family), id);
+  assert.deepEqual(splitRuntime("litert-webgpu"), { family: "litert", kind: "webgpu" });
+});
+
+test("LiteRT.js threads: one per core up to 4, only with isolation and relaxed SIMD", () => {
+  assert.equal(litertThreads(null, 2, true, true), 2);
+  assert.equal(litertThreads(null, 16, true, true), 4);
+  assert.equal(litertThreads(3, 2, true, true), 3);
+  assert.equal(litertThreads(null, 8, false, true), 1);
+  assert.equal(litertThreads(4, 8, true, false), 1);
+  assert.equal(litertThreads(null, undefined, true, true), 1);
+});
+
+test("LiteRT.js needs WebAssembly SIMD; the reason is one line", () => {
+  assert.equal(litertUnsupportedReason({ wasm: true, simd: true }), null);
+  assert.match(litertUnsupportedReason({ wasm: true, simd: false }), /^this browser has no WebAssembly SIMD[^\n]*$/);
+  assert.match(litertUnsupportedReason({ wasm: false, simd: false }), /no WebAssembly$/);
+});
+
+test("fixed shapes: the nearest exported aspect, a centred crop, none for sizes without a file", () => {
+  const litert = { 256: { file: "m/litert_256.tflite", shapes: [[256, 256], [192, 256], [256, 192], [144, 256]] } };
+  const exact = litertPlan(256, 192, 256, litert);
+  assert.deepEqual(exact, { file: "m/litert_256.tflite", shape: [192, 256], signature: "s192x256",
+    shapes: litert[256].shapes, crop: { sx: 0, sy: 0, sw: 256, sh: 192 } });
+  // 134x101 (1.327) is nearest 4:3: the crop keeps the width and 100.5 of the 101 rows, centred.
+  assert.deepEqual(litertPlan(134, 101, 256, litert).crop, { sx: 0, sy: 0.25, sw: 134, sh: 100.5 });
+  // A 1280x720 webcam frame is 16:9 exactly; a tall 600x900 photo goes to 256x192's portrait twin.
+  assert.deepEqual(litertPlan(1280, 720, 256, litert).shape, [144, 256]);
+  const tall = litertPlan(600, 900, 256, litert);
+  assert.deepEqual(tall.shape, [256, 192]);
+  assert.ok(Math.abs(tall.crop.sh - 800) < 1e-9 && Math.abs(tall.crop.sy - 50) < 1e-9 && tall.crop.sw === 600);
+  // Every crop has the shape's aspect ratio and stays inside the picture.
+  for (const [w, h] of [[1, 1], [17, 1000], [4000, 3], [333, 250]]) {
+    const plan = litertPlan(w, h, 256, litert);
+    const { sx, sy, sw, sh } = plan.crop;
+    assert.ok(sx >= 0 && sy >= 0 && sx + sw <= w + 1e-9 && sy + sh <= h + 1e-9, [w, h]);
+    assert.ok(Math.abs(sw / sh - plan.shape[1] / plan.shape[0]) < 1e-9, [w, h]);
+  }
+  assert.equal(litertPlan(256, 192, 320, litert), null);
+  assert.equal(litertPlan(256, 192, 0, litert), null);
+  assert.equal(litertPlan(256, 192, 256, undefined), null);
+  assert.throws(() => litertPlan(0, 10, 256, litert), AppError);
+});
+
+test("a signature the page cannot feed is named, with what it takes and what the page gives", () => {
+  const t = (shape, dtype = "float32") => ({ dtype, shape });
+  assert.equal(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 192, 256, 3])], [192, 256]), null);
+  assert.match(litertSignatureProblem("s192x256", undefined, undefined, [192, 256]), /no signature s192x256/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 1])], [t([1, 192, 256, 3])], [192, 256]),
+    /takes float32\[1, 192, 256, 1\], the page expects float32\[1, 192, 256, 3\]/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3], "int8")], [t([1, 192, 256, 3])], [192, 256]),
+    /takes int8/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 10])], [192, 256]), /returns float32\[1, 10\]/);
+  assert.match(litertSignatureProblem("s1x1", [t([1, 1, 1, 3]), t([1])], [t([1, 1, 1, 3])], [1, 1]), /2 inputs/);
+});
+
+test("models.json: a bad LiteRT.js entry is refused", () => {
+  const ok = { name: "a", model: "m.json", litert: { 256: { file: "a.tflite", shapes: [[256, 256]] } } };
+  assert.deepEqual(validateIndex({ styles: [ok] }), [ok]);
+  assert.throws(() => validateIndex({ styles: [{ ...ok, litert: { 256: { file: "a.tflite", shapes: [] } } }] }),
+    /bad LiteRT.js entry for size 256/);
+  assert.throws(() => validateIndex({ styles: [{ ...ok, litert: { 256: { shapes: [[256, 256]] } } }] }), AppError);
 });

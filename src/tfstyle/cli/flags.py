@@ -52,7 +52,7 @@ def show(v) -> str:
     if isinstance(v, tuple) and v and isinstance(v[0], tuple):
         return ",".join(f"{n}:{w:g}" for n, w in v)
     if isinstance(v, tuple):
-        return ",".join(v)
+        return ",".join(map(str, v))
     return str(v)
 
 

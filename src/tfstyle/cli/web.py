@@ -8,9 +8,9 @@ from .output import note, quiet_tensorflow, say
 
 
 def add_parser(sub) -> None:
-    w = sub.add_parser("web", help="a web page that stylises photos and the webcam with TensorFlow.js",
-                       description="Write a self-contained static site (the app, TensorFlow.js and the models "
-                                   "as TF.js graph models); it works offline. With --serve, serve it on "
+    w = sub.add_parser("web", help="a web page that stylises photos and the webcam with LiteRT.js",
+                       description="Write a self-contained static site (the app, LiteRT.js and TensorFlow.js, "
+                                   "the models as .tflite files and TF.js graph models); it works offline. With --serve, serve it on "
                                    f"{WEB_HOST}. Without MODEL_DIR, --serve serves an existing site.")
     w.add_argument("models", nargs="*", metavar="MODEL_DIR",
                    help="model folders written by tfstyle train (the first is the default style)")
@@ -44,7 +44,7 @@ def run(args) -> int:
     for line in result.notes:
         note(line)
     say(f"wrote {result.path} ({len(result.models)} style(s), {result.bytes / 1e6:.1f} MB, "
-        f"TensorFlow.js {result.tfjs_version})")
+        f"LiteRT.js {result.litert_version}, TensorFlow.js {result.tfjs_version})")
     if args.serve:
         return _serve(args.output, config.port)
     return 0

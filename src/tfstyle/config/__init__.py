@@ -32,7 +32,8 @@ from .stylize import (LR_SCHEDULES, INITS, PRECISIONS, CONV_ALGORITHMS, BACKBONE
 from .train import (PREVIEW_EVERY, TRANSFORM_ARCHS, STRATEGIES, NetworkConfig, NETWORK_PRESETS, TrainConfig,
                     TEMPORAL_MAX_SHIFT, TEMPORAL_MAX_ANGLE, TEMPORAL_MAX_ZOOM, TEMPORAL_NOISE,
                     TRAIN_PREVIEW_COUNT, CHECKPOINTS_TO_KEEP)
-from .deploy import (ApplyConfig, WEB_HOST, TFJS_DIR_ENV, WebConfig, ExportConfig)
+from .deploy import (ApplyConfig, WEB_HOST, TFJS_DIR_ENV, WebConfig, ExportConfig, LITERT_MIN_SIDE, LITERT_MAX_SIDE,
+                     LITERT_MAX_SHAPES, parse_litert_sizes, parse_litert_aspects, litert_shapes)
 from .video import (FLOW_PRESETS, VideoConfig)
 from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MARKER, CLUSTER_CONNECT_TIMEOUT_S,
                       CLUSTER_MODES, ClusterConfig)
@@ -51,6 +52,7 @@ __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_
            "PREVIEW_EVERY", "TRANSFORM_ARCHS", "STRATEGIES", "NetworkConfig", "NETWORK_PRESETS",
            "TrainConfig", "TEMPORAL_MAX_SHIFT", "TEMPORAL_MAX_ANGLE", "TEMPORAL_MAX_ZOOM", "TEMPORAL_NOISE",
            "TRAIN_PREVIEW_COUNT", "CHECKPOINTS_TO_KEEP", "ApplyConfig", "WEB_HOST", "TFJS_DIR_ENV",
-           "WebConfig", "ExportConfig", "FLOW_PRESETS", "VideoConfig", "CLUSTER_MANIFEST",
+           "WebConfig", "ExportConfig", "LITERT_MIN_SIDE", "LITERT_MAX_SIDE", "LITERT_MAX_SHAPES",
+           "parse_litert_sizes", "parse_litert_aspects", "litert_shapes", "FLOW_PRESETS", "VideoConfig", "CLUSTER_MANIFEST",
            "CLUSTER_MANIFEST_FIELDS", "CLUSTER_RUN_MARKER", "CLUSTER_CONNECT_TIMEOUT_S", "CLUSTER_MODES",
            "ClusterConfig"]

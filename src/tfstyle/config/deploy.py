@@ -41,6 +41,14 @@ class WebConfig:
         choices=EXPORT_FORMATS_REGISTRY["tfjs"].quantizations))
     thumbnail_size: int = field(default=160, metadata=_h("longest side of each style's thumbnail in pixels"))
     port: int = field(default=8000, metadata=_h(f"--serve: the port on {WEB_HOST} (0: any free port)"))
+    # LiteRT.js runs fixed shapes only: one .tflite per size, one signature per aspect (see
+    # litert_shapes below and docs/browser-litert.md).
+    litert_sizes: tuple[int, ...] = field(default=(256, 512), metadata=_h(
+        "processing sizes (longest side, px) exported for LiteRT.js; other sizes run on TensorFlow.js "
+        "(none: TensorFlow.js only)", parse=lambda text: parse_litert_sizes(text), metavar="N,N"))
+    litert_aspects: tuple[str, ...] = field(default=("1:1", "4:3", "3:4", "16:9", "9:16"), metadata=_h(
+        "aspect ratios (width:height) exported at each LiteRT.js size; a photo is cropped to the nearest",
+        parse=lambda text: parse_litert_aspects(text), metavar="W:H,W:H"))
 
     def validate(self) -> "WebConfig":
         _choice("quantize", self.quantize, EXPORT_FORMATS_REGISTRY["tfjs"].quantizations)
@@ -50,6 +58,7 @@ class WebConfig:
         _positive_int("port", self.port, minimum=0)
         if self.port > 65535:
             raise ConfigError(f"port must be at most 65535, got {self.port}")
+        litert_shapes(self.litert_sizes, self.litert_aspects)  # raises on a bad size or aspect
         return self
 
 
@@ -75,3 +84,63 @@ class ExportConfig:
         if self.quantize not in accepted:
             raise ConfigError(f"--format {self.format} takes --quantize {', '.join(accepted)}, got {self.quantize!r}")
         return self
+
+
+# The browser runtime (LiteRT.js in tfstyle web).
+# LiteRT.js refuses a tensor whose shape differs from the model's, and a model exported with
+# dynamic dimensions refuses every fixed-size tensor, so the site carries fixed shapes: per style
+# one .tflite per processing size, with one signature per aspect ratio (the weights stored once).
+LITERT_MIN_SIDE = 16
+LITERT_MAX_SIDE = 2048
+LITERT_MAX_SHAPES = 64
+
+
+def parse_litert_sizes(text: str) -> tuple[int, ...]:
+    """``"256,512"`` -> ``(256, 512)``; ``""`` or ``"none"`` -> ``()`` (TensorFlow.js only)."""
+    text = text.strip()
+    if text in ("", "none"):
+        return ()
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise ConfigError(f"litert_sizes must be whole numbers separated by commas, got {text!r}") from None
+
+
+def parse_litert_aspects(text: str) -> tuple[str, ...]:
+    """``"1:1,4:3"`` -> ``("1:1", "4:3")`` (checked by :func:`litert_shapes`)."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def litert_shapes(sizes, aspects) -> dict[int, list[tuple[int, int]]]:
+    """The fixed (height, width) shapes exported for LiteRT.js: per size, one per aspect "W:H", the
+    longest side ``size`` and the other rounded to a multiple of 4 (the networks downsample by 4).
+
+    Raises:
+        ConfigError: a size outside 16..2048, an aspect that is not "W:H" with positive integers,
+            repeats, or more than LITERT_MAX_SHAPES shapes in all.
+    """
+    out: dict[int, list[tuple[int, int]]] = {}
+    ratios = []
+    for a in aspects:
+        parts = str(a).split(":")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ConfigError(f"litert_aspects must be W:H with positive whole numbers, got {a!r}")
+        ratios.append((int(parts[0]), int(parts[1])))
+    if sizes and not ratios:
+        raise ConfigError("litert_aspects must name at least one aspect ratio")
+    for size in sizes:
+        if not isinstance(size, int) or isinstance(size, bool) or not LITERT_MIN_SIDE <= size <= LITERT_MAX_SIDE:
+            raise ConfigError(f"litert_sizes must be integers in {LITERT_MIN_SIDE}..{LITERT_MAX_SIDE}, got {size!r}")
+        if size in out:
+            raise ConfigError(f"litert_sizes names {size} twice")
+        shapes = []
+        for w, h in ratios:
+            short = max(4, int(round(size * min(w, h) / max(w, h) / 4)) * 4)
+            shape = (size, short) if h >= w else (short, size)
+            if shape in shapes:
+                raise ConfigError(f"litert_aspects give the shape {shape[1]}x{shape[0]} twice at size {size}")
+            shapes.append(shape)
+        out[size] = shapes
+    if sum(len(v) for v in out.values()) > LITERT_MAX_SHAPES:
+        raise ConfigError(f"litert_sizes x litert_aspects must make at most {LITERT_MAX_SHAPES} shapes")
+    return out

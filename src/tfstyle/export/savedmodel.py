@@ -17,16 +17,27 @@ def write(keras_model, out: Path, config, representative=None) -> Path:
     return export_savedmodel(keras_model, out)
 
 
-def export_savedmodel(keras_model, out_dir: str | os.PathLike) -> Path:
-    """Write a SavedModel with a ``serve`` (and ``serving_default``) endpoint of any input size into
-    ``out_dir``, which must not exist."""
+def export_savedmodel(keras_model, out_dir: str | os.PathLike, shapes=None) -> Path:
+    """Write a SavedModel into ``out_dir``, which must not exist: a ``serve`` (and
+    ``serving_default``) endpoint of any input size, or with ``shapes`` (a list of (height, width))
+    one endpoint per shape of batch 1, named by :func:`fixed_endpoint`."""
     import keras
+    import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(keras_model)
-    archive.add_endpoint("serve", keras_model.__call__, input_signature=[input_spec()])
+    if shapes is None:
+        archive.add_endpoint("serve", keras_model.__call__, input_signature=[input_spec()])
+    for h, w in shapes or ():
+        archive.add_endpoint(fixed_endpoint(h, w), keras_model.__call__,
+                             input_signature=[tf.TensorSpec([1, h, w, 3], tf.float32, name="image")])
     archive.write_out(str(out_dir), verbose=False)
     return Path(out_dir)
 
 
-__all__ = ["default_name", "write", "export_savedmodel"]
+def fixed_endpoint(height: int, width: int) -> str:
+    """The endpoint (and TFLite signature) name of a fixed input shape: ``s<H>x<W>``."""
+    return f"s{int(height)}x{int(width)}"
+
+
+__all__ = ["default_name", "write", "export_savedmodel", "fixed_endpoint"]

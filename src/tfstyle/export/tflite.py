@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import EXPORT_FORMATS_REGISTRY, ConfigError
 from .base import ExportError
-from .savedmodel import export_savedmodel
+from .savedmodel import export_savedmodel, fixed_endpoint
 
 # TFLite ops left in float32 in an int8 model (those of instance normalisation).
 INT8_FLOAT_OPS = ["MEAN", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "SUB", "ADD"]
@@ -40,7 +40,8 @@ def write(keras_model, out: Path, config, representative=None) -> Path:
     return out
 
 
-def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.ndarray] | None = None) -> bytes:
+def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.ndarray] | None = None,
+                 shapes: list[tuple[int, int]] | None = None) -> bytes:
     """Convert to a TFLite flatbuffer.
 
     The conversion goes through a SavedModel written by Keras's ExportArchive: converting a
@@ -51,6 +52,10 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
         keras_model: the transform network (float32 policy).
         quantize: one of ``QUANTIZATIONS``.
         representative: for int8, a list of (H, W, 3) float RGB [0, 1] calibration images.
+        shapes: None: one signature ``serve`` of any input size. A list of (height, width): one
+            signature per shape, batch 1, named ``s<H>x<W>`` (``savedmodel.fixed_endpoint``); the
+            signatures share the weights, stored once. For runtimes that take fixed shapes only
+            (LiteRT.js).
     """
     import tensorflow as tf
 
@@ -60,8 +65,15 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
         raise ExportError("int8 needs representative images (the training photos)")
     with tempfile.TemporaryDirectory(prefix="tfstyle-export-") as tmp:
         sm = Path(tmp) / "sm"
-        export_savedmodel(keras_model, sm)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(sm), signature_keys=["serve"])
+        if shapes is None:
+            export_savedmodel(keras_model, sm)
+        else:
+            from ..feedforward.networks import fixed_shape_ops
+
+            with fixed_shape_ops():  # ops XNNPACK runs itself, possible now that the shapes are fixed
+                export_savedmodel(keras_model, sm, shapes)
+        keys = ["serve"] if shapes is None else [fixed_endpoint(h, w) for h, w in shapes]
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(sm), signature_keys=keys)
         if quantize == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]

@@ -22,6 +22,8 @@ folder is ever run.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import warnings
@@ -42,6 +44,53 @@ class ModelError(ValueError):
     """A model folder is missing, malformed or does not match its architecture. One-line message."""
 
 
+# Set while tracing for a runtime that takes fixed shapes (LiteRT.js): see :func:`fixed_shape_ops`.
+_FIXED_SHAPE_OPS = contextvars.ContextVar("tfstyle_fixed_shape_ops", default=False)
+
+
+@contextlib.contextmanager
+def fixed_shape_ops():
+    """While active, layers traced with static H and W express reflection padding as slices and one
+    concatenation, and nearest upsampling as concatenations and reshapes: the same numbers, in ops
+    that XNNPACK (LiteRT's CPU delegate) runs itself. MirrorPad and ResizeNearestNeighbor fall back
+    to LiteRT's built-in kernels, which in LiteRT.js's WebAssembly builds cost more than the
+    convolutions (bench/results/web_litert.json, docs/browser-litert.md)."""
+    token = _FIXED_SHAPE_OPS.set(True)
+    try:
+        yield
+    finally:
+        _FIXED_SHAPE_OPS.reset(token)
+
+
+def _reflect_pad_static(x, pads):
+    """Reflection padding by slices and concatenations; ``pads`` = ((top, bottom), (left, right)),
+    each at most the side - 1, as tf.pad's REFLECT mode requires."""
+    import tensorflow as tf
+
+    for axis, (before, after) in zip((1, 2), pads):
+        if not before and not after:
+            continue
+        n = x.shape[axis]
+        row = (lambda i: x[:, i:i + 1]) if axis == 1 else (lambda i: x[:, :, i:i + 1])  # one row / column
+        parts = [row(i) for i in range(before, 0, -1)] + [x] + [row(n - 1 - i) for i in range(1, after + 1)]
+        x = tf.concat(parts, axis=axis)
+    return x
+
+
+def _nearest_up2_static(x):
+    """Nearest 2x upsampling of (B, H, W, C) with static shape: each pixel twice along W (channels
+    concatenated, then reshaped), then each row twice along H."""
+    import tensorflow as tf
+
+    b, h, w, c = x.shape
+    y = tf.reshape(tf.concat([x, x], axis=3), [-1, h, 2 * w, c])  # (B, H, 2W, C)
+    return tf.reshape(tf.concat([y, y], axis=2), [-1, 2 * h, 2 * w, c])  # (B, 2H, 2W, C)
+
+
+def _static_hw(x) -> bool:
+    return _FIXED_SHAPE_OPS.get() and x.shape[1] is not None and x.shape[2] is not None
+
+
 def _layers():
     """The custom layers, defined lazily so that importing this module does not import Keras."""
     import keras
@@ -56,6 +105,8 @@ def _layers():
 
         def call(self, x):
             p = self.pad
+            if _static_hw(x):
+                return _reflect_pad_static(x, ((p, p), (p, p)))
             return _keep_channels(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), x)
 
         def compute_output_shape(self, s):
@@ -66,6 +117,8 @@ def _layers():
         """Reflection-pads bottom and right so that H and W become multiples of ``MULTIPLE``."""
 
         def call(self, x):
+            if _static_hw(x):
+                return _reflect_pad_static(x, ((0, -x.shape[1] % MULTIPLE), (0, -x.shape[2] % MULTIPLE)))
             shape = tf.shape(x)
             ph = (-shape[1]) % MULTIPLE
             pw = (-shape[2]) % MULTIPLE
@@ -96,6 +149,8 @@ def _layers():
         """Nearest-neighbour 2x upsampling (followed by a convolution: no checkerboard artefacts)."""
 
         def call(self, x):
+            if _static_hw(x):
+                return _nearest_up2_static(x)
             s = tf.shape(x)
             return _keep_channels(tf.image.resize(x, 2 * s[1:3], method="nearest"), x)
 

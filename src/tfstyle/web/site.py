@@ -2,11 +2,18 @@
 
 A site folder holds::
 
-    index.html, app.js, logic.js, style.css, placeholder.svg   the app (copied from ``app/``)
+    index.html, app.js, logic.js, litert.js, style.css, ...    the app (copied from ``app/``)
+    litert/*.js, litert/*.wasm                                 LiteRT.js 2.x from npm (two builds)
     tfjs/*.min.js, tfjs/*.wasm                                 TensorFlow.js 4.x from npm
-    models/models.json                                         the styles: name, model, thumbnail
-    models/<name>/model.json, group1-shard*.bin                each model as a TF.js graph model
+    models/models.json                                         the styles: name, models, thumbnail
+    models/<name>/litert_<size>.tflite                         LiteRT.js: one file per size, one
+                                                               signature per aspect ratio
+    models/<name>/model.json, group1-shard*.bin                TF.js: a graph model of any size
     models/<name>/style.jpg                                    a thumbnail of its style image
+
+The runtimes' files are listed in ``runtime.json`` (site path -> path under ``node_modules``); a
+source checkout takes them from ``node_modules`` (``npm ci``), an installed wheel from ``vendor/``,
+where the build put them (setup.py).
 
 Nothing is loaded from anywhere else, so the site works offline. It is written into a staging
 folder beside the target and renamed into place: a failed or interrupted build leaves nothing
@@ -30,23 +37,20 @@ from . import SiteError
 
 APP_DIR = Path(__file__).parent / "app"
 PACKAGE_DIR = Path(__file__).parent
+# Inside an installed wheel: the runtimes' files, laid out as under node_modules (setup.py).
+VENDOR_DIR = PACKAGE_DIR / "vendor"
 # The app's own files, copied as they are.
-APP_FILES = ("index.html", "app.js", "logic.js", "style.css", "placeholder.svg")
-# TF.js as separate bundles (core, the three backends, the graph-model converter): 1.2 MB instead of
-# the 1.6 MB of tf.min.js + the wasm backend, which would add the Layers and Data APIs the app never
-# uses. Order is load order: the backends and the converter register themselves with the core.
-TFJS_SCRIPTS = (
-    "@tensorflow/tfjs-core/dist/tf-core.es2017.min.js",
-    "@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.es2017.min.js",
-    "@tensorflow/tfjs-backend-webgl/dist/tf-backend-webgl.es2017.min.js",
-    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.es2017.min.js",
-    "@tensorflow/tfjs-converter/dist/tf-converter.es2017.min.js",
-)
-# The WASM backend picks one at run time: plain, SIMD, or SIMD with threads (needs cross-origin
-# isolation, which tfstyle web --serve provides).
-TFJS_WASM = tuple(f"@tensorflow/tfjs-backend-wasm/dist/{n}" for n in (
-    "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"))
-TFJS_MAJOR = "4"
+APP_FILES = ("index.html", "app.js", "logic.js", "litert.js", "style.css", "placeholder.svg")
+RUNTIME = json.loads((PACKAGE_DIR / "runtime.json").read_text(encoding="utf-8"))
+# Site path -> path under node_modules. TF.js as separate bundles (core, the three backends, the
+# graph-model converter): 1.2 MB instead of the 1.6 MB of tf.min.js + the wasm backend, which would
+# add the Layers and Data APIs the app never uses. LiteRT.js: the module, its helper (the page maps
+# its bare import with an import map) and two of its four WebAssembly builds, threads and "compat"
+# (app/litert.js says why these two).
+RUNTIME_FILES: dict[str, str] = RUNTIME["site"]
+TFJS_SCRIPTS = tuple(v for k, v in RUNTIME_FILES.items() if k.startswith("tfjs/") and k.endswith(".js"))
+TFJS_WASM = tuple(v for k, v in RUNTIME_FILES.items() if k.startswith("tfjs/") and k.endswith(".wasm"))
+TFJS_MAJOR = RUNTIME["majors"]["tfjs"]
 MODELS_INDEX = "models/models.json"
 THUMBNAIL = "style.jpg"
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -57,33 +61,50 @@ def install_command(package_dir: Path = PACKAGE_DIR) -> str:
     return f"npm ci --ignore-scripts --prefix {package_dir}"
 
 
-def find_tfjs(node_modules: str | os.PathLike | None = None) -> Path:
-    """The ``node_modules`` folder holding TF.js: ``node_modules``, else ``$TFSTYLE_TFJS_DIR``, else
-    the one beside this package's ``package.json``.
+def find_runtimes(node_modules: str | os.PathLike | None = None) -> Path:
+    """The folder holding the browser runtimes (TF.js and LiteRT.js, laid out as ``node_modules``):
+    ``node_modules``, else ``$TFSTYLE_TFJS_DIR``, else the ``node_modules`` beside this package's
+    ``package.json`` (a source checkout after ``npm ci``), else the wheel's ``vendor/``.
 
     Raises:
-        SiteError: a file the site needs is missing, or TF.js is not 4.x; the message names the
-            command that installs it.
+        SiteError: a file the site needs is missing, or a runtime's major version is not the one the
+            app is written for; the message names the command that installs them.
     """
-    root = Path(node_modules or os.environ.get(TFJS_DIR_ENV) or PACKAGE_DIR / "node_modules")
-    missing = [p for p in (*TFJS_SCRIPTS, *TFJS_WASM) if not (root / p).is_file()]
+    given = node_modules or os.environ.get(TFJS_DIR_ENV)
+    if given:
+        root = Path(given)
+    else:
+        root = PACKAGE_DIR / "node_modules"
+        if not root.is_dir() and VENDOR_DIR.is_dir():
+            root = VENDOR_DIR
+    missing = [p for p in (*RUNTIME_FILES.values(), *RUNTIME["versions"].values()) if not (root / p).is_file()]
     if missing:
-        raise SiteError(f"TensorFlow.js is not installed ({root / missing[0]} is missing): run "
+        raise SiteError(f"TensorFlow.js and LiteRT.js are not installed ({root / missing[0]} is missing): run "
                         f"`{install_command()}`, or set {TFJS_DIR_ENV} to a node_modules folder holding "
-                        f"@tensorflow/tfjs and @tensorflow/tfjs-backend-wasm 4.x")
-    version = tfjs_version(root)
-    if not version.startswith(TFJS_MAJOR + "."):
-        raise SiteError(f"{root}: TensorFlow.js {version} found, the app needs {TFJS_MAJOR}.x: run "
-                        f"`{install_command()}`")
+                        f"@tensorflow/tfjs 4.x, @tensorflow/tfjs-backend-wasm 4.x and @litertjs/core 2.x")
+    for name, major in RUNTIME["majors"].items():
+        version = runtime_version(root, name)
+        if not version.startswith(major + "."):
+            raise SiteError(f"{root}: {RUNTIME['versions'][name].split('/package.json')[0]} {version} found, the "
+                            f"app needs {major}.x: run `{install_command()}`")
     return root
+
+
+# The name the command line and older callers use.
+find_tfjs = find_runtimes
+
+
+def runtime_version(node_modules: Path, name: str) -> str:
+    """The version of runtime ``name`` ("tfjs", "litert") in ``node_modules`` ("?" if unreadable)."""
+    try:
+        return str(json.loads((node_modules / RUNTIME["versions"][name]).read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
 
 
 def tfjs_version(node_modules: Path) -> str:
     """The version of ``@tensorflow/tfjs-core`` in ``node_modules`` ("?" if unreadable)."""
-    try:
-        return str(json.loads((node_modules / "@tensorflow/tfjs-core/package.json").read_text())["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "?"
+    return runtime_version(node_modules, "tfjs")
 
 
 @dataclass
@@ -96,6 +117,7 @@ class SiteModel:
         arch: "standard", "light" or "custom" (from the network's settings).
         bytes: size of its TF.js files (model.json and shards).
         thumbnail: the style image the thumbnail was made from; None: the placeholder.
+        litert_bytes: size of its LiteRT.js files (one .tflite per size).
     """
 
     name: str
@@ -103,6 +125,7 @@ class SiteModel:
     arch: str
     bytes: int
     thumbnail: Path | None
+    litert_bytes: int = 0
 
 
 @dataclass
@@ -115,6 +138,7 @@ class SiteResult:
     bytes: int
     tfjs_version: str
     notes: list[str] = field(default_factory=list)
+    litert_version: str = "?"
 
 
 def style_names(model_dirs) -> list[str]:
@@ -144,8 +168,8 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
         model_dirs: model folders written by ``tfstyle train`` (at least one); the first is the
             page's default style.
         out: the site folder (must not exist unless ``overwrite``).
-        config: quantisation of the models and thumbnail size (default ``WebConfig()``).
-        node_modules: where TF.js is (default: see :func:`find_tfjs`).
+        config: quantisation of the models, LiteRT.js sizes, thumbnail size (default ``WebConfig()``).
+        node_modules: where the runtimes are (default: see :func:`find_runtimes`).
         progress: called with the name of each style before it is exported.
 
     Returns:
@@ -161,7 +185,7 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
     if not model_dirs:
         raise SiteError("no model folders given")
     out = check_site_output(out, overwrite)
-    tfjs = find_tfjs(node_modules)
+    runtimes = find_runtimes(node_modules)
     for d in model_dirs:  # every folder is checked before the first export starts
         read_model_json(d)
     parent = out.parent if str(out.parent) else Path(".")
@@ -171,33 +195,38 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
         staging.mkdir()
         for name in APP_FILES:
             shutil.copyfile(APP_DIR / name, staging / name)
-        (staging / "tfjs").mkdir()
-        for rel in (*TFJS_SCRIPTS, *TFJS_WASM):
-            shutil.copyfile(tfjs / rel, staging / "tfjs" / Path(rel).name)
-        models, notes = _write_models(model_dirs, staging, config, progress)
-        index = {"tfjs": tfjs_version(tfjs), "scripts": [Path(s).name for s in TFJS_SCRIPTS],
-                 "quantize": config.quantize,
-                 "styles": [{"name": m.name, "arch": m.arch, "bytes": m.bytes,
-                             "model": f"models/{m.name}/model.json",
-                             "thumbnail": f"models/{m.name}/{THUMBNAIL}" if m.thumbnail else "placeholder.svg"}
-                            for m in models]}
+        for site_path, rel in RUNTIME_FILES.items():
+            (staging / site_path).parent.mkdir(exist_ok=True)
+            shutil.copyfile(runtimes / rel, staging / site_path)
+        models, entries, notes = _write_models(model_dirs, staging, config, progress)
+        index = {"tfjs": tfjs_version(runtimes), "litert": runtime_version(runtimes, "litert"),
+                 "scripts": [Path(s).name for s in TFJS_SCRIPTS], "quantize": config.quantize,
+                 "styles": entries}
         (staging / MODELS_INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
         total = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
         replace_path(staging, out)
     finally:
         remove_path(staging)
-    return SiteResult(out, [SiteModel(m.name, m.model_dir, m.arch, m.bytes, m.thumbnail) for m in models],
-                      total, tfjs_version(tfjs), notes)
+    return SiteResult(out, models, total, tfjs_version(runtimes), notes, runtime_version(runtimes, "litert"))
 
 
-def _write_models(model_dirs, site: Path, config: WebConfig, progress) -> tuple[list[SiteModel], list[str]]:
-    from ..config import NETWORK_PRESETS
+def _write_models(model_dirs, site: Path, config: WebConfig, progress
+                  ) -> tuple[list[SiteModel], list[dict], list[str]]:
+    """Each style's files and its entry in models.json.
+
+    An entry names each runtime's model separately ("model": the TF.js graph model; "litert": per
+    size its .tflite and the (height, width) of its signatures), so that the page's loading code
+    knows nothing of what the model is for: a second network per style (a style-prediction model)
+    would be one more such field.
+    """
+    from ..config import NETWORK_PRESETS, litert_shapes
     from ..export import tfjs
     from ..feedforward.networks import load_model_dir
 
     export_config = ExportConfig(format="tfjs", quantize=config.quantize).validate()
+    shapes = litert_shapes(config.litert_sizes, config.litert_aspects)
     (site / "models").mkdir()
-    models, notes = [], []
+    models, entries, notes = [], [], []
     for name, d in zip(style_names(model_dirs), model_dirs):
         if progress is not None:
             progress(name)
@@ -205,13 +234,36 @@ def _write_models(model_dirs, site: Path, config: WebConfig, progress) -> tuple[
         folder = site / "models" / name
         tfjs.write(keras_model, folder, export_config)
         size = sum(p.stat().st_size for p in folder.iterdir())
+        litert = _write_litert(keras_model, folder, shapes)
+        litert_bytes = sum(v["bytes"] for v in litert.values())
         thumb = _thumbnail(meta.get("style"), folder / THUMBNAIL, config.thumbnail_size)
         if thumb is None:
             notes.append(f"{name}: style image {meta.get('style') or '(not recorded)'} not found; the page shows "
                          f"a placeholder thumbnail")
         arch = next((k for k, v in NETWORK_PRESETS.items() if v == net), "custom")
-        models.append(SiteModel(name, d, arch, size, thumb))
-    return models, notes
+        models.append(SiteModel(name, d, arch, size, thumb, litert_bytes))
+        entries.append({"name": name, "arch": arch, "bytes": size, "model": f"models/{name}/model.json",
+                        "litert": {str(k): {**v, "file": f"models/{name}/{v['file']}"} for k, v in litert.items()},
+                        "thumbnail": f"models/{name}/{THUMBNAIL}" if thumb else "placeholder.svg"})
+    return models, entries, notes
+
+
+def _write_litert(keras_model, folder: Path, shapes: dict[int, list[tuple[int, int]]]) -> dict:
+    """One .tflite per size into ``folder`` with one signature per shape; {size: {file, bytes, shapes}}.
+
+    Weights in float32 whatever the TF.js models' quantisation: LiteRT.js's WebAssembly builds
+    dequantise float16 weights at every run instead of once, which cost more than the smaller
+    download saves (docs/browser-litert.md); TFLite's int8 forms change the arithmetic.
+    """
+    from ..export.tflite import tflite_bytes
+
+    out = {}
+    for size, sizes_shapes in shapes.items():
+        blob = tflite_bytes(keras_model, "none", shapes=sizes_shapes)
+        file = f"litert_{size}.tflite"
+        (folder / file).write_bytes(blob)
+        out[size] = {"file": file, "bytes": len(blob), "shapes": [list(s) for s in sizes_shapes]}
+    return out
 
 
 def _thumbnail(style, out: Path, side: int) -> Path | None:
@@ -232,5 +284,5 @@ def _thumbnail(style, out: Path, side: int) -> Path | None:
     return Path(style)
 
 
-__all__ = ["build_site", "find_tfjs", "install_command", "style_names", "check_site_output", "SiteResult",
-           "SiteModel", "TFJS_SCRIPTS", "TFJS_WASM", "MODELS_INDEX"]
+__all__ = ["build_site", "find_tfjs", "find_runtimes", "runtime_version", "install_command", "style_names",
+           "check_site_output", "SiteResult", "SiteModel", "TFJS_SCRIPTS", "TFJS_WASM", "RUNTIME_FILES", "MODELS_INDEX"]

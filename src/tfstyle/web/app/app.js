@@ -1,19 +1,25 @@
-// tfstyle's browser app: photos and the webcam through a style network, with TensorFlow.js.
+// tfstyle's browser app: photos and the webcam through a style network, with LiteRT.js (the
+// exported .tflite, on WebGPU or WebAssembly) and TensorFlow.js where LiteRT.js cannot serve (a
+// browser without WebAssembly SIMD, a processing size the site has no .tflite for).
 //
-// Pixels flow: source (photo or video frame) -> `input` canvas at the processing size -> the model
-// (float32 RGB [0, 1] in and out) -> `styled` canvas -> the visible `output` canvas, which shows
-// the input with the stylised picture over it at the strength's opacity (no re-run when the
-// strength moves).
+// Pixels flow: source (photo or video frame) -> `input` canvas at the processing size (for
+// LiteRT.js: centre-cropped to the nearest exported shape) -> the model (float32 RGB [0, 1] in and
+// out) -> `styled` canvas -> the visible `output` canvas, which shows the input with the stylised
+// picture over it at the strength's opacity (no re-run when the strength moves).
 //
 // Test mode (no clicks), a stable contract for tests: index.html?image=URL[&style=NAME][&size=N]
 // stylises URL on load and then sets document.body.dataset.state = "done" (or "error: <reason>"),
 // with the result in <canvas id="output"> and the frames per second in document.body.dataset.fps.
-// See logic.js parseParams for the other settings (backend=, frames=, webcam=).
+// document.body.dataset.runtime names what ran the last frame ("litert-wasm", "tfjs-webgl", ...),
+// dataset.failed the runtimes that could not start and why.
+// See logic.js parseParams for the other settings (runtime=, backend=, frames=, webcam=).
 import {
-  AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage,
-  checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle,
-  isWebGLSizeError, rate, strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
+  AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, RUNTIME_LABELS, SIZES, backendCandidates, cameraErrorMessage,
+  checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, litertPlan,
+  litertSignatureProblem, parseParams, pickStyle, isWebGLSizeError, rate, runtimeCandidates, splitRuntime,
+  strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
 } from "./logic.js";
+import { compile, probeWebGPU, startLiteRt } from "./litert.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -26,6 +32,10 @@ const input = document.createElement("canvas"); // the source at the processing 
 const styled = document.createElement("canvas"); // the network's output
 const app = {
   tf: window.tf, backend: null, styles: [], style: null, model: null, loading: null,
+  // LiteRT.js: the started runtime (null: not running), the current style's compiled .tflite per
+  // size (promises), the plan of the current input (litertPlan; null: TF.js runs it).
+  lrt: null, litert: new Map(), plan: null, runtime: null, params: null, softwareWebGL: false, failed: [],
+  timing: { runtime: 0, pre: 0, post: 0, frames: 0 },
   photo: null, // ImageBitmap or HTMLImageElement of the chosen photo
   stream: null, webcamOn: false, meter: new FpsMeter(), busy: false, again: false, hasResult: false,
 };
@@ -120,6 +130,69 @@ async function startBackend(requested, softwareWebGL, threads) {
   throw new AppError(`No TensorFlow.js backend could start in this browser (${tried.join("; ")}).`);
 }
 
+/** Start TF.js on demand (LiteRT.js runs first; TF.js only for what it cannot run). */
+async function ensureTfjs(requested) {
+  if (app.backend) return app.backend;
+  if (!app.tf) throw new AppError("TensorFlow.js did not load (tfjs/ is missing from the site?). Rebuild the site with tfstyle web.");
+  const started = await startBackend(requested, app.softwareWebGL, app.params.threads);
+  app.backend = started.name;
+  if (started.skipped.length) {
+    // An earlier backend in the order did not start (no WebGL, WebAssembly files missing): say which.
+    document.body.dataset.skipped = started.skipped.join("; ");
+    app.failed.push(...started.skipped.map((x) => `tfjs-${x}`));
+  }
+  if (app.backend === "wasm" && app.tf.wasm.getThreadsCount) {
+    document.body.dataset.threads = String(app.tf.wasm.getThreadsCount());
+  }
+  return app.backend;
+}
+
+/** The first runtime of logic.js runtimeCandidates that starts; the others' reasons in app.failed. */
+async function startRuntime(params, webgl) {
+  const webgpu = await probeWebGPU();
+  document.body.dataset.webgpu = webgpu || "none";
+  const errors = [];
+  for (const id of runtimeCandidates(params, { webgpu, softwareWebGL: webgl.software })) {
+    const { family, kind } = splitRuntime(id);
+    try {
+      if (family === "litert") {
+        app.lrt = await startLiteRt(kind, params.threads);
+        document.body.dataset.threads = String(app.lrt.threads);
+        document.body.dataset.build = app.lrt.build;
+      } else {
+        // Unasked (or runtime=tfjs), TF.js goes through its own order and names what it skipped.
+        const own = !params.backend && (!params.runtime || params.runtime === "tfjs");
+        return `tfjs-${await ensureTfjs(own ? null : kind)}`;
+      }
+      return id;
+    } catch (e) {
+      errors.push(`${id}: ${oneLine(e)}`);
+      app.failed.push(`${id}: ${oneLine(e)}`);
+    }
+  }
+  throw new AppError(`No runtime could start in this browser (${errors.join("; ")}).`);
+}
+
+function oneLine(e) {
+  return String((e && e.message) || e).split("\n")[0].trim();
+}
+
+function showRuntime(id, why) {
+  if (app.runtime === id) return;
+  app.runtime = id;
+  document.body.dataset.runtime = id;
+  const { family, kind } = splitRuntime(id);
+  document.body.dataset.backend = kind;
+  els.backend.textContent = RUNTIME_LABELS[id] || id;
+  const notes = [];
+  if (why) notes.push(why);
+  if (family === "litert" && app.lrt) notes.push(`LiteRT.js ${app.lrt.build} build, ${app.lrt.threads} thread(s)`);
+  if (app.failed.length) notes.push(`not available here: ${app.failed.join("; ")}`);
+  if (app.softwareWebGL && id !== "tfjs-webgl") notes.push("WebGL here is a software renderer, slower than WebAssembly");
+  els.backend.title = notes.join(". ");
+  if (app.failed.length) document.body.dataset.failed = app.failed.join("; ");
+}
+
 async function loadStyles() {
   let doc;
   try {
@@ -133,12 +206,20 @@ async function loadStyles() {
 }
 
 async function selectStyle(style) {
-  const { tf } = app;
-  if (app.style === style && app.model) return;
+  if (app.style === style && (app.model || !app.backend)) return;
   const previous = app.model;
   app.model = null;
+  app.loading = null;
   app.style = style;
+  dropLiteRtModels();
   els.styleList.querySelectorAll("input").forEach((r) => { r.checked = r.value === style.name; });
+  if (previous) previous.dispose();
+  // With TF.js running, its graph model loads now; otherwise when a frame first needs TF.js.
+  if (app.backend) await loadTfjsModel(style);
+}
+
+async function loadTfjsModel(style) {
+  const { tf } = app;
   const job = (async () => {
     try {
       return await tf.loadGraphModel(style.model, { fetchFunc: fetchOrFail });
@@ -152,9 +233,42 @@ async function selectStyle(style) {
     model.dispose();
     return;
   }
-  if (previous) previous.dispose();
   app.model = model;
   app.loading = null;
+}
+
+/** The current style's .tflite for `plan` (compiled once per style and size), checked. */
+function litertModel(plan) {
+  const style = app.style;
+  let job = app.litert.get(plan.file);
+  if (!job) {
+    job = (async () => {
+      let model;
+      try {
+        model = await compile(app.lrt, plan.file, fetchOrFail);
+      } catch (e) {
+        throw new AppError(`The style "${style.name}" could not be loaded (${plan.file}): ${oneLine(e)}`);
+      }
+      // Every shape the site lists for this size must be a signature the page can feed.
+      for (const [h, w] of plan.shapes) {
+        const sig = model.signatures[`s${h}x${w}`];
+        const problem = litertSignatureProblem(`s${h}x${w}`, sig && sig.inputs, sig && sig.outputs, [h, w]);
+        if (problem) {
+          model.delete();
+          throw new AppError(`The style "${style.name}" cannot run (${plan.file}): ${problem}`);
+        }
+      }
+      return model;
+    })();
+    job.catch(() => app.litert.delete(plan.file));
+    app.litert.set(plan.file, job);
+  }
+  return job;
+}
+
+function dropLiteRtModels() {
+  for (const job of app.litert.values()) job.then((m) => m.delete(), () => {});
+  app.litert.clear();
 }
 
 // ---- pixels ------------------------------------------------------------------------------------
@@ -198,24 +312,98 @@ function processingSize() {
   return Number(els.size.value) || 0;
 }
 
-/** Draw `source` (photo, video) into the input canvas at the processing size. */
+/** Draw `source` (photo, video) into the input canvas at the processing size: for LiteRT.js the
+ * centre crop of the nearest exported shape (app.plan), else the whole source. */
 function drawInput(source, width, height) {
-  const size = fitSize(width, height, processingSize());
+  app.plan = app.lrt && app.style ? litertPlan(width, height, processingSize(), app.style.litert) : null;
+  const size = app.plan ? { width: app.plan.shape[1], height: app.plan.shape[0] } : fitSize(width, height, processingSize());
   checkProcessingSize(size);
   if (input.width !== size.width || input.height !== size.height) {
     input.width = size.width;
     input.height = size.height;
   }
-  const ctx = input.getContext("2d", { willReadFrequently: app.backend !== "webgl" });
+  const ctx = input.getContext("2d", { willReadFrequently: app.plan !== null || app.backend !== "webgl" });
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
-  ctx.drawImage(source, 0, 0, size.width, size.height);
+  if (app.plan) {
+    const { sx, sy, sw, sh } = app.plan.crop;
+    ctx.drawImage(source, sx, sy, sw, sh, 0, 0, size.width, size.height);
+  } else {
+    ctx.drawImage(source, 0, 0, size.width, size.height);
+  }
   return size;
+}
+
+// Pre/post-processing buffers, kept between frames of the same size.
+const buffers = { pixels: 0, rgb: null, image: null };
+
+/** The input canvas through LiteRT.js into the styled canvas: RGBA bytes -> float32 RGB [0, 1] ->
+ * the signature -> clipped back to RGBA bytes. */
+async function styliseLiteRt(plan) {
+  const model = await litertModel(plan);
+  const [h, w] = plan.shape;
+  const n = h * w;
+  const t0 = performance.now();
+  if (buffers.pixels !== n) {
+    buffers.pixels = n;
+    buffers.rgb = new Float32Array(n * 3);
+    buffers.image = new ImageData(w, h);
+  } else if (buffers.image.width !== w) {
+    buffers.image = new ImageData(w, h);
+  }
+  const rgba = input.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, w, h).data;
+  const rgb = buffers.rgb;
+  const scale = 1 / 255;
+  for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
+    rgb[j] = rgba[i] * scale;
+    rgb[j + 1] = rgba[i + 1] * scale;
+    rgb[j + 2] = rgba[i + 2] * scale;
+  }
+  const t1 = performance.now();
+  let t2 = t1;
+  const out = buffers.image.data;
+  await model.run(plan.signature, rgb, [1, h, w, 3], (y) => {
+    t2 = performance.now();
+    // Uint8ClampedArray clips to 0..255 and rounds half to even, as TF.js's toPixels does.
+    for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
+      out[i] = y[j] * 255;
+      out[i + 1] = y[j + 1] * 255;
+      out[i + 2] = y[j + 2] * 255;
+      out[i + 3] = 255;
+    }
+  });
+  if (styled.width !== w || styled.height !== h) {
+    styled.width = w;
+    styled.height = h;
+  }
+  styled.getContext("2d").putImageData(buffers.image, 0, 0);
+  const t3 = performance.now();
+  const tm = app.timing;
+  tm.pre += t1 - t0;
+  tm.runtime += t2 - t1;
+  tm.post += t3 - t2;
+  tm.frames += 1;
 }
 
 /** Run the network on the input canvas into the styled canvas, then composite. */
 async function stylise() {
+  if (app.plan) {
+    await styliseLiteRt(app.plan);
+    showRuntime(`litert-${app.lrt.accelerator}`);
+  } else {
+    await styliseTfjs();
+    showRuntime(`tfjs-${app.backend}`, app.lrt ? `no LiteRT.js model for ${input.width}×${input.height} px here` : "");
+  }
+  app.hasResult = true;
+  const t0 = performance.now();
+  composite();
+  app.timing.canvas = (app.timing.canvas || 0) + performance.now() - t0;
+}
+
+async function styliseTfjs() {
   const { tf } = app;
+  if (!app.backend) await ensureTfjs(null);
+  if (!app.model && !app.loading && app.style) await loadTfjsModel(app.style);
   if (!app.model && app.loading) await app.loading;
   const model = app.model;
   if (!model) throw new AppError("No style is loaded; pick a style.");
@@ -238,8 +426,6 @@ async function stylise() {
     await switchBackend("wasm", "the picture is too large for WebGL here");
     await attempt();
   }
-  app.hasResult = true;
-  composite();
 }
 
 /** The network on the input canvas: (H, W, 3) float32 in [0, 1]. */
@@ -259,10 +445,9 @@ async function switchBackend(name, why) {
   if (!ok) throw new AppError(`${why}, and the ${BACKEND_LABELS[name] || name} backend did not start`);
   await tf.ready();
   app.backend = name;
-  document.body.dataset.backend = name;
-  els.backend.textContent = BACKEND_LABELS[name] || name;
-  els.backend.title = `switched: ${why}`;
   document.body.dataset.switched = why;
+  app.runtime = null;
+  showRuntime(`tfjs-${name}`, `switched: ${why}`);
 }
 
 /** The visible result: the input, with the stylised picture over it at the strength's opacity. */
@@ -377,7 +562,7 @@ async function webcamLoop() {
       if (!app.webcamOn) break;
       showFps(app.meter.tick(performance.now()));
       document.body.dataset.frames = String(app.meter.frames);
-      document.body.dataset.tensors = String(app.tf.memory().numTensors);
+      if (app.backend) document.body.dataset.tensors = String(app.tf.memory().numTensors);
     }
     await nextFrame(); // let the page paint and take input between frames
   }
@@ -499,32 +684,26 @@ async function testMode(params) {
 /** For benchmarks (bench/bench_web.py): the current input through the network `frames` more times;
  * resolves to the milliseconds they took. */
 window.tfstyleBench = async (frames) => {
+  app.timing = { runtime: 0, pre: 0, post: 0, frames: 0, canvas: 0 };
   const t0 = performance.now();
   for (let i = 0; i < frames; i += 1) await stylise();
   return performance.now() - t0;
 };
+/** For benchmarks: milliseconds spent in each part of the LiteRT.js frames since tfstyleBench began. */
+window.tfstyleTiming = () => ({ ...app.timing });
 
 async function main() {
   const webgl = probeWebGL();
-  const reason = unsupportedReason({ tf: window.tf, webgl: webgl.available, wasm: typeof WebAssembly === "object" });
-  if (reason) throw new AppError(reason);
+  app.softwareWebGL = webgl.software;
+  if (typeof WebAssembly !== "object" && !webgl.available) {
+    throw new AppError(unsupportedReason({ tf: true, webgl: false, wasm: false }));
+  }
   const params = parseParams(window.location.search);
+  app.params = params;
   wireControls();
-  const [started, styles] = await Promise.all([startBackend(params.backend, webgl.software, params.threads), loadStyles()]);
-  const backend = started.name;
-  app.backend = backend;
+  const [first, styles] = await Promise.all([startRuntime(params, webgl), loadStyles()]);
   app.styles = styles;
-  document.body.dataset.backend = backend;
-  els.backend.textContent = BACKEND_LABELS[backend] || backend;
-  if (backend === "wasm" && app.tf.wasm.getThreadsCount) {
-    document.body.dataset.threads = String(app.tf.wasm.getThreadsCount());
-  }
-  if (webgl.software && backend !== "webgl") els.backend.title = "WebGL here is a software renderer, slower than WebAssembly";
-  if (started.skipped.length) {
-    // An earlier backend in the order did not start (no WebGL, WebAssembly files missing): say which.
-    document.body.dataset.skipped = started.skipped.join("; ");
-    els.backend.title = `not available here: ${started.skipped.join("; ")}`;
-  }
+  showRuntime(first);
   renderControls(styles, params.size === null && params.image ? 0 : params.size);
   await selectStyle(pickStyle(styles, params.style));
   if (params.image) {
@@ -538,6 +717,7 @@ async function main() {
 }
 
 main().catch((e) => {
-  els.backend.textContent = app.backend ? (BACKEND_LABELS[app.backend] || app.backend) : "none";
+  els.backend.textContent = app.runtime ? (RUNTIME_LABELS[app.runtime] || app.runtime) : "none";
+  if (app.failed.length) document.body.dataset.failed = app.failed.join("; ");
   showError(e);
 });

@@ -1,5 +1,5 @@
 // The app's logic that needs no browser: parsing the test-mode URL, sizes, the frames-per-second
-// meter, the choice of backend and of style, and the words of every error message.
+// meter, the choice of runtime, backend, fixed shape and style, and the words of every error message.
 // Unit-tested with `node --test tests/js` (tests/test_web_app.py runs it).
 
 /** Backends in the order the app tries them: GPU, then WebAssembly, then plain JavaScript. */
@@ -12,6 +12,19 @@ export const MIN_SIDE = 16;
 export const MAX_SIZE = 4096;
 export const MAX_FRAMES = 1000;
 export const MAX_THREADS = 16;
+
+/**
+ * Runtimes in the order the app tries them. LiteRT.js runs the exported .tflite files (fixed
+ * shapes: see litertPlan); TensorFlow.js runs the graph model of any size, for the browsers and
+ * sizes LiteRT.js cannot serve. GPU runtimes on a software renderer go last (see runtimeCandidates).
+ */
+export const RUNTIMES = ["litert-webgpu", "litert-wasm", "tfjs-webgl", "tfjs-wasm", "tfjs-cpu"];
+export const RUNTIME_LABELS = {
+  "litert-webgpu": "LiteRT.js WebGPU", "litert-wasm": "LiteRT.js WebAssembly", "tfjs-webgl": "TensorFlow.js WebGL",
+  "tfjs-wasm": "TensorFlow.js WebAssembly", "tfjs-cpu": "TensorFlow.js CPU (JavaScript)",
+};
+/** runtime= also takes a family: "litert" (WebGPU, else WebAssembly) or "tfjs" (its backends). */
+const RUNTIME_FAMILIES = ["litert", "tfjs"];
 
 /** An error whose message is meant for the person using the page (one line, no stack). */
 export class AppError extends Error {
@@ -33,16 +46,21 @@ function positiveInt(text, what, min, max) {
  *
  *   ?image=URL[&style=NAME][&size=N][&backend=webgl|wasm|cpu][&frames=N]   stylise URL on load
  *   ?webcam=1[&style=NAME][&size=N][&backend=...]                           start the webcam on load
- *   &threads=N   WebAssembly threads (default: TF.js's own choice, hardwareConcurrency / 2)
+ *   &runtime=litert-webgpu|litert-wasm|litert|tfjs-webgl|tfjs-wasm|tfjs-cpu|tfjs   only that runtime
+ *   &threads=N   WebAssembly threads (default: LiteRT.js one per core up to 4; TF.js its own choice,
+ *                hardwareConcurrency / 2)
+ *   backend=B is TF.js's backend B (runtime=tfjs-B).
  *
  * @param {string} search location.search ("?a=b&...") or "".
  * @returns {{image: string|null, style: string|null, size: number|null, backend: string|null,
- *            frames: number, webcam: boolean, threads: number|null}} size null: the image's own size.
+ *            frames: number, webcam: boolean, threads: number|null, runtime: string|null}} size null:
+ *            the image's own size.
  * @throws {AppError} a value out of range or an unknown backend.
  */
 export function parseParams(search) {
   const q = new URLSearchParams(search || "");
-  const out = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null };
+  const out = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null,
+    runtime: null };
   if (q.has("image")) {
     out.image = q.get("image");
     if (!out.image) throw new AppError("image= needs the URL of an image");
@@ -53,6 +71,16 @@ export function parseParams(search) {
     const b = q.get("backend");
     if (!BACKENDS.includes(b)) throw new AppError(`backend must be one of ${BACKENDS.join(", ")}, got "${b}"`);
     out.backend = b;
+  }
+  if (q.has("runtime") && q.get("runtime") !== "") {
+    const r = q.get("runtime");
+    if (![...RUNTIMES, ...RUNTIME_FAMILIES].includes(r)) {
+      throw new AppError(`runtime must be one of ${[...RUNTIMES, ...RUNTIME_FAMILIES].join(", ")}, got "${r}"`);
+    }
+    if (out.backend && r !== "tfjs" && r !== `tfjs-${out.backend}`) {
+      throw new AppError(`backend=${out.backend} is TensorFlow.js's; it does not go with runtime=${r}`);
+    }
+    out.runtime = r;
   }
   if (q.has("frames")) out.frames = positiveInt(q.get("frames"), "frames", 1, MAX_FRAMES);
   if (q.has("threads")) out.threads = positiveInt(q.get("threads"), "threads", 1, MAX_THREADS);
@@ -69,6 +97,108 @@ export function parseParams(search) {
 export function backendCandidates(requested, softwareWebGL = false) {
   if (requested) return [requested];
   return softwareWebGL ? ["wasm", "webgl", "cpu"] : BACKENDS.slice();
+}
+
+/**
+ * The runtimes to try, in order (ids of RUNTIMES).
+ *
+ * @param {{runtime: string|null, backend: string|null}} params what the URL asked for.
+ * @param {{webgpu: "hardware"|"software"|null, softwareWebGL: boolean}} env the browser's GPU: the
+ *     WebGPU adapter (null: none) and whether WebGL is a software renderer.
+ *
+ * Unasked, a GPU that is a software renderer (SwiftShader, llvmpipe: the CPU drawing, slower than
+ * WebAssembly on the same cores) goes after WebAssembly, and LiteRT.js before TensorFlow.js: faster
+ * on the same cores (docs/browser-litert.md).
+ */
+export function runtimeCandidates(params, env = {}) {
+  const { runtime = null, backend = null } = params || {};
+  if (backend) return [`tfjs-${backend}`];
+  if (runtime && RUNTIMES.includes(runtime)) return [runtime];
+  const webgpu = env.webgpu === "hardware" ? ["litert-webgpu"] : [];
+  const webgpuLast = env.webgpu === "software" ? ["litert-webgpu"] : [];
+  const litert = [...webgpu, "litert-wasm", ...webgpuLast];
+  const tfjs = backendCandidates(null, Boolean(env.softwareWebGL)).map((b) => `tfjs-${b}`);
+  if (runtime === "litert") return litert;
+  if (runtime === "tfjs") return tfjs;
+  return [...webgpu, "litert-wasm", ...tfjs, ...webgpuLast];
+}
+
+/** "litert-wasm" -> {family: "litert", kind: "wasm"}. */
+export function splitRuntime(id) {
+  const i = String(id).indexOf("-");
+  return { family: id.slice(0, i), kind: id.slice(i + 1) };
+}
+
+/**
+ * LiteRT.js threads: &threads=N, else one per core up to 4 (two threads ran faster than one on the
+ * two shared cores of docs/browser-litert.md, unlike TF.js's); 1 without cross-origin isolation
+ * (no SharedArrayBuffer) or without relaxed SIMD (LiteRT.js's threaded build needs it).
+ */
+export function litertThreads(requested, hardwareConcurrency, isolated, relaxedSimd) {
+  if (!isolated || !relaxedSimd) return 1;
+  if (requested) return Math.min(MAX_THREADS, requested);
+  return Math.max(1, Math.min(4, Number(hardwareConcurrency) || 1));
+}
+
+/** Why LiteRT.js cannot run in a browser with these WebAssembly features, or null. */
+export function litertUnsupportedReason({ wasm, simd }) {
+  if (!wasm) return "this browser has no WebAssembly";
+  if (!simd) return "this browser has no WebAssembly SIMD, which LiteRT.js needs (Chrome 91+, Firefox 89+, Safari 16.4+)";
+  return null;
+}
+
+/**
+ * How LiteRT.js runs a picture of width x height at processing size `size` (longest side), or null
+ * when the style has no .tflite for that size (TensorFlow.js runs it then).
+ *
+ * LiteRT.js takes only the shapes the .tflite was exported with, so the picture is centre-cropped
+ * to the nearest exported aspect ratio and drawn at that shape (the crop is the only change).
+ *
+ * @param {object|undefined} litert the style's "litert" entry: {"256": {file, shapes: [[h, w], ...]}}.
+ * @returns {{file: string, shape: number[], signature: string, shapes: number[][], crop: {sx, sy, sw, sh}}|null}
+ *     shapes: every shape of that file (the page checks them all when it compiles the file).
+ */
+export function litertPlan(width, height, size, litert) {
+  if (!(width > 0 && height > 0)) throw new AppError(`the image has no pixels (${width}x${height})`);
+  const entry = litert && size ? litert[String(size)] : null;
+  if (!entry || !Array.isArray(entry.shapes) || entry.shapes.length === 0) return null;
+  const aspect = width / height;
+  let best = null;
+  for (const [h, w] of entry.shapes) {
+    const off = Math.abs(Math.log(aspect / (w / h)));
+    if (!best || off < best.off) best = { off, shape: [h, w] };
+  }
+  const [h, w] = best.shape;
+  // The largest centred rectangle of the picture with the shape's aspect ratio.
+  let sw = width;
+  let sh = (width * h) / w;
+  if (sh > height) {
+    sh = height;
+    sw = (height * w) / h;
+  }
+  return {
+    file: entry.file, shape: [h, w], signature: `s${h}x${w}`, shapes: entry.shapes,
+    crop: { sx: (width - sw) / 2, sy: (height - sh) / 2, sw, sh },
+  };
+}
+
+/**
+ * Check a compiled signature's tensors against what the page feeds: one float32 input of shape
+ * [1, h, w, 3] and one float32 output of the same shape. Returns null or the reason (one line).
+ */
+export function litertSignatureProblem(name, inputs, outputs, shape) {
+  const want = [1, shape[0], shape[1], 3];
+  const show = (t) => `${t.dtype}[${Array.from(t.shape).join(", ")}]`;
+  if (!inputs) return `it has no signature ${name}`;
+  if (inputs.length !== 1) return `signature ${name} takes ${inputs.length} inputs, the page gives one RGB image`;
+  for (const [what, list] of [["takes", inputs], ["returns", outputs]]) {
+    if (list.length !== 1) return `signature ${name} returns ${list.length} outputs, the page expects one RGB image`;
+    const t = list[0];
+    if (t.dtype !== "float32" || Array.from(t.shape).join(",") !== want.join(",")) {
+      return `signature ${name} ${what} ${show(t)}, the page expects float32[${want.join(", ")}] (RGB in [0, 1])`;
+    }
+  }
+  return null;
 }
 
 /**
@@ -131,6 +261,11 @@ export function validateIndex(doc) {
   for (const s of doc.styles) {
     if (!s || typeof s.name !== "string" || typeof s.model !== "string") {
       throw new AppError("models/models.json lists a style without a name or a model");
+    }
+    for (const [size, e] of Object.entries(s.litert || {})) {
+      const ok = e && typeof e.file === "string" && Array.isArray(e.shapes) && e.shapes.length > 0
+        && e.shapes.every((x) => Array.isArray(x) && x.length === 2 && x.every((n) => Number.isInteger(n) && n > 0));
+      if (!ok) throw new AppError(`models/models.json: style "${s.name}" has a bad LiteRT.js entry for size ${size}`);
     }
   }
   return doc.styles;
