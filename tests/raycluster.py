@@ -1,6 +1,8 @@
 """A real Ray cluster for the tests: a head and worker nodes, each started with ``ray start --block``
-in its own process group on 127.0.0.1, and stopped by the process groups started here (never
-``ray stop``, which would end every Ray process on the machine)."""
+in its own process group with ``--node-ip-address=127.0.0.1``, joined at 127.0.0.1:PORT, and stopped
+by the process groups started here (never ``ray stop``, which would end every Ray process on the
+machine). Ray 2.60 replaces 127.0.0.1 by the machine's own address and listens on every interface
+whatever it is told: the traffic stays on this machine, the ports are open to its network."""
 
 from __future__ import annotations
 
