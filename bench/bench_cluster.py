@@ -9,8 +9,8 @@ interleaved over ``--rounds`` (the baseline is the local apply, measured in the 
 - ``ray-nodes``: ``--cluster HOST:PORT``: a head and worker nodes started beforehand with ``ray start``
   on this machine, each pinned (taskset) to its share of the cores and given that many CPUs.
 
-Two figures per run: the whole command's images per second (start-up included: Python, TensorFlow,
-Ray, the actors loading the model) and the steady rate, from the outputs' modification times over
+Three figures per run: the whole command's images per second (start-up included: Python, TensorFlow,
+Ray, the actors loading the model), the seconds to the first output (the start-up), and the steady rate, from the outputs' modification times over
 the last three quarters of the outputs (every actor has loaded its model by then): what a long job
 converges to, and the figure the engine's overhead is judged on.
 
@@ -42,10 +42,15 @@ SHARED = BENCH.parents[1] / "shared" / "images" / "content"
 
 
 def cpu_name() -> str:
+    """The CPU's model name and its widest vector extension (the kind the results hold for)."""
+    name, flags = platform.processor() or "unknown CPU", set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+    kind = next((f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f in flags), "")
+    return f"{name} ({kind})" if kind else name
 
 
 def make_photos(folder: Path, n: int, size: int) -> Path:
@@ -83,12 +88,11 @@ class Nodes:
     def __init__(self, tmp: Path, n: int, cores: list[int]):
         from raycluster import RayCluster
 
-        self.cluster = RayCluster.__new__(RayCluster)
         share = max(1, len(cores) // n)
         groups = [cores[i * share:(i + 1) * share] or cores[-share:] for i in range(n)]
-        # ray start inherits the CPU affinity of its launcher, and passes it to every process it starts.
-        self.cluster.__init__(tmp, head_cpus=share, worker_cpus=(share,) * (n - 1),
-                              pin=[",".join(map(str, g)) for g in groups])
+        # ray start passes its CPU affinity on to every process it starts.
+        self.cluster = RayCluster(tmp, head_cpus=share, worker_cpus=(share,) * (n - 1),
+                                  pin=[",".join(map(str, g)) for g in groups])
         self.address, self.groups = self.cluster.address, groups
 
     def stop(self):
@@ -104,11 +108,18 @@ def run(cmd: list[str], out: Path, n: int, env: dict) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
     stamps = sorted(p.stat().st_mtime for p in out.rglob("*.jpg"))
     assert len(stamps) == n, (len(stamps), n)
+    first_output = stamps[0] - (time.time() - wall)
     # The last three quarters of the outputs: every actor has loaded its model by then.
     first = n // 4
     span = stamps[-1] - stamps[first]
     steady = (n - 1 - first) / span if span > 0 else float("nan")
-    return {"wall_s": wall, "images_per_s": n / wall, "steady_images_per_s": steady}
+    return {"wall_s": wall, "first_output_s": first_output, "images_per_s": n / wall,
+            "steady_images_per_s": steady}
+
+
+def _interrupt(signum, frame):
+    """SIGTERM (a background run stopped) stops the nodes this run started, as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
@@ -121,6 +132,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(BENCH / "results" / "cluster"), help="writes OUT.json and OUT.md")
     args = ap.parse_args(argv)
 
+    signal.signal(signal.SIGTERM, _interrupt)
     cores = sorted(os.sched_getaffinity(0))
     tmp = Path(tempfile.mkdtemp(prefix="bench_cluster_"))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
@@ -152,12 +164,13 @@ def main(argv=None) -> int:
              f"batch {args.batch_size}, JPEG out; {cpu_name()}, {len(cores)} cores; median of {args.rounds} "
              f"interleaved rounds; load average at the end {load[0]:.1f} (the machine is shared)",
              "",
-             "| way | whole command, images/s | x local | steady, images/s | x local | wall, s |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| way | whole command, images/s | x local | steady, images/s | x local | first output, s | wall, s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for k, m in med.items():
         lines.append(f"| {k} | {m['images_per_s']:.2f} | {m['images_per_s'] / med['local']['images_per_s']:.2f} "
                      f"| {m['steady_images_per_s']:.2f} | "
-                     f"{m['steady_images_per_s'] / med['local']['steady_images_per_s']:.2f} | {m['wall_s']:.1f} |")
+                     f"{m['steady_images_per_s'] / med['local']['steady_images_per_s']:.2f} | "
+                     f"{m['first_output_s']:.1f} | {m['wall_s']:.1f} |")
     lines += ["", f"ray-nodes: a head and {args.nodes - 1} worker node(s), pinned to cores "
               f"{', '.join('+'.join(map(str, g)) for g in nodes.groups)}; ray-local: one actor per core."]
     print("\n".join(lines))

@@ -1,14 +1,18 @@
 """A real Ray cluster for the tests: a head and worker nodes, each started with ``ray start --block``
-in its own process group on 127.0.0.1, and stopped by the process groups started here (never
-``ray stop``, which would end every Ray process on the machine)."""
+in its own process group with ``--node-ip-address=127.0.0.1``, joined at 127.0.0.1:PORT, and stopped
+by the process groups started here (never ``ray stop``, which would end every Ray process on the
+machine). Ray 2.60 replaces 127.0.0.1 by the machine's own address and listens on every interface
+whatever it is told: the traffic stays on this machine, the ports are open to its network."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +42,8 @@ class RayCluster:
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.pin = list(pin or [])
+        # Ray's session folder holds Unix sockets, whose paths may not exceed 107 bytes: a short one.
+        self.ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         # No token authentication: a token file in the home folder (which a local ray.init() writes)
@@ -48,7 +54,7 @@ class RayCluster:
                     "RAY_health_check_failure_threshold": "3"}
         self.workers: list[subprocess.Popen] = []
         self.head = self._start(["--head", "--port", str(self.port), "--num-cpus", str(head_cpus),
-                                 "--include-dashboard=false", "--temp-dir", str(self.tmp / "ray"),
+                                 "--include-dashboard=false", "--temp-dir", str(self.ray_tmp),
                                  "--ray-client-server-port", str(free_port())], "head")
         try:
             self._wait_started(self.head, "head")
@@ -104,3 +110,4 @@ class RayCluster:
             except ProcessLookupError:
                 pass
             p.wait()
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)

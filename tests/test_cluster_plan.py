@@ -193,3 +193,33 @@ def test_without_cluster_ray_is_never_imported(model_dir, tmp_path):
         sys.meta_path.pop(0)
     assert (tmp_path / "o" / "a.png").is_file()
     assert not wanted and "ray" not in sys.modules
+
+
+def test_plan_with_paintings_gives_each_image_its_seeded_choice(model_dir, images, tmp_path):
+    """The plan of a model that takes a painting (marked so in its model.json): K outputs per image,
+    NAME_style<j>, each with the painting choose_styles gives for the image's path."""
+    import json
+    import shutil
+
+    folder, _ = images
+    anystyle = tmp_path / "anystyle"
+    shutil.copytree(model_dir, anystyle)
+    doc = json.loads((anystyle / "model.json").read_text())
+    doc["meta"]["arbitrary_style"] = True
+    (anystyle / "model.json").write_text(json.dumps(doc))
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    for i in range(5):
+        Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(paintings / f"p{i}.png")
+    plan = plan_job(anystyle, [folder], tmp_path / "o", styles=paintings, seed=9, styles_per_image=2)
+    assert len(plan.todo) == 2 * 15
+    by_image: dict[str, list[str]] = {}
+    for t in plan.todo:
+        stem, j = t.output.rsplit("_style", 1)
+        assert j in ("0.png", "1.png")
+        by_image.setdefault(stem, []).append(t.style)
+    all_paintings = [str(p) for p in sorted(paintings.iterdir())]
+    for stem, chosen in by_image.items():
+        assert chosen == choose_styles(9, stem, all_paintings, 2)
+    again = plan_job(anystyle, [folder], tmp_path / "o", styles=paintings, seed=9, styles_per_image=2)
+    assert [t.style for t in again.todo] == [t.style for t in plan.todo]

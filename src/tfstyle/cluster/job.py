@@ -106,7 +106,8 @@ def connect(cluster: str):
              "runtime_env": {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "ABSL_MIN_LOG_LEVEL": "2"}}}
     try:
         if address is None:
-            # A cluster of this machine alone, on loopback; never one it finds running here.
+            # A cluster of this machine alone, never one it finds running here. Ray asked for the
+            # loopback address (Ray 2.60 still listens on every interface: docs/cluster.md).
             ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
         else:
             ray.init(address=address, **quiet)
