@@ -99,10 +99,11 @@ class Nodes:
         self.cluster.stop()
 
 
-def run(cmd: list[str], out: Path, n: int, env: dict) -> dict:
-    """Time one whole command; the steady rate from its outputs' modification times."""
+def run(cmd: list[str], out: Path, n: int, env: dict, prefix: list[str]) -> dict:
+    """Time one whole command (behind ``prefix``: the cluster's loopback-only network namespace, for
+    every way alike); the steady rate from its outputs' modification times."""
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    r = subprocess.run([*prefix, *cmd], capture_output=True, text=True, env=env, timeout=3600)
     wall = time.perf_counter() - t
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
@@ -151,7 +152,8 @@ def main(argv=None) -> int:
             order = list(ways) if r % 2 == 0 else list(reversed(ways))
             for name in order:
                 out = tmp / f"out-{name}-{r}"
-                results[name].append(run(base + ["-o", str(out)] + ways[name], out, args.images, env))
+                results[name].append(run(base + ["-o", str(out)] + ways[name], out, args.images, env,
+                                         nodes.cluster.prefix))
                 shutil.rmtree(out)
                 print(f"round {r} {name:10} {results[name][-1]}", file=sys.stderr, flush=True)
     finally:

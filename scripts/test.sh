@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The tests, with what they need beyond Python: TensorFlow.js from npm (pinned by
 # src/tfstyle/web/package-lock.json; tfstyle web copies it into every site), and where they are
-# missing, Debian's Chromium for the browser tests and g++ for the native Winograd transforms
-# (apt-get: as root, or through sudo). Then pytest in two processes; arguments go to pytest.
+# missing, Debian's Chromium for the browser tests, g++ for the native Winograd transforms and
+# iproute2 for the cluster tests' loopback-only network namespace (apt-get: as root, or through sudo). Then pytest in two processes; arguments go to pytest.
 #
 #   bash scripts/test.sh                       # the whole suite (CI: .ci/run)
 #   bash scripts/test.sh tests/test_losses.py  # some of it
@@ -15,11 +15,11 @@ PYTHON=${PYTHON:-.venv/bin/python}
 
 npm ci --ignore-scripts --no-audit --no-fund --prefix src/tfstyle/web
 
-if [ ! -x /usr/bin/chromium ] || ! command -v g++ >/dev/null; then
+if [ ! -x /usr/bin/chromium ] || ! command -v g++ >/dev/null || ! command -v ip >/dev/null; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium g++ >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium g++ iproute2 >/dev/null
 fi
 
 set +e

@@ -48,10 +48,12 @@ def _env():
     return {**env, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def _apply(model, images, out, *extra):
+def _apply(cluster, model, images, out, *extra):
+    """The command, in the cluster's loopback-only network namespace (with --cluster local too: the
+    Ray it starts listens there)."""
     cmd = [sys.executable, "-m", "tfstyle", "apply", str(model), str(images), "-o", str(out), "--batch-size", "2",
            *map(str, extra)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    return cluster.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
 
 
 def _wait_for_outputs(p, out, n, timeout=240):
@@ -85,7 +87,7 @@ def _check_manifest(out, model, images, bad):
 def test_a_worker_node_killed_mid_job_loses_nothing(job, cluster):
     model, images, bad, reference = job
     out = cluster.tmp / "out"
-    p = _apply(model, images, out, "--cluster", cluster.address)
+    p = _apply(cluster, model, images, out, "--cluster", cluster.address)
     t0 = time.monotonic()
     seen = _wait_for_outputs(p, out, N // 8)
     t1 = time.monotonic()
@@ -104,8 +106,13 @@ def test_a_worker_node_killed_mid_job_loses_nothing(job, cluster):
 def test_an_interrupted_job_is_finished_by_a_rerun(job, cluster):
     model, images, bad, reference = job
     out = cluster.tmp / "interrupted"
-    p = _apply(model, images, out, "--cluster", cluster.address)
+    p = _apply(cluster, model, images, out, "--cluster", cluster.address)
     seen = _wait_for_outputs(p, out, 20)
+    # Outputs are recorded when their batch's results reach the driver: interrupt once some are.
+    end = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < end and not (
+            (out / CLUSTER_MANIFEST).is_file() and any(r["status"] == "done" for r in _manifest(out))):
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
@@ -117,7 +124,7 @@ def test_an_interrupted_job_is_finished_by_a_rerun(job, cluster):
     done = [r for r in _manifest(out) if r["status"] == "done"]
     assert done and all((out / r["output"]).is_file() for r in done)
     # The rerun, on a Ray started in its own process, does only what is missing.
-    p = _apply(model, images, out, "--cluster", "local")
+    p = _apply(cluster, model, images, out, "--cluster", "local")
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert f"{len(done)} already done" in err and f"wrote {N - len(done)} image(s)" in err, err
