@@ -182,8 +182,8 @@ def page_cell(browser, base, net, size, row, seconds, timeout_s):
         out = {"fps": frames * 1e3 / ms, "ms": ms / frames, "cpu_ms": cpu_ms, "threads": d.get("threads"),
                "build": d.get("build"), "webgpu": d.get("webgpu")}
         if timing.get("frames"):
-            out.update({k: timing[k] / timing["frames"] for k in ("runtime", "pre", "post")})
-        out["canvas"] = timing.get("canvas", 0) / frames
+            out.update({f"{k}_ms": timing[k] / timing["frames"] for k in ("runtime", "pre", "post")})
+        out["canvas_ms"] = timing.get("canvas", 0) / frames
         return out
     finally:
         page.close()
@@ -279,7 +279,8 @@ def main(argv=None) -> int:
                     print(f"| {net} | {size} | {ROWS[row]} | - | - | - | - | - | - | - | - | {v} |")
                     continue
                 ratio = lambda b: f"{v['fps'] / b['fps']:.2f}x" if isinstance(b, dict) else "-"  # noqa: E731
-                split = " | ".join(f"{v[k]:.1f}" if k in v else "-" for k in ("runtime", "pre", "post", "canvas"))
+                split = " | ".join(f"{v[k]:.1f}" if k in v else "-"
+                                   for k in ("runtime_ms", "pre_ms", "post_ms", "canvas_ms"))
                 print(f"| {net} | {size} | {ROWS[row]} | {v['fps']:.2f} | {v['ms']:.1f} | {ratio(tfjs)} | "
                       f"{ratio(native)} | {v['cpu_ms']:.1f} | {split} |")
     print()

@@ -476,6 +476,20 @@ def test_webcam_with_the_fake_camera_yields_frames_and_fps(chromium, base, artif
 
 
 @pytest.mark.slow
+def test_webcam_runs_on_litert_at_an_exported_size(chromium, base):
+    """The fake camera's 640x480 frames at 256 px are the site's 4:3 shape: LiteRT.js runs them live."""
+    page = webpage.Page(chromium, base)
+    try:
+        page.open("?size=256&webcam=1", wait="() => Number(document.body.dataset.frames || 0) >= 3", timeout_s=180)
+        data = page.dataset()
+        assert data["state"] == "webcam" and data["runtime"] == "litert-wasm" and float(data["fps"]) > 0, data
+        assert page.canvas().shape == (192, 256, 3)
+        assert page.page.inner_text("#backend") == "LiteRT.js WebAssembly"
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
 def test_broken_models_show_the_error_in_the_page(site, tmp_path, chromium, artifacts):
     broken = tmp_path / "site"
     shutil.copytree(site.path, broken)

@@ -53,8 +53,8 @@ def fixed_shape_ops():
     """While active, layers traced with static H and W express reflection padding as slices and one
     concatenation, and nearest upsampling as concatenations and reshapes: the same numbers, in ops
     that XNNPACK (LiteRT's CPU delegate) runs itself. MirrorPad and ResizeNearestNeighbor fall back
-    to LiteRT's built-in kernels, which in LiteRT.js's WebAssembly builds cost more than the
-    convolutions (bench/results/web_litert.json, docs/browser-litert.md)."""
+    to LiteRT's built-in kernels, which split the XNNPACK graph and made LiteRT.js's WebAssembly
+    builds markedly slower (docs/browser-litert.md, "What did not help")."""
     token = _FIXED_SHAPE_OPS.set(True)
     try:
         yield

@@ -61,7 +61,7 @@ export async function startLiteRt(accelerator, requestedThreads) {
     return { ...rt, accelerator, env: undefined };
   }
   // On WebAssembly, an environment without the WebGPU device: with the device in it, the same
-  // model ran at a third of the speed in headless Chromium (docs/browser-litert.md).
+  // model ran markedly slower in headless Chromium (docs/browser-litert.md).
   const env = await rt.lib.Environment.create({ webGpuDevice: null });
   return { ...rt, accelerator, env };
 }
