@@ -40,7 +40,8 @@ def write(keras_model, out: Path, config, representative=None) -> Path:
     return out
 
 
-def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.ndarray] | None = None) -> bytes:
+def tflite_bytes(keras_model, quantize: str = "none", representative: list | None = None, endpoint=None,
+                 input_signature=None) -> bytes:
     """Convert to a TFLite flatbuffer.
 
     The conversion goes through a SavedModel written by Keras's ExportArchive: converting a
@@ -50,7 +51,9 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
     Args:
         keras_model: the transform network (float32 policy).
         quantize: one of ``QUANTIZATIONS``.
-        representative: for int8, a list of (H, W, 3) float RGB [0, 1] calibration images.
+        representative: for int8, a list of (H, W, 3) float RGB [0, 1] calibration images, or of
+            ``{input name: batch}`` dicts for a model of several inputs.
+        endpoint, input_signature: see :func:`tfstyle.export.savedmodel.export_savedmodel`.
     """
     import tensorflow as tf
 
@@ -60,7 +63,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
         raise ExportError("int8 needs representative images (the training photos)")
     with tempfile.TemporaryDirectory(prefix="tfstyle-export-") as tmp:
         sm = Path(tmp) / "sm"
-        export_savedmodel(keras_model, sm)
+        export_savedmodel(keras_model, sm, endpoint, input_signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(sm), signature_keys=["serve"])
         if quantize == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -72,7 +75,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
 
             def gen():
                 for a in representative:
-                    yield [np.asarray(a, np.float32)[None]]
+                    yield a if isinstance(a, dict) else [np.asarray(a, np.float32)[None]]
 
             converter.representative_dataset = gen
             # Instance normalisation (mean, variance, rsqrt, the normalising sub/mul/add) and the
