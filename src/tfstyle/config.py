@@ -983,6 +983,9 @@ class ArbitraryConfig:
         choices=PREDICTORS))
     style_image_size: int = field(default=256, metadata=_h("arbitrary style: side of the style images given "
                                                            "to the prediction network"))
+    predictor_layer: str = field(default="", metadata=_h("arbitrary style: the Keras layer the prediction "
+                                                         "network is cut at (default: its block at 1/16 "
+                                                         "resolution)"))
     # Training only (not stored in model.json). Ghiasi et al. trained Inception-v3 along; here the
     # backbone keeps its ImageNet features by default: no backward pass through it (the step's cost
     # is the transformer's and the loss network's) and no small painting collection can wash the
@@ -992,23 +995,28 @@ class ArbitraryConfig:
         "its bottleneck"))
 
     @property
-    def predictor_layer(self) -> str:
-        return PREDICTOR_LAYERS[self.predictor]
+    def cut(self) -> str:
+        """The layer the prediction network is cut at."""
+        return self.predictor_layer or PREDICTOR_LAYERS[self.predictor]
 
     def validate(self) -> "ArbitraryConfig":
         if not isinstance(self.style_dim, int) or isinstance(self.style_dim, bool) or not 1 <= self.style_dim <= 4096:
             raise ConfigError(f"style_dim must be an integer in 1..4096, got {self.style_dim!r}")
         _choice("predictor", self.predictor, PREDICTORS)
         _positive_int("style_image_size", self.style_image_size, minimum=32)
+        if not isinstance(self.predictor_layer, str):
+            raise ConfigError(f"predictor_layer must be a layer name, got {self.predictor_layer!r}")
         return self
 
     def to_dict(self) -> dict:
-        return {"style_dim": self.style_dim, "predictor": self.predictor, "style_image_size": self.style_image_size}
+        return {"style_dim": self.style_dim, "predictor": self.predictor, "predictor_layer": self.cut,
+                "style_image_size": self.style_image_size}
 
     @classmethod
     def from_dict(cls, d) -> "ArbitraryConfig":
-        if not isinstance(d, dict) or set(d) != {"style_dim", "predictor", "style_image_size"}:
-            raise ConfigError("arbitrary must be a JSON object with style_dim, predictor and style_image_size")
+        keys = {"style_dim", "predictor", "predictor_layer", "style_image_size"}
+        if not isinstance(d, dict) or set(d) != keys:
+            raise ConfigError(f"arbitrary must be a JSON object with {', '.join(sorted(keys))}")
         return cls(**d).validate()
 
 

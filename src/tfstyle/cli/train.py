@@ -67,9 +67,11 @@ def run(args) -> int:
 
 
 def _run_arbitrary(args, config, arbitrary) -> int:
+    from ..backbones import get
     from ..feedforward.arbitrary_train import describe_run, find_styles, prepare_arbitrary_dir
     from ..feedforward.data import find_photos, scan_photos
 
+    get(arbitrary.predictor).check_layers([arbitrary.cut])
     find_styles(args.styles)
     scan_photos(find_photos(args.data))
     out = prepare_arbitrary_dir(args.output, resume=args.resume, overwrite=args.overwrite)

@@ -142,13 +142,14 @@ def build_predictor(config: ArbitraryConfig, weights_path: str | None = None, ra
 
     config = config.validate()
     bb = get(config.predictor)
+    bb.check_layers([config.cut])
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
         base = bb.keras_model(weights_path)
         if weights_path is None and random_init:
             bb.random_init(base, RANDOM_BACKBONE_SEED)
-        trunk = keras.Model(base.input, base.get_layer(config.predictor_layer).output, name="predictor_trunk")
+        trunk = keras.Model(base.input, base.get_layer(config.cut).output, name="predictor_trunk")
         inp = keras.Input((None, None, 3), name="style_image")
         x = keras.layers.Lambda(lambda t: bb.preprocess(t, weights_path is None), name="preprocess")(inp)
         x = trunk(x)
