@@ -289,3 +289,23 @@ def test_tfjs_and_savedmodel_exports_match_keras(trained, model, shared_images, 
     got = np.fromfile(jobs / "y.f32", "<f4").reshape(photo.shape)
     print("tfjs transformer PSNR", psnr(got, want))
     assert psnr(got, want) >= 40
+
+
+@pytest.mark.slow
+def test_video_with_a_style_image(trained, tmp_path, capsys, shared_images):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cat = load_image(shared_images / "content" / "chelsea_cat.png")
+    for i in range(3):
+        Image.fromarray((resize(cat, (48, 64))[:, i:i + 60] * 255).astype(np.uint8)).save(frames / f"f{i}.png")
+    style = shared_images / "style" / "munch_the_scream.jpg"
+    out = tmp_path / "out" / ""
+    assert main(["video", str(frames), "-o", str(out) + "/", "--model", str(trained), "--style", str(style),
+                 "--strength", "0.8", "-q"]) == 0
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+    for argv, word in (([str(frames), "--model", str(trained)], "needs a style image"),
+                       ([str(frames), str(style), "--strength", "0.5"], "need an arbitrary-style --model")):
+        assert main(["video", *argv, "-o", str(tmp_path / "v.mp4"), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and word in err, err
+        assert not (tmp_path / "v.mp4").exists()

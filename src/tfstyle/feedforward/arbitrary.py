@@ -339,10 +339,30 @@ class ArbitraryModel:
         out = np.asarray(self._transform([a, vs]))
         return out[0] if single else out
 
-    def bind(self, vector: np.ndarray, strength: float = 1.0):
+    def bind(self, vector: np.ndarray, strength: float = 1.0) -> "BoundStyle":
         """A callable ``images -> stylised images`` with this style (what ``apply_files`` and the
         video pipeline call)."""
-        return lambda images: self.stylize(images, vector, strength)
+        return BoundStyle(self, vector, strength)
+
+
+class BoundStyle:
+    """An arbitrary-style model with its style vector and strength fixed: called like a per-style
+    :class:`tfstyle.feedforward.apply.StyleModel`.
+
+    Attributes:
+        model_dir: the model's folder. fingerprint: sha256 of the vector and the strength (what a
+            resumable video run must match besides the model's files).
+    """
+
+    def __init__(self, model: ArbitraryModel, vector: np.ndarray, strength: float = 1.0):
+        import hashlib
+
+        self.model, self.vector, self.strength = model, np.asarray(vector, np.float32), float(strength)
+        self.model_dir = model.model_dir
+        self.fingerprint = hashlib.sha256(self.vector.tobytes() + repr(self.strength).encode()).hexdigest()
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.model.stylize(images, self.vector, self.strength)
 
 
 def check_style_args(model_dir: str | os.PathLike, styles: int, blend=(), strength: float = 1.0) -> str:
@@ -384,6 +404,6 @@ def load_any(model_dir: str | os.PathLike, styles=(), blend=(), strength: float 
     return model.bind(model.mixed_vector(styles, blend or None), strength)
 
 
-__all__ = ["ArbitraryModel", "PREDICTOR_WEIGHTS_FILE", "blend_vectors", "build_predictor", "build_transformer",
+__all__ = ["ArbitraryModel", "BoundStyle", "PREDICTOR_WEIGHTS_FILE", "blend_vectors", "build_predictor", "build_transformer",
            "check_style_args", "load_any", "load_arbitrary_dir", "read_arbitrary_json", "save_arbitrary_dir", "style_input",
            "with_strength"]
