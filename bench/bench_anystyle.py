@@ -188,7 +188,8 @@ def main(argv=None) -> int:
     held_small = [resize(h, fit_size(h.shape[:2], 256)) for h in held]
     test_photos = [resize(load_image(p), (args.size * 2, args.size * 2)) for p in sorted((SHARED / "content").iterdir())]
     weights = resolve_weights("auto", None, "vgg19")
-    report["loss_network"] = weights.notice
+    report["loss_network"] = ("VGG19 with ImageNet weights" if not weights.is_random else
+                              "fixed-seed random-weight VGG19 (no ImageNet weights found)")
 
     # 1. training --------------------------------------------------------------------------
     report["pipeline_images_per_s"] = decode_rate(photos_dir, args.size, args.seconds)
