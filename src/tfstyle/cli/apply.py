@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..config import CLUSTER_MANIFEST, ApplyConfig, ClusterConfig
+from ..config import CLUSTER_MANIFEST, AnyStyleApplyConfig, ApplyConfig, ClusterConfig
 from .flags import add_config_flags, config_from
 from .output import quiet_tensorflow, say
 from .signals import check_interrupt
@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     a.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
     a.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     add_config_flags(a, ApplyConfig)
+    a.add_argument("--style", action="append", default=[], metavar="PAINTING",
+                   help="arbitrary-style model: the style image (repeat to mix several, see --style-blend)")
+    add_config_flags(a, AnyStyleApplyConfig)
     a.add_argument("--overwrite", action="store_true", help="replace existing output files")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     c = a.add_argument_group("cluster", "the same job on a Ray cluster (pip install \"tfstyle[cluster]\")")
@@ -36,19 +39,25 @@ def run(args) -> int:
         return run_cluster(args)
     _refuse_cluster_flags(args)
     from ..feedforward.apply import check_plan, plan_outputs
+    from ..feedforward.arbitrary import check_style_args
     from ..feedforward.networks import read_model_json
+    from ..io.images import load_image
 
     config = config_from(args, ApplyConfig)
+    anystyle = config_from(args, AnyStyleApplyConfig)
     suffix = "." + config.format
     plan = plan_outputs(args.images, args.output, suffix)  # missing inputs fail before TF loads
     check_plan(plan, args.overwrite)
     read_model_json(args.model)
+    check_style_args(args.model, len(args.style), anystyle.style_blend, anystyle.strength)
+    styles = [load_image(p) for p in args.style]
     quiet_tensorflow()
     from tqdm import tqdm
 
-    from ..feedforward.apply import StyleModel, apply_files
+    from ..feedforward.apply import apply_files
+    from ..feedforward.arbitrary import load_any
 
-    model = StyleModel(args.model)
+    model = load_any(args.model, styles, anystyle.style_blend, anystyle.strength)
     bar = None if args.quiet else tqdm(total=len(plan), unit="image", dynamic_ncols=True, file=sys.stderr)
     try:
         result = apply_files(model, args.images, args.output, size=config.size or None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import PREVIEW_EVERY, ConfigError, TrainConfig
+from ..config import PREVIEW_EVERY, ArbitraryConfig, ConfigError, TrainConfig
 from . import signals
 from .flags import add_config_flags, config_from
 from .output import StepRenderer, note, note_native_build, quiet_tensorflow, say, short_parts
@@ -13,12 +13,16 @@ EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 130
 
 
 def add_parser(sub) -> None:
-    t = sub.add_parser("train", help="train a feed-forward (real-time) network for one style",
-                       description="Johnson et al. feed-forward training on a folder of photos.")
-    t.add_argument("style", help="style image")
+    t = sub.add_parser("train", help="train a feed-forward (real-time) network for one style or for any style",
+                       description="Johnson et al. feed-forward training on a folder of photos; with --styles, "
+                                   "one network for any painting (Ghiasi et al. 2017).")
+    t.add_argument("style", nargs="?", help="style image (or --styles)")
+    t.add_argument("--styles", metavar="PAINTINGS",
+                   help="folder of paintings (searched recursively): train one arbitrary-style model for all")
     t.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
     t.add_argument("-o", "--output", required=True, help="model folder to write")
     add_config_flags(t, TrainConfig)
+    add_config_flags(t, ArbitraryConfig)
     t.add_argument("--resume", action="store_true", help="continue from the checkpoints in the model folder")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in the folder")
     t.add_argument("--logdir", help="TensorBoard folder (default: MODEL_DIR/logs)")
@@ -35,10 +39,16 @@ def run(args) -> int:
     from ..io.images import load_image
 
     config = config_from(args, TrainConfig)
+    arbitrary = config_from(args, ArbitraryConfig)
     if args.preview_every < 0:
         raise ConfigError(f"--preview-every must be >= 0, got {args.preview_every}")
+    if (args.style is None) == (args.styles is None):
+        raise ConfigError("give either a style image or --styles PAINTINGS (a folder), not both" if args.style
+                          else "give a style image, or --styles PAINTINGS (a folder) for an arbitrary-style model")
     # Cheap checks before TensorFlow loads: bad inputs fail in a fraction of a second.
     get(config.network).check_settings(config)
+    if args.styles is not None:
+        return _run_arbitrary(args, config, arbitrary)
     style = load_image(args.style)
     scan_photos(find_photos(args.data))
     out = prepare_model_dir(args.output, resume=args.resume, overwrite=args.overwrite)
@@ -53,6 +63,36 @@ def run(args) -> int:
         note(weights.notice)
     note_native_build(config)
     trainer = Trainer(style, args.data, out, config, weights=weights, resume=args.resume)
+    return _train(args, config, trainer, out, weights)
+
+
+def _run_arbitrary(args, config, arbitrary) -> int:
+    from ..backbones import get
+    from ..feedforward.arbitrary_train import describe_run, find_styles, prepare_arbitrary_dir
+    from ..feedforward.data import find_photos, scan_photos
+
+    get(arbitrary.predictor).check_layers([arbitrary.cut])
+    find_styles(args.styles)
+    scan_photos(find_photos(args.data))
+    out = prepare_arbitrary_dir(args.output, resume=args.resume, overwrite=args.overwrite)
+    quiet_tensorflow()
+    signals.start_polling()
+    from ..backbones.weights import resolve_weights
+    from ..feedforward.arbitrary_train import ArbitraryTrainer
+
+    weights = resolve_weights(config.backbone, config.weights, config.network)
+    if weights.is_random:
+        note(weights.notice)
+    note_native_build(config)
+    trainer = ArbitraryTrainer(args.styles, args.data, out, config, arbitrary, weights=weights, resume=args.resume)
+    if trainer.predictor_weights.is_random:
+        note(trainer.predictor_weights.notice)
+    if not args.quiet:
+        say(describe_run(trainer))
+    return _train(args, config, trainer, out, weights)
+
+
+def _train(args, config, trainer, out, weights) -> int:
     signals.check_interrupt()  # an interrupt during setup: nothing new to save
     if trainer.unreadable:
         say(f"skipping {len(trainer.unreadable)} unreadable photo(s), e.g. {trainer.unreadable[0]}")

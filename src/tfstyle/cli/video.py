@@ -25,6 +25,10 @@ def add_parser(sub) -> None:
     v.add_argument("-o", "--output", required=True,
                    help="output video (.mp4, .mov, .mkv) or a folder of PNG frames (a path ending in /)")
     v.add_argument("--model", help="model folder written by tfstyle train (the fast path)")
+    v.add_argument("--style", dest="model_style", action="append", default=[], metavar="PAINTING",
+                   help="with an arbitrary-style --model: the style image (repeat to mix, see --style-blend)")
+    v.add_argument("--strength", type=float, default=None,
+                   help="with an arbitrary-style --model: 1 the painting's style, 0 the frame's own (default: 1)")
     add_config_flags(v, StylizeConfig, helps={"size": (
         "longest side of the output frames in pixels (default: the clip's own size; with a style image "
         f"at most {StylizeConfig.size}, never enlarged)")})
@@ -49,7 +53,9 @@ def run(args) -> int:
     config = config_from(args, StylizeConfig)
     video = config_from(args, VideoConfig)
     if args.model and args.style:
-        raise ConfigError("give --model or style image(s), not both")
+        raise ConfigError("give --model or style image(s), not both (an arbitrary-style model takes --style)")
+    if (args.model_style or args.strength is not None) and not args.model:
+        raise ConfigError("--style and --strength need an arbitrary-style --model")
     if not args.model and not args.style:
         raise ConfigError("give --model MODEL_DIR (fast) or a style image (optimisation)")
     for name in _IMAGE_ONLY:
@@ -68,8 +74,16 @@ def run(args) -> int:
     config = config.replace(size=size)
     hw = frame_shape(info, size, as_frames)
     styles = []
+    anystyle, kind = None, None
     if args.model:
+        from ..config import AnyStyleApplyConfig
+        from ..feedforward.arbitrary import check_style_args
+
         read_model_json(args.model)
+        anystyle = AnyStyleApplyConfig(strength=1.0 if args.strength is None else args.strength,
+                                       style_blend=config.style_blend).validate()
+        kind = check_style_args(args.model, len(args.model_style), anystyle.style_blend, anystyle.strength)
+        painting = [load_image(p, notice=note) for p in args.model_style]
     else:
         from .stylize import check_inputs
 
@@ -78,9 +92,12 @@ def run(args) -> int:
         check_inputs(config, _Shape(info), styles)
     style = (styles if len(styles) > 1 else styles[0]) if styles else None
     # The frames of an interrupted run: resumed, refused or (with --overwrite) discarded, all before
-    # TensorFlow loads.
-    fp = video_fingerprint(info, hw, args.model, style, config, video)
-    prepare_store(FrameFolder(out if as_frames else store_path(out)), fp, args.resume, args.overwrite, as_frames)
+    # TensorFlow loads; an arbitrary-style model's frames depend on its style vector, so its store is
+    # checked once the model has computed it.
+    arbitrary = kind == "arbitrary"
+    if not arbitrary:
+        fp = video_fingerprint(info, hw, args.model, style, config, video)
+        prepare_store(FrameFolder(out if as_frames else store_path(out)), fp, args.resume, args.overwrite, as_frames)
 
     quiet_tensorflow()
     signals.start_polling()
@@ -88,9 +105,13 @@ def run(args) -> int:
 
     weights = model = None
     if args.model:
-        from ..feedforward.apply import StyleModel
+        from ..feedforward.arbitrary import load_any
 
-        model = StyleModel(args.model)
+        model = load_any(args.model, painting, anystyle.style_blend, anystyle.strength)
+        if arbitrary:
+            fp = video_fingerprint(info, hw, args.model, None, config, video, model.fingerprint)
+            prepare_store(FrameFolder(out if as_frames else store_path(out)), fp, args.resume, args.overwrite,
+                          as_frames)
     else:
         from ..backbones.weights import resolve_weights
 

@@ -7,6 +7,7 @@ metadata), so a default changed here changes everywhere. One module per concern:
 * :mod:`tfstyle.config.train`: ``tfstyle train`` and the transform networks' architecture;
 * :mod:`tfstyle.config.deploy`: ``tfstyle apply``, ``export`` and ``web``;
 * :mod:`tfstyle.config.video`: ``tfstyle video``;
+* :mod:`tfstyle.config.anystyle`: arbitrary-style models (``train --styles``, ``apply --style``);
 * :mod:`tfstyle.config.cluster`: ``tfstyle apply --cluster``;
 * :mod:`tfstyle.config.registries`: the loss networks and export formats, by name;
 * :mod:`tfstyle.config.tuning`: the tuning constants, each with the benchmark that decided it;
@@ -35,6 +36,9 @@ from .train import (PREVIEW_EVERY, TRANSFORM_ARCHS, STRATEGIES, NetworkConfig, N
 from .deploy import (ApplyConfig, WEB_HOST, TFJS_DIR_ENV, WebConfig, ExportConfig, LITERT_MIN_SIDE, LITERT_MAX_SIDE,
                      LITERT_MAX_SHAPES, parse_litert_sizes, parse_litert_aspects, litert_shapes)
 from .video import (FLOW_PRESETS, VideoConfig)
+from .anystyle import (PREDICTOR_LAYERS, PREDICTORS, STYLE_AUG_BRIGHTNESS, STYLE_AUG_SATURATION,
+                       STYLE_AUG_CONTRAST, STYLE_AUG_HUE, STYLE_DECODE_MAX, ANYSTYLE_HELD_OUT, ArbitraryConfig,
+                       AnyStyleApplyConfig)
 from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MARKER, CLUSTER_CONNECT_TIMEOUT_S,
                       CLUSTER_MODES, ClusterConfig)
 
@@ -55,4 +59,6 @@ __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_
            "WebConfig", "ExportConfig", "LITERT_MIN_SIDE", "LITERT_MAX_SIDE", "LITERT_MAX_SHAPES",
            "parse_litert_sizes", "parse_litert_aspects", "litert_shapes", "FLOW_PRESETS", "VideoConfig", "CLUSTER_MANIFEST",
            "CLUSTER_MANIFEST_FIELDS", "CLUSTER_RUN_MARKER", "CLUSTER_CONNECT_TIMEOUT_S", "CLUSTER_MODES",
-           "ClusterConfig"]
+           "ClusterConfig", "PREDICTOR_LAYERS", "PREDICTORS", "STYLE_AUG_BRIGHTNESS", "STYLE_AUG_SATURATION",
+           "STYLE_AUG_CONTRAST", "STYLE_AUG_HUE", "STYLE_DECODE_MAX", "ANYSTYLE_HELD_OUT", "ArbitraryConfig",
+           "AnyStyleApplyConfig"]

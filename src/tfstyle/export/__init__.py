@@ -42,7 +42,7 @@ def _module(fmt: str):
 def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: str = "none",
                  output: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                  overwrite: bool = False, calibration_images: int | None = None,
-                 calibration_size: int | None = None) -> Path:
+                 calibration_size: int | None = None, named_styles: dict | None = None) -> Path:
     """Export the model in ``model_dir``; returns the written path.
 
     Args:
@@ -53,16 +53,25 @@ def export_model(model_dir: str | os.PathLike, fmt: str = "tflite", quantize: st
         calibration_images, calibration_size: int8: how many photos, centre-cropped squares of which
             side (defaults: ``ExportConfig``'s).
         overwrite: replace an existing output.
+        named_styles: an arbitrary-style model only: ``{name: (H, W, 3) image}`` whose style vectors are
+            written beside the two models (``tfstyle.export.arbitrary``).
 
     Raises:
         ModelError, ExportError, ConfigError: one line each.
     """
-    from ..feedforward.networks import load_model_dir
+    from ..feedforward.networks import KIND_ARBITRARY, load_model_dir, model_kind
 
     defaults = ExportConfig()
     config = ExportConfig(format=fmt, quantize=quantize,
                           calibration_images=calibration_images or defaults.calibration_images,
                           calibration_size=calibration_size or defaults.calibration_size).validate()
+    if model_kind(model_dir) == KIND_ARBITRARY:
+        from .arbitrary import export_arbitrary
+
+        return export_arbitrary(model_dir, config, output, data_dir, overwrite, named_styles)
+    if named_styles:
+        raise ExportError(f"{model_dir}: a model for one style has no style vectors (--named-style needs an "
+                          f"arbitrary-style model)")
     module = _module(fmt)
     out = Path(output) if output else Path(model_dir) / module.default_name(config)
     check_output(out, overwrite, ExportError)

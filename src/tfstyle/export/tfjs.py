@@ -72,24 +72,30 @@ def write(keras_model, out: Path, config, representative=None) -> Path:
     return out
 
 
-def frozen_graph_def(keras_model, optimize: bool = True):
+def frozen_graph_def(keras_model, optimize: bool = True, endpoint=None, input_signature=None):
     """The model's inference graph with its variables frozen into constants and pruned.
 
     Args:
         keras_model: the transform network.
         optimize: apply :func:`rewrite_for_tfjs` (False: TensorFlow's graph as frozen, for
             comparisons).
+        endpoint, input_signature: a function of several inputs and their specs (the arbitrary-style
+            transformer); default the model's call on one image.
 
     Returns:
         (graph_def, input_name, output_name): a ``tf.compat.v1.GraphDef`` and the input and output
-        tensor names ("image:0", "Identity:0").
+        tensor names ("image:0", "Identity:0"); with ``input_signature``, input_name is the list of
+        the inputs' tensor names in its order.
     """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    fn = tf.function(lambda x: keras_model(x, training=False)).get_concrete_function(input_spec())
+    if input_signature is None:
+        fn = tf.function(lambda x: keras_model(x, training=False)).get_concrete_function(input_spec())
+    else:
+        fn = tf.function(endpoint).get_concrete_function(*input_signature)
     frozen = convert_variables_to_constants_v2(fn)
-    (inp,), (out,) = frozen.inputs, frozen.outputs
+    inputs, (out,) = frozen.inputs, frozen.outputs
     graph_def = frozen.graph.as_graph_def()
     _bypass_identities(graph_def, keep={out.op.name})
     _prune(graph_def, out.op.name)
@@ -97,7 +103,7 @@ def frozen_graph_def(keras_model, optimize: bool = True):
         rewrite_for_tfjs(graph_def)
         _bypass_identities(graph_def, keep={out.op.name})
         _prune(graph_def, out.op.name)
-    return graph_def, inp.name, out.name
+    return graph_def, (inputs[0].name if input_signature is None else [t.name for t in inputs]), out.name
 
 
 def _node_of(ref: str) -> str:
@@ -370,13 +376,14 @@ def encode_weight(name: str, value: np.ndarray, quantize: str) -> tuple[bytes, d
     return value.astype(value.dtype.newbyteorder("<")).tobytes(), entry
 
 
-def _tensor_info(name: str) -> dict:
-    dims = [{"size": "-1"}] * 3 + [{"size": "3"}]
+def _tensor_info(name: str, shape=(-1, -1, -1, 3)) -> dict:
+    dims = [{"size": str(d)} for d in shape]
     return {"name": name, "dtype": "DT_FLOAT", "tensorShape": {"dim": dims}}
 
 
 def write_graph_model(graph_def, input_name: str, output_name: str, out: Path, quantize: str = "none",
-                      shard_bytes: int = SHARD_BYTES) -> Path:
+                      shard_bytes: int = SHARD_BYTES, inputs: dict | None = None, output: tuple | None = None,
+                      about: dict | None = None) -> Path:
     """Write ``graph_def`` (frozen) as a TF.js graph model into the new folder ``out``.
 
     Args:
@@ -384,6 +391,9 @@ def write_graph_model(graph_def, input_name: str, output_name: str, out: Path, q
         input_name, output_name: tensor names of the model's input and output ("image:0").
         quantize: one of ``QUANTIZATIONS``.
         shard_bytes: the largest weight file.
+        inputs: ``{key: (tensor name, shape)}`` of a model with several inputs (replaces ``input_name``).
+        output: ``(key, shape)`` of the output (default ``("stylized", image shape)``).
+        about: replaces the description of input and output in the metadata.
 
     Returns:
         ``out``.
@@ -407,13 +417,15 @@ def write_graph_model(graph_def, input_name: str, output_name: str, out: Path, q
         "format": "graph-model",
         "generatedBy": tf.__version__,
         "convertedBy": f"tfstyle {__version__}",
-        "signature": {"inputs": {INPUT_KEY: _tensor_info(input_name)},
-                      "outputs": {OUTPUT_KEY: _tensor_info(output_name)}},
+        "signature": {"inputs": ({k: _tensor_info(n, shape) for k, (n, shape) in inputs.items()} if inputs
+                                 else {INPUT_KEY: _tensor_info(input_name)}),
+                      "outputs": ({output[0]: _tensor_info(output_name, output[1])} if output
+                                  else {OUTPUT_KEY: _tensor_info(output_name)})},
         "modelTopology": MessageToDict(graph_def),
         "weightsManifest": [{"paths": paths, "weights": list(entries)}],
-        "userDefinedMetadata": {"tfstyle": {"input": "float32 RGB [0, 1], shape [batch, height, width, 3]",
-                                            "output": "float32 RGB [0, 1], the input's shape",
-                                            "quantize": quantize}},
+        "userDefinedMetadata": {"tfstyle": {**(about or {
+            "input": "float32 RGB [0, 1], shape [batch, height, width, 3]",
+            "output": "float32 RGB [0, 1], the input's shape"}), "quantize": quantize}},
     }
     (out / GRAPH_MODEL_FILE).write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
     return out

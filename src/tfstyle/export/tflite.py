@@ -40,8 +40,8 @@ def write(keras_model, out: Path, config, representative=None) -> Path:
     return out
 
 
-def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.ndarray] | None = None,
-                 shapes: list[tuple[int, int]] | None = None) -> bytes:
+def tflite_bytes(keras_model, quantize: str = "none", representative: list | None = None,
+                 shapes: list[tuple[int, int]] | None = None, endpoint=None, input_signature=None) -> bytes:
     """Convert to a TFLite flatbuffer.
 
     The conversion goes through a SavedModel written by Keras's ExportArchive: converting a
@@ -51,11 +51,13 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
     Args:
         keras_model: the transform network (float32 policy).
         quantize: one of ``QUANTIZATIONS``.
-        representative: for int8, a list of (H, W, 3) float RGB [0, 1] calibration images.
+        representative: for int8, a list of (H, W, 3) float RGB [0, 1] calibration images, or of
+            ``{input name: batch}`` dicts for a model of several inputs.
         shapes: None: one signature ``serve`` of any input size. A list of (height, width): one
             signature per shape, batch 1, named ``s<H>x<W>`` (``savedmodel.fixed_endpoint``); the
             signatures share the weights, stored once. For runtimes that take fixed shapes only
             (LiteRT.js).
+        endpoint, input_signature: see :func:`tfstyle.export.savedmodel.export_savedmodel`.
     """
     import tensorflow as tf
 
@@ -66,7 +68,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
     with tempfile.TemporaryDirectory(prefix="tfstyle-export-") as tmp:
         sm = Path(tmp) / "sm"
         if shapes is None:
-            export_savedmodel(keras_model, sm)
+            export_savedmodel(keras_model, sm, endpoint=endpoint, input_signature=input_signature)
         else:
             from ..feedforward.networks import fixed_shape_ops
 
@@ -84,7 +86,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list[np.nd
 
             def gen():
                 for a in representative:
-                    yield [np.asarray(a, np.float32)[None]]
+                    yield a if isinstance(a, dict) else [np.asarray(a, np.float32)[None]]
 
             converter.representative_dataset = gen
             # Instance normalisation (mean, variance, rsqrt, the normalising sub/mul/add) and the

@@ -93,17 +93,44 @@ class _DecodeStats:
         self.bad: set[Path] = set()
 
 
+def _decoded(paths, load, workers: int):
+    """``(path, image or None)`` for ``paths`` in order, decoded by ``workers`` threads (Pillow
+    releases the GIL while it decodes) with at most ``2 * workers`` images in flight."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers <= 1:
+        for p in paths:
+            yield p, load(p)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="tfstyle-decode") as pool:
+        pending: deque = deque()
+        for p in paths:
+            pending.append((p, pool.submit(load, p)))
+            if len(pending) >= 2 * workers:
+                q, f = pending.popleft()
+                yield q, f.result()
+        while pending:
+            q, f = pending.popleft()
+            yield q, f.result()
+
+
 def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulate: int, seed: int,
-                  shard: tuple[int, int] = (0, 1), stats: _DecodeStats | None = None):
+                  shard: tuple[int, int] = (0, 1), stats: _DecodeStats | None = None, augment=None,
+                  decode_max: int | None = None, workers: int | None = None):
     """``tf.data`` pipeline of training crops.
 
-    Decode (Pillow, any format, skipping corrupt files), random resize of the shorter side to
-    1..1.5 x ``image_size``, random square crop, random horizontal flip, shuffle, batch, prefetch.
+    Decode (Pillow, any format, skipping corrupt files; ``workers`` threads, default one per core),
+    random resize of the shorter side to 1..1.5 x ``image_size``, random square crop, random
+    horizontal flip, ``augment`` if given, shuffle, batch, prefetch.
 
     Args:
         files: photo paths. shard: (index, count): this input pipeline reads files[index::count].
         batch_size: photos per micro-batch; accumulate: micro-batches per element.
         seed: seeds file order, crops, flips and shuffling.
+        augment: ``augment(crop, seed) -> crop`` on each (image_size, image_size, 3) crop, ``seed`` a
+            (2,) int32 stateless seed (the style augmentation of arbitrary-style training).
+        decode_max: decode to at most this side (default: shrunk toward ``image_size``).
 
     Returns:
         A dataset of (accumulate, batch_size, image_size, image_size, 3) float32 RGB [0, 1].
@@ -113,16 +140,21 @@ def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulat
     index, count = shard
     mine = files[index::count] or files
     stats = stats or _DecodeStats()
+    workers = workers or max(1, min(8, os.cpu_count() or 1))
+
+    def load(path):
+        try:
+            return images.load_image(path, shrink_to=decode_max or image_size)
+        except images.ImageError:
+            return None
 
     def gen():
         rng = np.random.default_rng([seed, index])
         while True:
             good = 0
-            for i in rng.permutation(len(mine)):
-                try:
-                    a = images.load_image(mine[i], shrink_to=image_size)
-                except images.ImageError:
-                    stats.bad.add(mine[i])
+            for path, a in _decoded([mine[i] for i in rng.permutation(len(mine))], load, workers):
+                if a is None:
+                    stats.bad.add(path)
                     continue
                 good += 1
                 yield a
@@ -132,7 +164,7 @@ def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulat
     ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec((None, None, 3), tf.float32))
     seeds = tf.data.Dataset.random(seed=seed * 7919 + index).batch(2)  # (2,) int64 per photo
 
-    def augment(img, s):
+    def crop(img, s):
         s = tf.cast(s, tf.int32) % (2**31 - 1)
         hw = tf.cast(tf.shape(img)[:2], tf.float32)
         target = image_size * tf.random.stateless_uniform([], s, 1.0, 1.5)
@@ -141,9 +173,11 @@ def photo_dataset(files: list[Path], image_size: int, batch_size: int, accumulat
         img = tf.image.resize(img, new_hw, method="bilinear", antialias=True)
         img = tf.image.stateless_random_crop(img, [image_size, image_size, 3], seed=s + [0, 1])
         img = tf.image.stateless_random_flip_left_right(img, seed=s + [0, 2])
+        if augment is not None:
+            img = augment(img, s + [0, 3])
         return tf.clip_by_value(img, 0.0, 1.0)
 
-    ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.shuffle(64, seed=seed).batch(batch_size, drop_remainder=True)
     return ds.batch(accumulate, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 

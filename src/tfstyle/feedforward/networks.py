@@ -36,6 +36,10 @@ MODEL_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
 FORMAT = "tfstyle-feedforward"
 FORMAT_VERSION = 1
+# model.json "kind": a network for one style, or one for any style image (feedforward/arbitrary.py).
+KIND_PER_STYLE = "per-style"
+KIND_ARBITRARY = "arbitrary"
+KINDS = (KIND_PER_STYLE, KIND_ARBITRARY)
 # Two stride-2 stages: sizes must be multiples of 4 inside the network.
 MULTIPLE = 4
 
@@ -209,8 +213,36 @@ def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(N
     """
     import keras
 
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        inp = keras.Input((*input_hw, 3), name="image")
+        model = keras.Model(inp, transform_graph(net, inp, seed=seed), name="transform_net")
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return model
+
+
+def transform_graph(net: NetworkConfig, inp, seed: int = 0, norm=None):
+    """The transform network's layers applied to the Keras tensor ``inp`` (under the caller's policy).
+
+    Args:
+        net: the architecture.
+        inp: (B, H, W, 3) RGB [0, 1] Keras input.
+        seed: seed of the initial weights.
+        norm: ``norm(x, name) -> x``, the normalisation after every convolution (default: instance
+            normalisation with learnt scale and shift; the arbitrary-style network passes a conditional
+            one, ``tfstyle.feedforward.arbitrary``).
+
+    Returns:
+        The (B, H, W, 3) float32 RGB [0, 1] output tensor.
+    """
+    import keras
+
     net = net.validate()
     ReflectPad, PadToMultiple, CropTo, InstanceNorm, NearestUp2 = _layers()
+    if norm is None:
+        norm = lambda x, name: InstanceNorm(name=name)(x)  # noqa: E731
     f1, f2, f3 = net.filters
     init = keras.initializers.GlorotUniform
     counter = iter(range(10_000))
@@ -232,34 +264,26 @@ def build_transform_net(net: NetworkConfig, policy: str = "float32", input_hw=(N
 
     def block(x, filters, k, stride=1, separable=False, name="", relu=True):
         x = conv(x, filters, k, stride, separable, name)
-        x = InstanceNorm(name=f"{name}_norm")(x)
+        x = norm(x, f"{name}_norm")
         return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        inp = keras.Input((*input_hw, 3), name="image")
-        x = ReflectPad(net.border, name="border")(inp) if net.border else inp
-        x = PadToMultiple(name="pad_to_multiple")(x)
-        # The first conv sees only 3 channels: a depthwise filter there would be too weak.
-        x = block(x, f1, net.outer_kernel, name="down0")
-        x = block(x, f2, 3, 2, net.separable, name="down1")
-        x = block(x, f3, 3, 2, net.separable, name="down2")
-        for i in range(net.residual_blocks):
-            r = block(x, f3, 3, separable=net.separable, name=f"res{i}_a")
-            r = block(r, f3, 3, separable=net.separable, name=f"res{i}_b", relu=False)
-            x = keras.layers.Add(name=f"res{i}_add")([x, r])
-        x = NearestUp2(name="up1_resize")(x)
-        x = block(x, f2, 3, separable=net.separable, name="up1")
-        x = NearestUp2(name="up2_resize")(x)
-        x = block(x, f1, 3, separable=net.separable, name="up2")
-        x = conv(x, 3, net.outer_kernel, name="out_conv", use_bias=True)
-        x = keras.layers.Activation("sigmoid", dtype="float32", name="out_rgb")(x)
-        out = CropTo(net.border, name="crop", dtype="float32")([x, inp])
-        model = keras.Model(inp, out, name="transform_net")
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-    return model
+    x = ReflectPad(net.border, name="border")(inp) if net.border else inp
+    x = PadToMultiple(name="pad_to_multiple")(x)
+    # The first conv sees only 3 channels: a depthwise filter there would be too weak.
+    x = block(x, f1, net.outer_kernel, name="down0")
+    x = block(x, f2, 3, 2, net.separable, name="down1")
+    x = block(x, f3, 3, 2, net.separable, name="down2")
+    for i in range(net.residual_blocks):
+        r = block(x, f3, 3, separable=net.separable, name=f"res{i}_a")
+        r = block(r, f3, 3, separable=net.separable, name=f"res{i}_b", relu=False)
+        x = keras.layers.Add(name=f"res{i}_add")([x, r])
+    x = NearestUp2(name="up1_resize")(x)
+    x = block(x, f2, 3, separable=net.separable, name="up1")
+    x = NearestUp2(name="up2_resize")(x)
+    x = block(x, f1, 3, separable=net.separable, name="up2")
+    x = conv(x, 3, net.outer_kernel, name="out_conv", use_bias=True)
+    x = keras.layers.Activation("sigmoid", dtype="float32", name="out_rgb")(x)
+    return CropTo(net.border, name="crop", dtype="float32")([x, inp])
 
 
 def network_cost(net: NetworkConfig, hw=(256, 256)) -> dict:
@@ -293,6 +317,19 @@ def read_model_json(model_dir: str | os.PathLike) -> tuple[NetworkConfig, dict]:
     Raises:
         ModelError: missing folder or files, not JSON, wrong format or version, bad architecture.
     """
+    net, meta, _ = read_model_doc(model_dir)
+    return net, meta
+
+
+def model_kind(model_dir: str | os.PathLike) -> str:
+    """``"per-style"`` (one style, trained in) or ``"arbitrary"`` (any style image, given at run time:
+    ``tfstyle.feedforward.arbitrary``). Raises ModelError as :func:`read_model_json`."""
+    return read_model_doc(model_dir)[2].get("kind", KIND_PER_STYLE)
+
+
+def read_model_doc(model_dir: str | os.PathLike) -> tuple[NetworkConfig, dict, dict]:
+    """:func:`read_model_json` plus the whole validated document (its ``"kind"`` and, for an
+    arbitrary-style model, its ``"arbitrary"`` object)."""
     d = Path(model_dir)
     if not d.is_dir():
         raise ModelError(f"{d}: not a model folder (no such directory)")
@@ -314,7 +351,9 @@ def read_model_json(model_dir: str | os.PathLike) -> tuple[NetworkConfig, dict]:
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
         raise ModelError(f"{p}: meta must be a JSON object")
-    return net, meta
+    if doc.get("kind", KIND_PER_STYLE) not in KINDS:
+        raise ModelError(f"{p}: kind must be one of {', '.join(KINDS)}, got {doc.get('kind')!r}")
+    return net, meta, doc
 
 
 def load_model_dir(model_dir: str | os.PathLike, policy: str = "float32"):
@@ -326,11 +365,18 @@ def load_model_dir(model_dir: str | os.PathLike, policy: str = "float32"):
     Raises:
         ModelError: anything wrong with the folder, one line naming the file.
     """
-    net, meta = read_model_json(model_dir)
-    w = Path(model_dir) / WEIGHTS_FILE
-    if not w.is_file():
-        raise ModelError(f"{Path(model_dir)}: not a model folder ({WEIGHTS_FILE} is missing)")
+    net, meta, doc = read_model_doc(model_dir)
+    if doc.get("kind", KIND_PER_STYLE) != KIND_PER_STYLE:
+        raise ModelError(f"{Path(model_dir)}: an arbitrary-style model: it needs a style image (--style PAINTING)")
     model = build_transform_net(net, policy=policy)
+    load_weights(model, Path(model_dir) / WEIGHTS_FILE)
+    return model, net, meta
+
+
+def load_weights(model, w: Path) -> None:
+    """Load the weight file ``w`` into ``model``; ModelError (one line) if missing or not matching."""
+    if not w.is_file():
+        raise ModelError(f"{w.parent}: not a model folder ({w.name} is missing)")
     try:
         # Keras only warns when parts of the file do not match and keeps fresh random weights
         # there: treat every warning as a failed load.
@@ -340,21 +386,31 @@ def load_model_dir(model_dir: str | os.PathLike, policy: str = "float32"):
     except Exception as e:  # noqa: BLE001 - h5py/keras raise many types for a bad or mismatched file
         msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise ModelError(f"{w}: weights do not load into the architecture of {MODEL_FILE} ({msg})") from None
-    return model, net, meta
 
 
-def save_model_dir(model, net: NetworkConfig, model_dir: str | os.PathLike, meta: dict | None = None) -> Path:
-    """Write ``model.weights.h5`` then ``model.json`` into ``model_dir`` (created), each atomically."""
+def save_model_dir(model, net: NetworkConfig, model_dir: str | os.PathLike, meta: dict | None = None,
+                   extra: dict | None = None) -> Path:
+    """Write ``model.weights.h5`` then ``model.json`` into ``model_dir`` (created), each atomically.
+
+    ``extra``: further top-level entries of ``model.json`` (an arbitrary-style model's ``"kind"`` and
+    ``"arbitrary"``).
+    """
     d = Path(model_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    save_weights(model, d / WEIGHTS_FILE)
+    doc = {"format": FORMAT, "version": FORMAT_VERSION, "network": net.to_dict(), "meta": meta or {},
+           **(extra or {})}
+    atomic_write(d / MODEL_FILE, lambda f: f.write(json.dumps(doc, indent=2).encode()))
+    return d
+
+
+def save_weights(model, path: Path) -> None:
+    """``model.save_weights(path)`` atomically (the folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Keras insists on the .weights.h5 suffix: write to a hidden temporary name that has it.
-    tmp = d / f".tmp-{os.getpid()}.{WEIGHTS_FILE}"
+    tmp = path.parent / f".tmp-{os.getpid()}.{path.name}"
     try:
         model.save_weights(tmp)
-        os.replace(tmp, d / WEIGHTS_FILE)
+        os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    doc = {"format": FORMAT, "version": FORMAT_VERSION, "network": net.to_dict(), "meta": meta or {}}
-    atomic_write(d / MODEL_FILE, lambda f: f.write(json.dumps(doc, indent=2).encode()))
-    return d

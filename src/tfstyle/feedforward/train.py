@@ -163,7 +163,7 @@ class Trainer:
         from ..backbones.extractor import FeatureExtractor
         from ..hardware import resolve_precision
         from ..backbones.weights import weights_for
-        from ..objective.losses import StyleContentLoss, gram
+        from ..objective.losses import StyleContentLoss
 
         t0 = time.perf_counter()
         c = self.config
@@ -174,12 +174,11 @@ class Trainer:
         if c.batch_size % self.replicas:
             raise ConfigError(f"batch_size {c.batch_size} must be a multiple of the {self.replicas} replicas")
         self.is_chief = _is_chief(self.strategy)
-        self.style = style if isinstance(style, np.ndarray) else images.load_image(style)
-        self.style_name = "array" if isinstance(style, np.ndarray) else str(Path(style).resolve())
+        self._load_style(style)
         files, self.unreadable = scan_photos(find_photos(self.data_dir))
         self.files = files
         self.stats = _DecodeStats()
-        self.fingerprint = _run_fingerprint(self.style, c, self.network)
+        self.fingerprint = self._fingerprint()
         self.resume = resume
         self.weights = weights_for(c, weights)
         self.policy = resolve_precision(c.precision)
@@ -188,8 +187,9 @@ class Trainer:
         content_layers, style_layers = c.resolved_layers()
         style_layers = {n: w for n, w in style_layers if w > 0}
         self.content_layers = tuple(content_layers)
+        self.style_layers = style_layers
         with self.strategy.scope():
-            self.model = build_transform_net(self.network, self.policy, seed=c.seed)
+            self._build_networks()
             self.extractor = FeatureExtractor(list(content_layers) + list(style_layers), self.weights,
                                               self.policy, pooling=c.resolved_pooling(self.weights.is_random),
                                               smoothing=c.resolved_smoothing(),
@@ -198,17 +198,14 @@ class Trainer:
             if self.policy == "mixed_float16":  # float16 gradients underflow without loss scaling
                 opt = keras.optimizers.LossScaleOptimizer(opt)
             self.opt = opt
-            self.opt.build(self.model.trainable_variables)
+            self.opt.build(self._variables())
             self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        # Style Grams, once. The style keeps its aspect ratio; Grams are per-pixel averages.
-        style_img = images.resize(self.style, output_shape(self.style.shape[:2], c.style_size))
-        sf = self.extractor(style_img[None])
         self.loss = StyleContentLoss(
-            content_targets={}, style_targets={n: gram(sf[n]).numpy() for n in style_layers},
+            content_targets={}, style_targets=self._style_targets(),
             style_layer_weights=style_layers, content_weight=c.content_weight,
             style_weight=c.style_weight, tv_weight=c.tv_weight)
 
-        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.opt, step=self.step_var)
+        self.ckpt = tf.train.Checkpoint(optimizer=self.opt, step=self.step_var, **self._checkpointed())
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.model_dir / CHECKPOINT_DIR), max_to_keep=CHECKPOINTS_TO_KEEP)
         self.start_step = 0
         if resume:
@@ -216,6 +213,32 @@ class Trainer:
         self._previews = self._preview_photos()
         self._step_fn = tf.function(self._distributed_step)
         self.setup_seconds = time.perf_counter() - t0
+
+    # -- what a kind of training defines (a per-style network here; feedforward/arbitrary_train.py)
+    def _load_style(self, style) -> None:
+        self.style = style if isinstance(style, np.ndarray) else images.load_image(style)
+        self.style_name = "array" if isinstance(style, np.ndarray) else str(Path(style).resolve())
+
+    def _fingerprint(self) -> str:
+        return _run_fingerprint(self.style, self.config, self.network)
+
+    def _build_networks(self) -> None:
+        """Create the trained networks (inside the strategy's scope)."""
+        self.model = build_transform_net(self.network, self.policy, seed=self.config.seed)
+
+    def _variables(self) -> list:
+        return self.model.trainable_variables
+
+    def _checkpointed(self) -> dict:
+        return {"model": self.model}
+
+    def _style_targets(self) -> dict:
+        """The style Grams, once. The style keeps its aspect ratio; Grams are per-pixel averages."""
+        from ..objective.losses import gram
+
+        style_img = images.resize(self.style, output_shape(self.style.shape[:2], self.config.style_size))
+        sf = self.extractor(style_img[None])
+        return {n: gram(sf[n]).numpy() for n in self.style_layers}
 
     # -- checkpoints
     def _run_file(self) -> Path:
@@ -252,38 +275,27 @@ class Trainer:
                 "image_size": self.config.image_size, "arch": self.config.arch,
                 "policy": self.policy, "backbone": self.weights.source, "loss_network": self.weights.network,
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.config)))}
+        self._save_model(meta)
+
+    def _save_model(self, meta: dict) -> None:
         save_model_dir(self.model, self.network, self.model_dir, meta)
 
     # -- steps
     def _replica_step(self, batches):
-        """One update on this replica: ``batches`` is (accumulate, b, H, W, 3)."""
+        """One update on this replica: ``batches`` is (accumulate, b, H, W, 3) (or a tuple of such)."""
         import tensorflow as tf
 
         n = self.config.accumulate
-        variables = self.model.trainable_variables
+        variables = self._variables()
 
-        def micro(images):
-            content = self.extractor(images)  # the photo is its own content target (no gradient)
-            content = {k: tf.stop_gradient(content[k]) for k in self.content_layers}
-            with tf.GradientTape() as tape:
-                out = self.model(images, training=True)
-                total, parts = self.loss(self.extractor(out), out, content_targets=content)
-                if self.config.temporal_weight > 0:
-                    temporal = self.config.temporal_weight * self._temporal_loss(images, out)
-                    total = total + temporal
-                    parts = {**parts, "temporal": temporal}
-                # Keras's optimizer all-reduces with a SUM: divide by the replicas (and the
-                # micro-batches) so that the update uses the mean over the effective batch.
-                scaled = total / (self.replicas * n)
-                if hasattr(self.opt, "scale_loss"):
-                    scaled = self.opt.scale_loss(scaled)
-            return total, parts, tape.gradient(scaled, variables)
+        def micro(i):
+            return self._micro(tf.nest.map_structure(lambda t: t[i], batches), variables)
 
-        total, parts, grads = micro(batches[0])
+        total, parts, grads = micro(0)
         if n > 1:
             # Sum the rest one micro-batch at a time: only one micro-batch's activations are alive.
             def body(i, total_acc, parts_acc, grads_acc):
-                t, p, g = micro(batches[i])
+                t, p, g = micro(i)
                 return (i + 1, total_acc + t, {k: parts_acc[k] + p[k] for k in parts_acc},
                         [a + b for a, b in zip(grads_acc, g)])
 
@@ -293,7 +305,29 @@ class Trainer:
         self.opt.apply_gradients(zip(grads, variables))
         return total, parts
 
-    def _temporal_loss(self, images, out):
+    def _scaled(self, total):
+        """Keras's optimizer all-reduces with a SUM: divide by the replicas (and the micro-batches) so
+        that the update uses the mean over the effective batch."""
+        scaled = total / (self.replicas * self.config.accumulate)
+        return self.opt.scale_loss(scaled) if hasattr(self.opt, "scale_loss") else scaled
+
+    def _micro(self, images, variables):
+        """Loss, its parts and the gradients of one micro-batch (B, H, W, 3)."""
+        import tensorflow as tf
+
+        content = self.extractor(images)  # the photo is its own content target (no gradient)
+        content = {k: tf.stop_gradient(content[k]) for k in self.content_layers}
+        with tf.GradientTape() as tape:
+            out = self.model(images, training=True)
+            total, parts = self.loss(self.extractor(out), out, content_targets=content)
+            if self.config.temporal_weight > 0:
+                temporal = self.config.temporal_weight * self._temporal_loss(images, out)
+                total = total + temporal
+                parts = {**parts, "temporal": temporal}
+            scaled = self._scaled(total)
+        return total, parts, tape.gradient(scaled, variables)
+
+    def _temporal_loss(self, images, out, transform=None):
         """Synthetic-motion temporal loss (Huang et al. 2017; ReCoNet): the network's output of the
         photos moved by a small random affine motion (plus sensor noise) against its output of the
         photos moved the same way, mean squared difference over the pixels both images cover."""
@@ -307,7 +341,7 @@ class Trainer:
                                TEMPORAL_MAX_ZOOM)
         moved, valid = affine_warp(images, motion)
         noisy = tf.clip_by_value(moved + tf.random.normal(tf.shape(moved), stddev=TEMPORAL_NOISE), 0.0, 1.0)
-        out_moved = self.model(noisy, training=True)
+        out_moved = (transform or (lambda x: self.model(x, training=True)))(noisy)
         target, _ = affine_warp(out, motion)  # the first output, moved
         return masked_mse(out_moved, target, valid)
 

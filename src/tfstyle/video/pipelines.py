@@ -267,17 +267,20 @@ def _hash_files(h, paths) -> None:
 
 
 def video_fingerprint(info: VideoInfo, hw, model_dir=None, style=None, config: StylizeConfig | None = None,
-                      video: VideoConfig | None = None) -> str:
+                      video: VideoConfig | None = None, extra: str = "") -> str:
     """sha256 over what must not change between a run and its resume: the input's bytes, the
     model's files or the style, the frame size and the settings that change the frames (not the
-    encoder's ``crf``)."""
+    encoder's ``crf``); ``extra``: an arbitrary-style model's style (``BoundStyle.fingerprint``)."""
     h = hashlib.sha256()
     _hash_files(h, info.files if info.kind == "frames" else [info.path])
     if model_dir is not None:
         from ..feedforward.networks import MODEL_FILE, WEIGHTS_FILE
 
-        _hash_files(h, [Path(model_dir) / MODEL_FILE, Path(model_dir) / WEIGHTS_FILE])
-        settings = ("model", video.blend if video.blend else 0.0, video.flow if video.blend else "")
+        from ..feedforward.arbitrary import PREDICTOR_WEIGHTS_FILE
+
+        files = [Path(model_dir) / MODEL_FILE, Path(model_dir) / WEIGHTS_FILE, Path(model_dir) / PREDICTOR_WEIGHTS_FILE]
+        _hash_files(h, [f for f in files if f.name != PREDICTOR_WEIGHTS_FILE or f.is_file()])
+        settings = ("model", video.blend if video.blend else 0.0, video.flow if video.blend else "", extra)
     else:
         styles = style if isinstance(style, (list, tuple)) else [style]
         for s in styles:
@@ -369,7 +372,7 @@ def stylize_video(source, output, *, model=None, style=None, config: StylizeConf
     else:
         style_image = style
     fp = video_fingerprint(info, hw, model_dir if model is not None else None,
-                           style if style is not None else None, config, video)
+                           style if style is not None else None, config, video, getattr(model, "fingerprint", ""))
     store = FrameFolder(out if as_frames else store_path(out))
     done = prepare_store(store, fp, resume, overwrite, as_frames)
 
