@@ -27,6 +27,19 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def anystyle_dir(tmp_path_factory):
+    """A real arbitrary-style model folder (tiny, random weights)."""
+    from ffdata import TINY_NET
+
+    from tfstyle.config import ArbitraryConfig
+    from tfstyle.feedforward.arbitrary import build_predictor, build_transformer, save_arbitrary_dir
+
+    config = ArbitraryConfig(style_dim=6, style_image_size=64, predictor_layer="block2b_add")
+    return save_arbitrary_dir(build_predictor(config, None, random_init=False), build_transformer(TINY_NET, 6, seed=3),
+                              TINY_NET, config, tmp_path_factory.mktemp("anystyle") / "m", {})
+
+
+@pytest.fixture(scope="module")
 def images(tmp_path_factory):
     return collection(tmp_path_factory.mktemp("images"), n=12)
 
@@ -195,18 +208,11 @@ def test_without_cluster_ray_is_never_imported(model_dir, tmp_path):
     assert not wanted and "ray" not in sys.modules
 
 
-def test_plan_with_paintings_gives_each_image_its_seeded_choice(model_dir, images, tmp_path):
-    """The plan of a model that takes a painting (marked so in its model.json): K outputs per image,
-    NAME_style<j>, each with the painting choose_styles gives for the image's path."""
-    import json
-    import shutil
-
+def test_plan_with_paintings_gives_each_image_its_seeded_choice(anystyle_dir, images, tmp_path):
+    """The plan of an arbitrary-style model: K outputs per image, NAME_style<j>, each with the
+    painting choose_styles gives for the image's path."""
     folder, _ = images
-    anystyle = tmp_path / "anystyle"
-    shutil.copytree(model_dir, anystyle)
-    doc = json.loads((anystyle / "model.json").read_text())
-    doc["meta"]["arbitrary_style"] = True
-    (anystyle / "model.json").write_text(json.dumps(doc))
+    anystyle = anystyle_dir
     paintings = tmp_path / "paintings"
     paintings.mkdir()
     for i in range(5):
@@ -223,3 +229,32 @@ def test_plan_with_paintings_gives_each_image_its_seeded_choice(model_dir, image
         assert chosen == choose_styles(9, stem, all_paintings, 2)
     again = plan_job(anystyle, [folder], tmp_path / "o", styles=paintings, seed=9, styles_per_image=2)
     assert [t.style for t in again.todo] == [t.style for t in plan.todo]
+
+
+@pytest.mark.slow
+def test_the_actor_gives_an_arbitrary_style_model_each_task_its_painting(anystyle_dir, images, tmp_path):
+    """The actor (called as a plain object) stylises each image with its task's painting: the same
+    pixels as the model applied with that painting directly; a plan without paintings is refused."""
+    from tfstyle.feedforward.arbitrary import ArbitraryModel
+
+    folder, bad = images
+    paintings = tmp_path / "paintings"
+    paintings.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(paintings / f"p{i}.png")
+    plan = plan_job(anystyle_dir, [folder], tmp_path / "o", styles=paintings, seed=4)
+    assert len({t.style for t in plan.todo}) > 1
+    actor = Stylist(str(anystyle_dir), str(tmp_path / "o"), size=None, batch_size=4, threads=1, since_ns=0)
+    rows = actor({"source": np.array([t.source for t in plan.todo], dtype=object),
+                  "output": np.array([t.output for t in plan.todo], dtype=object),
+                  "style": np.array([t.style for t in plan.todo], dtype=object)})
+    skipped = {os.path.relpath(src, folder) for src, st in zip(rows["source"], rows["status"]) if st != "done"}
+    assert skipped == set(bad)  # the collection's unreadable files, and nothing else
+    model = ArbitraryModel(anystyle_dir)
+    for t in [t for t in plan.todo if os.path.relpath(t.source, folder) not in skipped][:4]:
+        want = model.stylize(load_image(t.source), model.style_vector(load_image(t.style)))
+        got = load_image(tmp_path / "o" / t.output)
+        assert np.abs(got - want).max() <= 1 / 255 + 1e-6  # PNG: 8-bit rounding
+    with pytest.raises(ClusterError, match="needs paintings"):
+        plan_job(anystyle_dir, [folder], tmp_path / "o2")

@@ -41,9 +41,16 @@ class Stylist:
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:  # TensorFlow already runs in this process (called outside Ray): keep its threads
             pass
-        from ..feedforward.apply import StyleModel
+        from ..feedforward.arbitrary import ArbitraryModel
+        from ..feedforward.networks import KIND_ARBITRARY, model_kind
 
-        self.model = StyleModel(model_dir)
+        if model_kind(model_dir) == KIND_ARBITRARY:
+            self.model = ArbitraryModel(model_dir)
+        else:
+            from ..feedforward.apply import StyleModel
+
+            self.model = StyleModel(model_dir)
+        self._vectors: dict[str, np.ndarray] = {}  # an arbitrary-style model's vector of each painting
         self.out_dir, self.size, self.batch_size, self.since_ns = Path(out_dir), size, batch_size, since_ns
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -82,9 +89,13 @@ class Stylist:
 
     def _stylise(self, images: np.ndarray, style: str) -> np.ndarray:
         """(B, H, W, 3) RGB [0, 1] -> the same, stylised. ``style``: the painting of every image of
-        the batch ("" for a model that serves one style). An arbitrary-style model takes the painting
-        here: load it once per actor (a cache keyed by path) and pass it with the images."""
-        return self.model(images)
+        the batch (that of a model that serves one style, or the path an arbitrary-style model's
+        vector is computed from, once per actor and painting; full strength, as Stylized-ImageNet)."""
+        if not hasattr(self.model, "style_vector"):
+            return self.model(images)
+        if style not in self._vectors:
+            self._vectors[style] = self.model.style_vector(load_image(style))
+        return self.model.stylize(images, self._vectors[style])
 
     def _flush(self, pending: list[tuple[np.ndarray, dict]]) -> None:
         if not pending:

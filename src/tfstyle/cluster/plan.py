@@ -50,18 +50,18 @@ class Plan:
         return self.out_dir / CLUSTER_MANIFEST
 
 
-def takes_style_image(network, meta: dict) -> bool:
-    """Whether the model stylises with any painting given at run time (an arbitrary-style model).
+def takes_style_image(model_dir) -> bool:
+    """Whether the model stylises with any painting given at run time: an arbitrary-style model
+    (``tfstyle train --styles``); the actor hands it the painting of each task
+    (:meth:`tfstyle.cluster.actor.Stylist._stylise`)."""
+    from ..feedforward.networks import KIND_ARBITRARY, model_kind
 
-    Every model ``tfstyle train`` writes today serves the one style it was trained on. An
-    arbitrary-style model answers True here (from its ``model.json``) and the actor hands it the
-    painting of each task (:meth:`tfstyle.cluster.actor.Stylist._stylise`)."""
-    return bool(meta.get("arbitrary_style", False))
+    return model_kind(model_dir) == KIND_ARBITRARY
 
 
 def refuse_styles(model_dir, network, meta: dict) -> None:
     """Raise a one-line ClusterError when paintings are given to a model that serves one style."""
-    if not takes_style_image(network, meta):
+    if not takes_style_image(model_dir):
         style = Path(str(meta.get("style", ""))).name or "the one it was trained on"
         raise ClusterError(f"{model_dir}: this model serves one style ({style}); --styles needs an "
                            "arbitrary-style model")
@@ -87,6 +87,8 @@ def plan_job(model_dir, inputs, out_dir, suffix: str = ".png", styles=None, seed
     model_style = str(meta.get("style", ""))
     if styles is not None:
         refuse_styles(model_dir, network, meta)
+    elif takes_style_image(model_dir):
+        raise ClusterError(f"{model_dir}: an arbitrary-style model needs paintings (--styles PAINTINGS)")
     if styles is None and styles_per_image != 1:
         raise ConfigError("styles_per_image needs styles (--styles PAINTINGS)")
     out = Path(out_dir)
