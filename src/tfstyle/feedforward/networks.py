@@ -82,7 +82,7 @@ def _reflect_pad_static(x, pads):
 
 
 def _nearest_up2_static(x):
-    """Nearest 2x upsampling of (B, H, W, C) with static shape: each pixel twice along W (channels
+    """Nearest upsampling by 2 of (B, H, W, C) with static shape: each pixel twice along W (channels
     concatenated, then reshaped), then each row twice along H."""
     import tensorflow as tf
 
@@ -150,7 +150,7 @@ def _layers():
             return (y[0], like[1], like[2], y[3])
 
     class NearestUp2(keras.layers.Layer):
-        """Nearest-neighbour 2x upsampling (followed by a convolution: no checkerboard artefacts)."""
+        """Nearest-neighbour upsampling by 2 (followed by a convolution: no checkerboard artefacts)."""
 
         def call(self, x):
             if _static_hw(x):

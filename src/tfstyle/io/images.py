@@ -24,7 +24,7 @@ from .outputs import check_output
 # huge image: a decompression bomb; a 1 kB GIF can declare 16k x 16k). 2**27 = 134 M pixels covers
 # any camera photo (102 MP medium format); its float32 RGB array alone is 1.6 GB.
 MAX_PIXELS = 1 << 27
-# VGG's deepest default style layer (block5_conv1) sits behind four 2x poolings.
+# VGG's deepest default style layer (block5_conv1) sits behind four poolings of stride 2.
 MIN_SIDE = 16
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
