@@ -80,7 +80,7 @@ BACKBONES_REGISTRY: dict[str, BackboneEntry] = {
 NETWORKS = tuple(BACKBONES_REGISTRY)
 
 OPTIMIZERS = ("lbfgs", "adam")
-LR_SCHEDULES = ("auto", "cosine", "exponential")
+LR_SCHEDULES = ("auto", "cosine", "exponential", "wsd")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
 CONV_ALGORITHMS = ("auto", "direct", "winograd")
@@ -234,7 +234,9 @@ class StylizeConfig(_LossNetworkSettings):
     size: int = field(default=512, metadata=_h("longest side of the output in pixels"))
     steps: int = field(default=300, metadata=_h("optimisation steps (Adam steps or L-BFGS iterations); coarse to "
                                                 "fine, the learning-rate schedule's length, of which coarser "
-                                                "scales may run part (--coarse-fraction)"))
+                                                "scales may run part (--coarse-fraction); auto: at most "
+                                                "AUTO_MAX_STEPS, stopping early by --stop-margin",
+                                                parse=lambda text: parse_steps(text)))
     # Adam by default. Measured at 512 px with bfloat16 (README, speed section): its steps cost half
     # an L-BFGS-B iteration (SciPy's bookkeeping alone takes 0.19 s per iteration, about as long as
     # the loss and gradient), at equal time it reached a lower loss on two of three image pairs,
@@ -263,6 +265,19 @@ class StylizeConfig(_LossNetworkSettings):
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
+    stop_margin: float = field(
+        default=0.0, metadata=_h("Adam: once the best loss has fallen by less than this fraction over the last "
+                                 "AUTO_WINDOW steps, the rate decays over --lr-cooldown of the steps run so far "
+                                 "and the run ends (the last scale only; 0: every step runs; --steps auto: "
+                                 "AUTO_STOP_MARGIN)"))
+    lr_cooldown: float = field(
+        default=0.2, metadata=_h("Adam, --lr-schedule wsd: the last fraction of the steps over which the rate "
+                                 "falls from lr to lr*lr_decay (the rate stays at lr before)"))
+    # Off by default: after a warm-up-stable-decay schedule the mean of the last iterates scored
+    # worse than the last iterate itself (docs/time-to-quality.md); it helps a rate that never decays.
+    iterate_average: float = field(
+        default=0.0, metadata=_h("Adam: average the images of the last this fraction of the steps; the mean is "
+                                 "the output where its loss is lower than the best image's (0: off)"))
     # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.backbones.winograd) for a
     # float32 VGG network on a CPU (no GPU): the precision auto picks on CPUs without bfloat16
     # instructions, or float32 asked for. VGG19, forward and input gradient of every layer: 2.2x at
@@ -390,6 +405,11 @@ class StylizeConfig(_LossNetworkSettings):
         metadata=_h("GiB a run may use; refuse (exit 2) runs estimated above it; 0: the available RAM"),
     )
 
+    def __post_init__(self):
+        if self.steps == "auto":  # --steps auto: the cap, and the stop margin unless one is given
+            object.__setattr__(self, "steps", AUTO_MAX_STEPS)
+            object.__setattr__(self, "stop_margin", self.stop_margin or AUTO_STOP_MARGIN)
+
     def validate(self) -> "StylizeConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
         _positive_int("size", self.size, minimum=16)
@@ -421,6 +441,15 @@ class StylizeConfig(_LossNetworkSettings):
         if self.lr_decay > 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _finite("iterate_average", self.iterate_average, positive=False)
+        if not 0 <= self.iterate_average <= 1:
+            raise ConfigError(f"iterate_average must be in [0, 1], got {self.iterate_average}")
+        _finite("stop_margin", self.stop_margin, positive=False)
+        if not 0 <= self.stop_margin < 1:
+            raise ConfigError(f"stop_margin must be in [0, 1), got {self.stop_margin}")
+        _finite("lr_cooldown", self.lr_cooldown, positive=True)
+        if self.lr_cooldown > 1:
+            raise ConfigError(f"lr_cooldown must be in (0, 1], got {self.lr_cooldown}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             _finite(name, getattr(self, name), positive=False)
         if self.content_weight == 0 and self.style_weight == 0:
@@ -456,7 +485,7 @@ class StylizeConfig(_LossNetworkSettings):
         """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""
         if self.lr_schedule != "auto":
             return self.lr_schedule
-        return "exponential" if coarse_to_fine else "cosine"
+        return "wsd"
 
     def replace(self, **changes) -> "StylizeConfig":
         return dataclasses.replace(self, **changes)
@@ -935,3 +964,24 @@ class VideoConfig:
 
     def replace(self, **changes) -> "VideoConfig":
         return dataclasses.replace(self, **changes)
+
+
+# --- time to quality: the learning-rate schedule's end and --steps auto -------------------------
+# (tfstyle.optimize.loops; measurements and reasons: docs/time-to-quality.md)
+# --steps auto: the budget's cap (the fixed default's length, so an auto run never takes longer).
+AUTO_MAX_STEPS = 300
+# --steps auto: the loss is watched over this many steps ...
+AUTO_WINDOW = 20
+# ... and the run starts its cool-down once the best loss fell by less than this fraction over them.
+AUTO_STOP_MARGIN = 0.02
+
+
+def parse_steps(text: str) -> int | str:
+    """``--steps``: a whole number, or ``auto``."""
+    text = str(text).strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"steps must be a whole number or auto, got {text!r}") from None
