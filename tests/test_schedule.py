@@ -63,10 +63,14 @@ def test_wsd_is_one_schedule_over_all_scales(images):
     assert rates[:8] == pytest.approx([0.1] * 8) and rates[-1] < 0.04
 
 
-@pytest.mark.parametrize("size,scales", [(64, "64"), (64, "32,64")])
-def test_auto_schedule_is_wsd(images, size, scales):
-    c = _config(size=size, scales=scales)
-    assert c.lr_schedule == "auto" and c.resolved_lr_schedule(coarse_to_fine=scales != "64") == "wsd"
+def test_auto_schedule_is_wsd_for_one_scale_and_exponential_coarse_to_fine(images):
+    c = _config()
+    assert c.lr_schedule == "auto" and c.resolved_lr_schedule(coarse_to_fine=False) == "wsd"
+    assert c.resolved_lr_schedule(coarse_to_fine=True) == "exponential"
+    ms = MultiScaleStylizer(*images, _config(steps=10, lr=0.1, lr_decay=0.01))  # one scale: wsd
+    np.testing.assert_allclose(_rates(ms), [_wsd(i, 10, 0.1, 0.01, 0.2) for i in range(10)], rtol=1e-5)
+    ms = MultiScaleStylizer(*images, _config(steps=10, scales="32,64", scale_split=1.0, lr=0.1, lr_decay=0.01))
+    np.testing.assert_allclose(_rates(ms), 0.1 * 0.01 ** (np.arange(10) / 10), rtol=1e-5)
 
 
 def test_iterate_average_is_the_mean_of_the_last_iterates_where_it_scores_lower(images):

@@ -259,11 +259,15 @@ class StylizeConfig(_LossNetworkSettings):
     # benchmark's target in 80 steps instead of 90 (bench/levers.py), and after 300 steps a lower
     # loss on all three README pairs, 0.973-0.994x the exponential schedule's (bench/final_loss.py). But at
     # 512 px, coarse-to-fine, the fine scale starts at a higher rate and cosine ended worse on two pairs
-    # (1.002x, 1.025x). So "auto" (resolved_lr_schedule) takes each where it won: cosine for a
-    # single-scale run, exponential for a coarse-to-fine one.
+    # (1.002x, 1.025x). A schedule that decays over the whole budget leaves a short --steps behind the
+    # same steps of a long run; wsd holds lr and decays over the last lr_cooldown of the budget only, and
+    # reached a given quality with fewer steps in a whole command at 256 px (docs/time-to-quality.md).
+    # So "auto" (resolved_lr_schedule) takes wsd for a single-scale run and keeps exponential for a
+    # coarse-to-fine one, where wsd has not been measured against it to the end.
     lr_schedule: str = field(
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
-                                    "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
+                                    "cosine (half a cosine wave), wsd (held at lr, then half a cosine wave over "
+                                    "the last --lr-cooldown of the steps) or auto (wsd for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
     stop_margin: float = field(
         default=0.0, metadata=_h("Adam: once the best loss has fallen by less than this fraction over the last "
@@ -485,7 +489,7 @@ class StylizeConfig(_LossNetworkSettings):
         """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""
         if self.lr_schedule != "auto":
             return self.lr_schedule
-        return "wsd"
+        return "exponential" if coarse_to_fine else "wsd"
 
     def replace(self, **changes) -> "StylizeConfig":
         return dataclasses.replace(self, **changes)
