@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/ttq.py --size 256 --ref-steps 400 --out bench/results/avx512_bf16
     PYTHONPATH=src python bench/ttq.py --size 512 --ref-steps 500 --rounds 0 --out bench/results/avx512_bf16
-    PYTHONPATH=src python bench/ttq.py --smoke --out /tmp/ttq      # seconds; what the test suite runs
+    PYTHONPATH=src python bench/ttq.py --smoke --out /tmp/ttq      # a few minutes (whole processes); the test suite's
 
 Prints a Markdown table and writes ``ttq_<size>.json`` and ``ttq_<size>.md`` (with ``lscpu``'s model
 and flags) to ``--out``.
@@ -61,7 +61,7 @@ ROWS: dict[str, list[str]] = {
 
 # First budget tried per row where the default --start would cost extra probes (a schedule that
 # decays over its budget needs more steps).
-ROW_START = {"tfstyle --lr-schedule cosine": 130, "tfstyle --lr-schedule exponential": 130}
+ROW_START = {"tfstyle default": 90, "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
 
 PRESETS = {  # size, tutorial steps, grid, first budget tried, largest budget, interleaved rounds
     "full": dict(size=256, ref_steps=400, grid=10, start=80, max_steps=400, rounds=1),
@@ -118,6 +118,7 @@ def whole(cmd: list[str], env: dict, output: Path) -> float:
     if r.returncode != 0 or not output.exists():
         tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-5:])
         raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({r.returncode}):\n{tail}")
+    whole.said = (r.stdout + r.stderr).strip().splitlines()[-1:]  # the command's last line, if any
     return seconds
 
 
@@ -168,7 +169,11 @@ class Bench:
         return seconds, self.score(out)
 
     def search(self, name: str, flags: list[str], target: float, log) -> dict:
-        """The smallest budget on the grid whose output reaches ``target``; every probe kept."""
+        """The smallest budget on the grid whose output reaches ``target``; every probe kept.
+
+        From the row's first budget: down one grid step at a time while the output still reaches the
+        target; else up in growing strides until it does, then bisection on the grid. A good first
+        guess (``ROW_START``) keeps the probes to two or three, each a whole command."""
         a, probes = self.a, {}
 
         def probe(k: int) -> bool:
@@ -178,12 +183,19 @@ class Bench:
             return value <= target
 
         start = a.start if a.smoke else ROW_START.get(name, a.start)
-        lo, k = 0, max(a.grid, start - start % a.grid)
-        while not probe(k):  # upward until a budget reaches the target
-            lo = k
+        k = min(a.max_steps, max(a.grid, start - start % a.grid))
+        if probe(k):
+            while k - a.grid >= a.grid and probe(k - a.grid):
+                k -= a.grid
+            return {"steps": k, "probes": probes}
+        lo, stride = k, a.grid
+        while True:  # upward until a budget reaches the target
             if k >= a.max_steps:
                 return {"steps": None, "probes": probes}
-            k = min(a.max_steps, k + max(a.grid, (k // 2) // a.grid * a.grid))
+            lo, k = k, min(a.max_steps, k + stride)
+            stride *= 2
+            if probe(k):
+                break
         hi = k
         while hi - lo > a.grid:  # bisection on the grid between a miss (lo) and a hit (hi)
             mid = lo + (hi - lo) // a.grid // 2 * a.grid
@@ -277,8 +289,12 @@ def table(res: dict) -> str:
                          f"(not reached) | - |")
             continue
         s = statistics.median(r["seconds"])
-        lines.append(f"| {name} | {r['steps']} | {s:.1f} | {', '.join(f'{x:.1f}' for x in r['seconds'])} | "
-                     f"{r['value']:.5g} | {tut_s / s:.1f}x |")
+        reached = r["value"] <= res["target"]
+        steps = f"{r['steps']} ({r['said'][0]})" if r.get("said") else r["steps"]
+        lines.append(f"| {name} | {steps} | {s:.1f} | {', '.join(f'{x:.1f}' for x in r['seconds'])} | "
+                     f"{r['value']:.5g}{'' if reached else ' (not reached)'} | "
+                     f"{f'{tut_s / s:.1f}x' if reached else '-'} |")
+
     return "\n".join(lines)
 
 
@@ -293,9 +309,12 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, help="interleaved re-runs of the tutorial and each row's budget (default 1)")
     p.add_argument("--rows", help="comma-separated rows of ROWS (default: all)")
     p.add_argument("--setup", action="store_true", help="also time the stages before the first step")
+    p.add_argument("--setup-only", action="store_true",
+                   help="only the stages before the first step (writes ttq_setup_<size>.json and .md)")
     p.add_argument("--content", type=Path, default=IMAGES / "content" / "chelsea_cat.png")
     p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for ttq_<size>.json and .md")
+    p.add_argument("--table", type=Path, help="print the table of an earlier run's JSON, run nothing")
     p.add_argument("--tutorial-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--setup-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", type=Path, help=argparse.SUPPRESS)
@@ -305,6 +324,9 @@ def main(argv=None) -> int:
             setattr(a, k, v)
     if a.tutorial_worker:
         return tutorial_main(a)
+    if a.table:
+        print(table(json.loads(a.table.read_text())))
+        return 0
     if a.setup_worker:
         return setup_main(a)
     names = list(ROWS)
@@ -323,6 +345,16 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     b = Bench(a)
     cpu = lscpu()
+    if a.setup_only:
+        setup = setup_breakdown(a, b)
+        text = (f"CPU: {cpu_summary(cpu)}.\n\n| before the first step ({a.size} px) | s |\n|---|---:|\n"
+                + "\n".join(f"| {k} | {v:.2f} |" for k, v in setup.items()))
+        print(text)
+        a.out.mkdir(parents=True, exist_ok=True)
+        (a.out / f"ttq_setup_{a.size}.json").write_text(json.dumps({"cpu": cpu_summary(cpu), "lscpu": cpu,
+                                                                     "setup": setup}, indent=1))
+        (a.out / f"ttq_setup_{a.size}.md").write_text(text + "\n")
+        return 0
     res = {"size": a.size, "ref_steps": a.ref_steps, "lscpu": cpu, "cpu": cpu_summary(cpu),
            "command": "python bench/ttq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}, "rows": {}}
@@ -336,7 +368,7 @@ def main(argv=None) -> int:
             s, v = b.stylize(flags, None)
             log(f"{name}: {s:.1f} s, {v:.5g}")
             r = {"steps": flags[flags.index("--steps") + 1], "probes": {}, "seconds": [s], "value": v,
-                 "reached": v <= target}
+                 "reached": v <= target, "said": whole.said}
         else:
             r = b.search(name, flags, target, log)
             if r["steps"] is not None:

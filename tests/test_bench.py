@@ -187,11 +187,15 @@ def test_ttq_search_finds_the_smallest_budget_on_the_grid_that_reaches_the_targe
             self.calls.append(steps)
             return 1.0, 100.0 / steps  # reaches 0.8 from 125 steps on
 
-    a = argparse.Namespace(grid=10, start=40, max_steps=400, smoke=False)
+    a = argparse.Namespace(grid=10, start=40, max_steps=400, smoke=True)  # smoke: --start, not ROW_START
     b = Fake(a)
     r = b.search("tfstyle default", [], 0.8, lambda msg: None)
     assert r["steps"] == 130  # 125 is off the grid
-    assert b.calls[:3] == [40, 60, 90] and set(b.calls) >= {130, 120}
+    assert b.calls == [40, 50, 70, 110, 190, 150, 130, 120]  # up in growing strides, then bisection
+    a.start = 150
+    b = Fake(a)
+    assert b.search("tfstyle default", [], 0.8, lambda msg: None)["steps"] == 130
+    assert b.calls == [150, 140, 130, 120]  # a first guess above: down the grid until it misses
     assert all(v == (1.0, 100.0 / k) for k, v in r["probes"].items())
     assert Fake(a).search("x", [], 0.01, lambda msg: None)["steps"] is None  # never reached within 400
 
