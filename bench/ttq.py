@@ -111,10 +111,16 @@ def _env(baseline: bool) -> dict:
 
 def whole(cmd: list[str], env: dict, output: Path) -> float:
     """Seconds from process start to exit of ``cmd``, which must write ``output``."""
+    import resource
+
     output.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (user + system) of the command: less sensitive than wall time to other users' load.
+    whole.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if r.returncode != 0 or not output.exists():
         tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-5:])
         raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({r.returncode}):\n{tail}")
@@ -175,10 +181,12 @@ class Bench:
         target; else up in growing strides until it does, then bisection on the grid. A good first
         guess (``ROW_START``) keeps the probes to two or three, each a whole command."""
         a, probes = self.a, {}
+        self.probe_cpu = {}
 
         def probe(k: int) -> bool:
             seconds, value = self.stylize(flags, k)
             probes[k] = (seconds, value)
+            self.probe_cpu[k] = getattr(whole, "cpu", None)
             log(f"{name}: --steps {k}: {seconds:.1f} s, {value:.5g} ({'reached' if value <= target else 'not reached'})")
             return value <= target
 
@@ -276,22 +284,28 @@ def cpu_summary(info: dict) -> str:
 def table(res: dict) -> str:
     tut = res["rows"][TUTORIAL]
     tut_s = statistics.median(tut["seconds"])
-    head = ["command", "--steps", "whole command (s)", "runs (s)", "reference objective of the file", "vs tutorial"]
+    head = ["command", "--steps", "whole command (s)", "runs (s)", "CPU s (user + system)",
+            "reference objective of the file", "vs tutorial"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cpu(r):
+        got = [c for c in r.get("cpu") or [] if c is not None]
+        return ", ".join(f"{c:.1f}" for c in got) or "-"
+
     lines.append(f"| tutorial loop (target) | {res['ref_steps']} | {tut_s:.1f} | "
-                 f"{', '.join(f'{s:.1f}' for s in tut['seconds'])} | {tut['value']:.5g} | 1.0x |")
+                 f"{', '.join(f'{s:.1f}' for s in tut['seconds'])} | {cpu(tut)} | {tut['value']:.5g} | 1.0x |")
     for name, r in res["rows"].items():
         if name == TUTORIAL:
             continue
         if not r.get("seconds"):
             best = min((v for _, v in r["probes"].values()), default=float("nan"))
-            lines.append(f"| {name} | > {max(map(int, r['probes']), default=0)} | - | - | best {best:.5g} "
+            lines.append(f"| {name} | > {max(map(int, r['probes']), default=0)} | - | - | - | best {best:.5g} "
                          f"(not reached) | - |")
             continue
         s = statistics.median(r["seconds"])
         reached = r["value"] <= res["target"]
         steps = f"{r['steps']} ({r['said'][0]})" if r.get("said") else r["steps"]
-        lines.append(f"| {name} | {steps} | {s:.1f} | {', '.join(f'{x:.1f}' for x in r['seconds'])} | "
+        lines.append(f"| {name} | {steps} | {s:.1f} | {', '.join(f'{x:.1f}' for x in r['seconds'])} | {cpu(r)} | "
                      f"{r['value']:.5g}{'' if reached else ' (not reached)'} | "
                      f"{f'{tut_s / s:.1f}x' if reached else '-'} |")
 
@@ -314,6 +328,7 @@ def main(argv=None) -> int:
     p.add_argument("--content", type=Path, default=IMAGES / "content" / "chelsea_cat.png")
     p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for ttq_<size>.json and .md")
+    p.add_argument("--rerun", type=Path, help="an earlier run's JSON: add --rounds interleaved re-runs to it")
     p.add_argument("--table", type=Path, help="print the table of an earlier run's JSON, run nothing")
     p.add_argument("--tutorial-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--setup-worker", action="store_true", help=argparse.SUPPRESS)
@@ -343,6 +358,12 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if a.rerun:
+        res = json.loads(a.rerun.read_text())
+        a.size, a.ref_steps = res["size"], res["ref_steps"]
+        b = Bench(a)
+        rounds(a, b, res, [n for n in res["rows"] if n in ROWS], log)
+        return finish(a, b, res, res["lscpu"])
     b = Bench(a)
     cpu = lscpu()
     if a.setup_only:
@@ -361,25 +382,33 @@ def main(argv=None) -> int:
     seconds, target = b.tutorial()
     log(f"{TUTORIAL}: {seconds:.1f} s, target {target:.6g}")
     res["target"] = target
-    res["rows"][TUTORIAL] = {"seconds": [seconds], "value": target}
+    res["rows"][TUTORIAL] = {"seconds": [seconds], "value": target, "cpu": [whole.cpu]}
     for name in names:
         flags = ROWS[name]
         if "--steps" in flags:  # the command's own budget
             s, v = b.stylize(flags, None)
             log(f"{name}: {s:.1f} s, {v:.5g}")
             r = {"steps": flags[flags.index("--steps") + 1], "probes": {}, "seconds": [s], "value": v,
-                 "reached": v <= target, "said": whole.said}
+                 "reached": v <= target, "said": whole.said, "cpu": [whole.cpu]}
         else:
             r = b.search(name, flags, target, log)
             if r["steps"] is not None:
                 s, v = r["probes"][r["steps"]]
-                r.update(seconds=[s], value=v, reached=True)
+                r.update(seconds=[s], value=v, reached=True, cpu=[b.probe_cpu.get(r["steps"])])
         r["probes"] = {str(k): v for k, v in r["probes"].items()}
         res["rows"][name] = r
-    for i in range(a.rounds):  # interleaved re-runs: the tutorial, then every row at its budget
+    rounds(a, b, res, names, log)
+    return finish(a, b, res, cpu)
+
+
+def rounds(a, b: Bench, res: dict, names: list[str], log) -> None:
+    """``a.rounds`` interleaved re-runs: the tutorial, then every row at its budget (CPU seconds kept
+    beside the wall times)."""
+    for i in range(a.rounds):
         s, v = b.tutorial()
         res["rows"][TUTORIAL]["seconds"].append(s)
-        log(f"round {i + 1}: {TUTORIAL}: {s:.1f} s ({v:.5g})")
+        res["rows"][TUTORIAL].setdefault("cpu", []).append(whole.cpu)
+        log(f"round {i + 1}: {TUTORIAL}: {s:.1f} s, {whole.cpu:.1f} CPU s ({v:.5g})")
         for name in names:
             r = res["rows"][name]
             if not r.get("seconds"):
@@ -387,15 +416,21 @@ def main(argv=None) -> int:
             flags = ROWS[name]
             s, v = b.stylize(flags, None if "--steps" in flags else int(r["steps"]))
             r["seconds"].append(s)
+            r.setdefault("cpu", []).append(whole.cpu)
             r.setdefault("values", [r["value"]]).append(v)
-            log(f"round {i + 1}: {name}: {s:.1f} s ({v:.5g})")
+            log(f"round {i + 1}: {name}: {s:.1f} s, {whole.cpu:.1f} CPU s ({v:.5g})")
+
+
+def finish(a, b: Bench, res: dict, cpu: dict) -> int:
+    """Print the table and write ``ttq_<size>.json`` and ``.md``."""
+    target = res["target"]
     if a.setup:
         res["setup"] = setup_breakdown(a, b)
     text = table(res)
     header = (f"CPU: {res['cpu']}. Command: `{res['command'].strip()}`.\n"
               f"Target: the reference objective (bench/baselines.py) of the tutorial loop's output file after "
               f"{a.ref_steps} steps at {a.size} px: {target:.6g}. Times: whole commands, process start to file "
-              f"written, median of {a.rounds + 1} interleaved run(s); budgets: the smallest multiple of {a.grid} "
+              f"written, median of the runs listed (the search's, then interleaved rounds); budgets: the smallest multiple of {a.grid} "
               f"steps whose output file reaches the target.")
     setup = ""
     if "setup" in res:
