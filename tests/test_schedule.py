@@ -164,3 +164,20 @@ def test_stop_margin_ends_the_last_scale_after_a_cooldown(images, scales, monkey
 def _wsd_at(step, lr, decay, at, length):
     u = min(1.0, max(0.0, (step - at) / length))
     return lr * (decay + (1 - decay) * (1 + np.cos(np.pi * u)) / 2)
+
+
+@pytest.mark.slow
+def test_cli_steps_auto_stops_early_and_says_so(tmp_path, capsys, content_path, style_path):
+    """`tfstyle stylize --steps auto` through the command line: a margin no step can meet stops the
+    run after the first window and its cool-down, with a last line that says so, and the file is written."""
+    from tfstyle.cli.main import main
+    from tfstyle.config import AUTO_MAX_STEPS, AUTO_WINDOW
+
+    out = tmp_path / "auto.png"
+    code = main(["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "32", "--steps", "auto",
+                 "--stop-margin", "0.9", "--precision", "float32", "--backbone", "random", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    n = AUTO_WINDOW + 1  # the first step the watch can decide on
+    assert f"stopped after {n + round(n * 0.2 / 0.8)} steps" in err and out.exists()
+    assert n + round(n * 0.2 / 0.8) < AUTO_MAX_STEPS
