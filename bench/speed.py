@@ -93,8 +93,9 @@ METHODS: dict[str, Method] = {
     "tutorial loop with oneDNN": Method("tutorial", env={"TF_ENABLE_ONEDNN_OPTS": "1"}),
     "tfstyle default": Method("tfstyle"),
     "tfstyle lbfgs": Method("tfstyle", {"optimizer": "lbfgs"}),
-    # The default schedule is "auto": cosine for a single-scale run, exponential for a coarse-to-fine
-    # one. These rows force one of them (--lr-schedule).
+    # The default schedule is "auto": wsd for a single-scale run, exponential for a coarse-to-fine
+    # one. These rows force another (--lr-schedule). Time to quality as a person gets it (whole
+    # commands, the budget they give): bench/ttq.py.
     "tfstyle cosine": Method("tfstyle", {"lr_schedule": "cosine"}),
     "tfstyle exponential": Method("tfstyle", {"lr_schedule": "exponential"}),
     # TensorFlow's own 3x3 convolutions where "auto" would take Winograd F(4x4, 3x3) (float32 without oneDNN).

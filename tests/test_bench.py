@@ -170,3 +170,45 @@ def test_winograd_bench_refuses_unknown_columns():
     r = subprocess.run([sys.executable, str(BENCH / "winograd.py"), "--algorithms", "F4,F5"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--algorithms: choose from" in r.stderr
+
+
+def test_ttq_search_finds_the_smallest_budget_on_the_grid_that_reaches_the_target():
+    """bench/ttq.py's budget search against a made-up monotone quality curve: it probes upward, then
+    bisects, and returns the first budget on the grid at or below the target."""
+    import argparse
+
+    import ttq
+
+    class Fake(ttq.Bench):
+        def __init__(self, a):
+            self.a, self.calls = a, []
+
+        def stylize(self, flags, steps, env_extra=None):
+            self.calls.append(steps)
+            return 1.0, 100.0 / steps  # reaches 0.8 from 125 steps on
+
+    a = argparse.Namespace(grid=10, start=40, max_steps=400, smoke=True)  # smoke: --start, not ROW_START
+    b = Fake(a)
+    r = b.search("tfstyle default", [], 0.8, lambda msg: None)
+    assert r["steps"] == 130  # 125 is off the grid
+    assert b.calls == [40, 50, 70, 110, 190, 150, 130, 120]  # up in growing strides, then bisection
+    a.start = 150
+    b = Fake(a)
+    assert b.search("tfstyle default", [], 0.8, lambda msg: None)["steps"] == 130
+    assert b.calls == [150, 140, 130, 120]  # a first guess above: down the grid until it misses
+    assert all(v == (1.0, 100.0 / k) for k, v in r["probes"].items())
+    assert Fake(a).search("x", [], 0.01, lambda msg: None)["steps"] is None  # never reached within 400
+
+
+@pytest.mark.slow
+def test_ttq_smoke_times_whole_commands_and_writes_json_and_markdown(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH / "ttq.py"), "--smoke", "--rows", "tfstyle default",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert r.returncode in (0, 1), r.stderr[-2000:]  # 1: a row did not reach the target in 3 steps
+    data = json.loads((tmp_path / "ttq_48.json").read_text())
+    tut = data["rows"]["tutorial loop"]
+    assert len(tut["seconds"]) == 2 and min(tut["seconds"]) > 0 and np.isfinite(data["target"])
+    row = data["rows"]["tfstyle default"]
+    assert row["probes"] and all(s > 0 and np.isfinite(v) for s, v in row["probes"].values())
+    assert "| tutorial loop (target) | 3 |" in r.stdout and "| tfstyle default |" in r.stdout
+    assert "Model name" in data["lscpu"] and "`lscpu` flags:" in (tmp_path / "ttq_48.md").read_text()

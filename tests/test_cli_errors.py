@@ -102,6 +102,8 @@ BAD_FLAGS = [
     (["--size", "nan"], "--size"), (["--size", "abc"], "--size"), (["--size", "100000"], "size"),
     (["--size", "1.5"], "--size"),
     (["--steps", "0"], "steps"), (["--steps", "-1"], "steps"), (["--steps", "2000000"], "steps"),
+    (["--steps", "lots"], "--steps"), (["--stop-margin", "1"], "stop_margin"), (["--stop-margin", "-0.1"], "stop_margin"),
+    (["--lr-cooldown", "0"], "lr_cooldown"), (["--iterate-average", "2"], "iterate_average"),
     (["--lr", "-1"], "lr"), (["--lr", "nan"], "lr"), (["--lr", "inf"], "lr"),
     (["--lr", "1e39"], "lr"), (["--lr", "x"], "--lr"),
     (["--lr-decay", "0"], "lr_decay"), (["--lr-decay", "2"], "lr_decay"), (["--lr-decay", "nan"], "lr_decay"),

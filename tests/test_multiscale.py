@@ -137,10 +137,10 @@ def test_global_progress_and_history(images):
     assert [sc.size for sc in res.scales] == [32, 64]
 
 
-@pytest.mark.parametrize("schedule", ["exponential", "cosine", "auto"])
+@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
 def test_one_learning_rate_schedule_over_all_scales(images, schedule):
     """Scale k's Adam runs the segment [offset, offset + steps) of the whole run's schedule, whose
-    rates are those of the formula (NumPy here); "auto" is exponential when coarse-to-fine."""
+    rates are those of the formula (NumPy here); "auto" and "wsd": tests/test_schedule.py."""
     from tfstyle.optimize.loops import AdamRun
 
     cfg = _config(size=128, steps=9, scales="32,64,128", lr=0.1, lr_decay=0.01, lr_schedule=schedule)
@@ -200,10 +200,9 @@ def test_a_run_with_an_early_coarse_stop_counts_its_own_steps_and_resumes_exactl
         MultiScaleStylizer(*images, cfg).run(resume=end.state)
 
 
-@pytest.mark.parametrize("schedule", ["auto", "cosine", "exponential"])
+@pytest.mark.parametrize("schedule", ["cosine", "exponential"])
 def test_single_scale_schedule(images, schedule):
-    """A single-scale run (the plan of a size under 512 px) holds the whole schedule; "auto" is
-    cosine there."""
+    """A single-scale run (the plan of a size under 512 px) holds the whole schedule."""
     from tfstyle.optimize.loops import AdamRun
 
     cfg = _config(size=64, steps=6, scales="auto", lr=0.1, lr_decay=0.01, lr_schedule=schedule)

@@ -17,7 +17,8 @@ Every name is also importable from ``tfstyle.config`` itself.
 """
 
 from .parsers import (MAX_SIZE, MAX_STEPS, _FLOAT32_MAX, ConfigError, _h, _positive_int, _finite, _choice,
-                      parse_style_layers, parse_floats, parse_paths, parse_scales, parse_layers, parse_ints, parse_memory, MEMORY_UNITS)
+                      parse_style_layers, parse_floats, parse_paths, parse_scales, parse_layers, parse_ints, parse_memory, MEMORY_UNITS,
+                      parse_steps)
 from .registries import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, BackboneEntry, BACKBONES_REGISTRY,
                          NETWORKS, WEIGHTS_ENV, weights_env, WEIGHTS_ENVS, OFFLINE_ENV, RANDOM_BACKBONE_SEED,
                          ExportFormat, EXPORT_FORMATS_REGISTRY, EXPORT_FORMATS, QUANTIZATIONS, OptimizerEntry,
@@ -26,7 +27,7 @@ from .tuning import (PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS
                      WINOGRAD_WORKSPACE_FACTOR, NATIVE_KERNELS, NATIVE_KERNELS_ENV, NATIVE_BUILD_TIMEOUT,
                      NATIVE_CACHE_ENV, default_cache_dir, ADAM_EPSILON, LBFGS_HISTORY, MIN_COARSE,
                      TWO_SCALE_SPLIT, MEMORY_BASE_GIB, MEMORY_BACKWARD_FACTOR, MEMORY_IMAGE_BUFFERS,
-                     AUTO_TILE_FRACTION, TILE_CANDIDATES)
+                     AUTO_TILE_FRACTION, TILE_CANDIDATES, AUTO_MAX_STEPS, AUTO_WINDOW, AUTO_STOP_MARGIN)
 from .stylize import (LR_SCHEDULES, INITS, PRECISIONS, CONV_ALGORITHMS, BACKBONES, POOLINGS,
                       SMOOTHINGS, PRESERVE_COLORS, MAX_STYLE_SCALE, SAVE_EVERY, _LossNetworkSettings,
                       StylizeConfig, PRESETS)
@@ -43,7 +44,8 @@ from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MAR
                       CLUSTER_MODES, ClusterConfig)
 
 __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_floats", "parse_paths",
-           "parse_scales", "parse_layers", "parse_ints", "parse_memory", "MEMORY_UNITS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS",
+           "parse_scales", "parse_layers", "parse_ints", "parse_memory", "MEMORY_UNITS", "parse_steps", "AUTO_MAX_STEPS",
+           "AUTO_WINDOW", "AUTO_STOP_MARGIN", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS",
            "BackboneEntry", "BACKBONES_REGISTRY", "NETWORKS", "WEIGHTS_ENV", "weights_env", "WEIGHTS_ENVS",
            "OFFLINE_ENV", "RANDOM_BACKBONE_SEED", "ExportFormat", "EXPORT_FORMATS_REGISTRY",
            "EXPORT_FORMATS", "QUANTIZATIONS", "OptimizerEntry", "OPTIMIZERS_REGISTRY", "PREFER_ONEDNN", "WINOGRAD_MIN_CHANNELS",

@@ -159,3 +159,14 @@ def parse_memory(text: str, what: str = "memory") -> float:
     if not math.isfinite(gib):
         raise ConfigError(f"{what}: {text!r} is too large")
     return gib
+
+
+def parse_steps(text: str) -> int | str:
+    """``--steps``: a whole number, or ``auto``."""
+    text = str(text).strip()
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"steps must be a whole number or auto, got {text!r}") from None

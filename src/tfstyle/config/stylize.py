@@ -7,11 +7,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .parsers import (MAX_SIZE, MAX_STEPS, ConfigError, _choice, _finite, _h, _positive_int, parse_floats,
-                      parse_memory, parse_paths, parse_scales)
+                      parse_memory, parse_steps, parse_paths, parse_scales)
 from .registries import BACKBONES_REGISTRY, NETWORKS, OPTIMIZERS, OPTIMIZERS_REGISTRY
-from .tuning import MIN_COARSE, TWO_SCALE_SPLIT
+from .tuning import AUTO_MAX_STEPS, AUTO_STOP_MARGIN, MIN_COARSE, TWO_SCALE_SPLIT
 
-LR_SCHEDULES = ("auto", "cosine", "exponential")
+LR_SCHEDULES = ("auto", "cosine", "exponential", "wsd")
 INITS = ("content", "noise", "style")  # or the path of an image file
 PRECISIONS = ("auto", "float32", "mixed")
 CONV_ALGORITHMS = ("auto", "direct", "winograd")
@@ -75,7 +75,9 @@ class StylizeConfig(_LossNetworkSettings):
     size: int = field(default=512, metadata=_h("longest side of the output in pixels"))
     steps: int = field(default=300, metadata=_h("optimisation steps (Adam steps or L-BFGS iterations); coarse to "
                                                 "fine, the learning-rate schedule's length, of which coarser "
-                                                "scales may run part (--coarse-fraction)"))
+                                                "scales may run part (--coarse-fraction); auto: at most "
+                                                "AUTO_MAX_STEPS, stopping early by --stop-margin",
+                                                parse=lambda text: parse_steps(text)))
     # Adam by default: its steps cost less than an L-BFGS-B iteration (SciPy's bookkeeping is about
     # as long as the loss and gradient), at equal time it reached a lower loss on two of three image
     # pairs, and it reaches the speed benchmark's target where L-BFGS-B does not
@@ -97,12 +99,29 @@ class StylizeConfig(_LossNetworkSettings):
     # third of the run and anneals after. At 256 px cosine reached the speed benchmark's target sooner
     # and ended lower on all three README pairs; at 512 px, coarse-to-fine, the fine scale starts at a
     # higher rate and cosine ended worse on two pairs (bench/results/avx2/final_loss_cosine_256.md,
-    # final_loss_cosine_512.md, levers.md). So "auto" (resolved_lr_schedule) takes each where it won:
-    # cosine for a single-scale run, exponential for a coarse-to-fine one.
+    # final_loss_cosine_512.md, levers.md). A schedule that decays over the whole budget leaves a short
+    # --steps behind the same steps of a long run; wsd holds lr and decays over the last lr_cooldown of
+    # the budget only, and reached a given quality with fewer steps in a whole command at 256 px
+    # (docs/time-to-quality.md). So "auto" (resolved_lr_schedule) takes wsd for a single-scale run and
+    # keeps exponential for a coarse-to-fine one, where wsd has not been measured against it to the end.
     lr_schedule: str = field(
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
-                                    "cosine (half a cosine wave) or auto (cosine for a single-scale run, "
+                                    "cosine (half a cosine wave), wsd (held at lr, then half a cosine wave over "
+                                    "the last --lr-cooldown of the steps) or auto (wsd for a single-scale run, "
                                     "exponential for a coarse-to-fine one)", choices=LR_SCHEDULES))
+    stop_margin: float = field(
+        default=0.0, metadata=_h("Adam: once the best loss has fallen by less than this fraction over the last "
+                                 "AUTO_WINDOW steps, the rate decays over --lr-cooldown of the steps run so far "
+                                 "and the run ends (the last scale only; 0: every step runs; --steps auto: "
+                                 "AUTO_STOP_MARGIN)"))
+    lr_cooldown: float = field(
+        default=0.2, metadata=_h("Adam, --lr-schedule wsd: the last fraction of the steps over which the rate "
+                                 "falls from lr to lr*lr_decay (the rate stays at lr before)"))
+    # Off by default: after a warm-up-stable-decay schedule the mean of the last iterates scored
+    # worse than the last iterate itself (docs/time-to-quality.md); it helps a rate that never decays.
+    iterate_average: float = field(
+        default=0.0, metadata=_h("Adam: average the images of the last this fraction of the steps; the mean is "
+                                 "the output where its loss is lower than the best image's (0: off)"))
     # The loss network's 3x3 convolutions: "winograd" (F(4x4, 3x3), tfstyle.kernels.winograd) for a
     # float32 VGG network on a CPU (no GPU): the precision auto picks on CPUs without bfloat16
     # instructions, or float32 asked for; faster there with Eigen's and with oneDNN's kernels
@@ -231,6 +250,11 @@ class StylizeConfig(_LossNetworkSettings):
                     parse=lambda text: parse_memory(text, "memory_limit")),
     )
 
+    def __post_init__(self):
+        if self.steps == "auto":  # --steps auto: the cap, and the stop margin unless one is given
+            object.__setattr__(self, "steps", AUTO_MAX_STEPS)
+            object.__setattr__(self, "stop_margin", self.stop_margin or AUTO_STOP_MARGIN)
+
     def validate(self) -> "StylizeConfig":
         """Raise ConfigError (one line) for any value out of range; return self."""
         _positive_int("size", self.size, minimum=16)
@@ -262,6 +286,15 @@ class StylizeConfig(_LossNetworkSettings):
         if self.lr_decay > 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _finite("iterate_average", self.iterate_average, positive=False)
+        if not 0 <= self.iterate_average <= 1:
+            raise ConfigError(f"iterate_average must be in [0, 1], got {self.iterate_average}")
+        _finite("stop_margin", self.stop_margin, positive=False)
+        if not 0 <= self.stop_margin < 1:
+            raise ConfigError(f"stop_margin must be in [0, 1), got {self.stop_margin}")
+        _finite("lr_cooldown", self.lr_cooldown, positive=True)
+        if self.lr_cooldown > 1:
+            raise ConfigError(f"lr_cooldown must be in (0, 1], got {self.lr_cooldown}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             _finite(name, getattr(self, name), positive=False)
         if self.content_weight == 0 and self.style_weight == 0:
@@ -297,7 +330,7 @@ class StylizeConfig(_LossNetworkSettings):
         """``lr_schedule``, with ``auto`` resolved for a run that is (or is not) coarse-to-fine."""
         if self.lr_schedule != "auto":
             return self.lr_schedule
-        return "exponential" if coarse_to_fine else "cosine"
+        return "exponential" if coarse_to_fine else "wsd"
 
     def replace(self, **changes) -> "StylizeConfig":
         return dataclasses.replace(self, **changes)

@@ -66,3 +66,13 @@ MEMORY_IMAGE_BUFFERS = 8
 AUTO_TILE_FRACTION = 0.8
 # Tile sizes tried, largest first, when a scale must be tiled.
 TILE_CANDIDATES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
+
+
+# Time to quality: the learning-rate schedule's end and --steps auto (tfstyle.optimize.loops;
+# measurements and reasons: docs/time-to-quality.md).
+# --steps auto: the budget's cap (the fixed default's length, so an auto run never takes longer).
+AUTO_MAX_STEPS = 300
+# --steps auto: the loss is watched over this many steps ...
+AUTO_WINDOW = 20
+# ... and the run starts its cool-down once the best loss fell by less than this fraction over them.
+AUTO_STOP_MARGIN = 0.02

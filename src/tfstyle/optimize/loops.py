@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..config import ADAM_EPSILON, LBFGS_HISTORY, OPTIMIZERS_REGISTRY, ConfigError
+from ..config import ADAM_EPSILON, AUTO_WINDOW, LBFGS_HISTORY, OPTIMIZERS_REGISTRY, ConfigError
 from ..progress import Progress, RunState, StylizeResult
 
 
@@ -109,30 +109,65 @@ def _to_floats(parts) -> dict[str, float]:
     return {k: float(v) for k, v in parts.items()}
 
 
-def learning_rate(lr: float, lr_decay: float, schedule: str, step, total: int):
+def learning_rate(lr: float, lr_decay: float, schedule: str, step, total: int, cooldown: float = 0.2):
     """Adam's rate at ``step`` (0-based, a number or a tensor) of a ``total``-step run: from ``lr`` at
-    step 0 to ``lr * lr_decay`` at step ``total``, exponentially (``lr * lr_decay^(step / total)``) or
+    step 0 to ``lr * lr_decay`` at step ``total``, exponentially (``lr * lr_decay^(step / total)``),
     along half a cosine wave (``lr * (lr_decay + (1 - lr_decay) * (1 + cos(pi * step / total)) / 2)``,
-    Loshchilov & Hutter's SGDR without restarts)."""
+    Loshchilov & Hutter's SGDR without restarts), or ``wsd``: ``lr`` held until the last ``cooldown``
+    fraction of the run, then half a cosine wave down to ``lr * lr_decay`` over that fraction
+    (:func:`wsd_rate`)."""
     import tensorflow as tf
 
+    if schedule == "wsd":
+        return wsd_rate(lr, lr_decay, step, total * (1.0 - cooldown), total * cooldown)
     t = tf.cast(step, tf.float32) / float(max(total, 1))
     if schedule == "cosine":
         return lr * (lr_decay + (1.0 - lr_decay) * 0.5 * (1.0 + tf.cos(np.pi * t)))
     return lr * tf.pow(tf.constant(lr_decay, tf.float32), t)
 
 
-def _keras_schedule(lr, lr_decay, schedule, offset, total):
+def wsd_rate(lr: float, lr_decay: float, step, decay_at, decay_steps):
+    """Warm-up, stable, decay (Hu et al. 2024; Haegele et al. 2024), without the warm-up: ``lr`` until
+    step ``decay_at``, then half a cosine wave to ``lr * lr_decay`` over ``decay_steps`` steps. A run of
+    any length spends its steps at the full rate and still ends annealed, where a schedule that decays
+    over the whole budget leaves a short run behind the same steps of a long one."""
+    import tensorflow as tf
+
+    u = (tf.cast(step, tf.float32) - decay_at) / tf.maximum(tf.cast(decay_steps, tf.float32), 1e-9)
+    u = tf.clip_by_value(u, 0.0, 1.0)
+    return lr * (lr_decay + (1.0 - lr_decay) * 0.5 * (1.0 + tf.cos(np.pi * u)))
+
+
+def plateau(losses, window: int, margin: float) -> bool:
+    """Whether the best of ``losses`` fell by less than ``margin`` (a fraction of it) over the last
+    ``window`` of them (False until there are more than ``window``)."""
+    if len(losses) <= window:
+        return False
+    before = min(losses[:-window])
+    return before - min(losses) < margin * abs(before)
+
+
+def _keras_schedule(lr, lr_decay, schedule, offset, total, cooldown):
     """A Keras schedule of :func:`learning_rate` for the steps ``offset``.. of a ``total``-step run (a
-    scale of a coarse-to-fine run is one segment of the whole run's schedule)."""
+    scale of a coarse-to-fine run is one segment of the whole run's schedule). A ``wsd`` schedule
+    keeps where its decay starts and how long it lasts in variables, so that an early stop
+    (``stop_margin``) can move the decay to where it stops."""
     import keras
+    import tensorflow as tf
 
     class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __init__(self):
+            self.decay_at = tf.Variable(total * (1.0 - cooldown), trainable=False, dtype=tf.float32)
+            self.decay_steps = tf.Variable(total * cooldown, trainable=False, dtype=tf.float32)
+
         def __call__(self, step):
-            return learning_rate(lr, lr_decay, schedule, step + offset, total)
+            if schedule == "wsd":
+                return wsd_rate(lr, lr_decay, step + offset, self.decay_at, self.decay_steps)
+            return learning_rate(lr, lr_decay, schedule, step + offset, total, cooldown)
 
         def get_config(self):
-            return {"lr": lr, "lr_decay": lr_decay, "schedule": schedule, "offset": offset, "total": total}
+            return {"lr": lr, "lr_decay": lr_decay, "schedule": schedule, "offset": offset, "total": total,
+                    "cooldown": cooldown}
 
     return Schedule()
 
@@ -151,7 +186,11 @@ class AdamRun(Run):
         offset, total = st.schedule_span or (0, c.steps)
         # A scale of a coarse-to-fine run holds a segment of a longer schedule.
         schedule = c.resolved_lr_schedule(coarse_to_fine=total != c.steps)
-        sched = _keras_schedule(c.resolved_lr(), c.lr_decay, schedule, offset, total)
+        self.schedule = _keras_schedule(c.resolved_lr(), c.lr_decay, schedule, offset, total, c.lr_cooldown)
+        sched = self.schedule
+        # --stop-margin: the scale that holds the schedule's end watches its loss (stop_early()).
+        self.watch = c.stop_margin > 0 and offset + c.steps == total
+        self.offset, self.total = offset, total
         # epsilon: per-pixel gradients of a mean-based loss are ~1e-6; Keras's 1e-7 would damp them.
         self.opt = keras.optimizers.Adam(learning_rate=sched, epsilon=ADAM_EPSILON)
         self.opt.build([self.var])
@@ -165,6 +204,11 @@ class AdamRun(Run):
                 raise ConfigError(f"saved optimiser state has {int(self.opt.iterations.numpy())} updates, "
                                   f"the saved step is {self.step}")
         self._apply_fn = tf.function(self._apply_impl, autograph=False)
+        # --iterate-average: the iterates after the last ``n_average`` updates are summed, and their
+        # mean is the output where its loss is lower than the best iterate's (settle()).
+        n_average = round(c.iterate_average * c.steps)
+        self.average_from = c.steps - n_average if n_average else None
+        self.average_sum, self.average_n = None, 0
 
     def _apply_impl(self, grad):
         """One Adam update; undone (returns False) if it overflows, so the state stays resumable."""
@@ -178,6 +222,22 @@ class AdamRun(Run):
         for v, old in zip(keep, saved):
             v.assign(tf.where(ok, v, old))
         return ok
+
+    def stop_early(self) -> None:
+        """The loss stopped improving by the margin: the rate decays over ``lr_cooldown`` of the steps
+        run (as a run of this length would end, a wsd schedule's decay moves here), then the run ends.
+        A run already in its decay just finishes it."""
+        c, self.watch = self.st.config, False
+        here = self.offset + self.step  # in schedule steps
+        if here >= float(self.schedule.decay_at.numpy()):
+            return
+        cool = min(self.total - here, max(1, round(self.step * c.lr_cooldown / max(1e-9, 1.0 - c.lr_cooldown))))
+        self.schedule.decay_at.assign(float(here))
+        self.schedule.decay_steps.assign(float(cool))
+        self.steps = self.step + cool
+        self.stop_reason = "converged"
+        self.message = (f"stopped after {self.steps} steps: the loss fell by less than "
+                        f"{c.stop_margin:.3g} of itself over {AUTO_WINDOW} steps (--stop-margin)")
 
     def done(self) -> int:
         # Adam's own update counter is the truth: an interrupt may land after the step was
@@ -211,6 +271,12 @@ class AdamRun(Run):
             if not bool(self._apply_fn(grad)):  # the step's loss stays in the history, trimmed by state()
                 self.nonfinite(loss, what=f"the Adam update overflowed to NaN or Inf at step {self.step}")
                 return
+            if self.watch and plateau(self.history["total"], AUTO_WINDOW, self.st.config.stop_margin):
+                self.stop_early()
+            if self.average_from is not None and self.step > self.average_from:
+                image = self.var.numpy()[0]
+                self.average_sum = image.astype(np.float64) if self.average_sum is None else self.average_sum + image
+                self.average_n += 1
             self.notify(loss, floats)
         self.settle()
 
@@ -220,6 +286,17 @@ class AdamRun(Run):
         if math.isfinite(float(total)) and float(total) <= self.best_loss:
             self.best_loss = float(total)
             self.best_image = self.var.numpy()[0]
+        if self.average_n:
+            # Scored through the variable (the compiled objective's own input), which keeps Adam's
+            # iterate: a run resumed after this continues from it.
+            last = self.var.numpy()
+            mean = (self.average_sum / self.average_n).astype(np.float32)
+            self.var.assign(mean[None])
+            total, _, _ = self.st._value_and_grad(self.var)
+            self.var.assign(last)
+            if math.isfinite(float(total)) and float(total) < self.best_loss:
+                self.best_loss = float(total)
+                self.best_image = mean
 
 
 class LBFGSRun(Run):

@@ -307,8 +307,9 @@ class MultiScaleStylizer:
                 # an update), on a scale's last step from the image the next scale would start from.
                 state_image = image if res.steps >= sc.steps else res.state.image
                 return finish(image, state_image, step, res.state.slots, res.stop_reason, msg)
-            # A scale that L-BFGS ended early ("converged") still hands over to the next scale.
-            step = sc.offset + sc.steps
+            # A scale that L-BFGS ended early ("converged") still hands over to the next scale; the
+            # last one (which Adam's --stop-margin may end early) counts the steps it ran.
+            step = sc.offset + (res.steps if k == len(self.plan) - 1 else sc.steps)
             result = res
         reason = result.stop_reason if result is not None else "done"
         return finish(image, image, step, result.state.slots if result else [], reason,
