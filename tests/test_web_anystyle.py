@@ -73,7 +73,7 @@ def page_of(any_site):
     if webpage.chromium_path() is None:
         pytest.fail("Chromium is missing: apt-get install -y chromium (.ci/run does)")
     with sync_playwright() as p, webpage.served(any_site.path) as url:
-        browser = webpage.launch(p, camera=None)
+        browser = webpage.launch(p, camera="allow")
         pages = []
 
         def get():
@@ -175,3 +175,25 @@ def test_picker_mix_strength_and_a_corrupt_painting(page_of, model, files):
     p.wait_for_function("() => document.body.dataset.state.startsWith('error')", timeout=30000)
     assert "broken.png is not an image" in page.message() and "\n" not in page.message()
     assert "broken.png" in page.dataset()["state"]
+
+
+@pytest.mark.slow
+def test_webcam_with_your_own_painting_runs_live_without_leaks(page_of, files):
+    """The fake camera through the transformer with a painting from the picker, at strength 80 % (both
+    networks every frame): frames come, and no tensors leak between them."""
+    page = page_of()
+    page.open("?size=128&backend=wasm", wait="() => document.body.dataset.state === 'ready'")
+    p = page.page
+    p.set_input_files("#painting-file", str(files["scream"]))
+    p.wait_for_function("() => document.getElementById('painting-name').textContent.includes('scream')",
+                        timeout=60_000)
+    p.evaluate("() => { const s = document.getElementById('strength'); s.value = '80'; "
+               "s.dispatchEvent(new Event('input')); }")
+    p.click("#webcam")
+    p.wait_for_function("() => Number(document.body.dataset.frames || 0) >= 3", timeout=120_000)
+    first = page.dataset()
+    p.wait_for_function("() => Number(document.body.dataset.frames || 0) >= 8", timeout=120_000)
+    later = page.dataset()
+    assert later["state"] == "webcam" and float(later["fps"]) > 0, (later, page.message())
+    assert later["tensors"] == first["tensors"], "no tensors leak from frame to frame"
+    assert page.canvas().shape[1] == 128
