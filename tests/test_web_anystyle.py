@@ -34,16 +34,18 @@ def any_model(tmp_path_factory):
     """An arbitrary-style model with fixed-seed random weights (the vector conditions every layer)."""
     predictor = build_predictor(CONFIG, None, random_init=True)
     transformer = build_transformer(TINY_LIGHT_NET, CONFIG.style_dim, seed=3)
-    d = save_arbitrary_dir(predictor, transformer, TINY_LIGHT_NET, CONFIG, tmp_path_factory.mktemp("any") / "anystyle", {})
-    return d
+    return save_arbitrary_dir(predictor, transformer, TINY_LIGHT_NET, CONFIG,
+                              tmp_path_factory.mktemp("any") / "anystyle", {})
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, shared_images):
     d = tmp_path_factory.mktemp("anyfiles")
     out = {}
-    for key, name, wh in (("photo", "content/chelsea_cat.png", PHOTO_WH), ("wave", "style/hokusai_great_wave.jpg", PAINTING_WH),
-                          ("scream", "style/munch_the_scream.jpg", PAINTING_WH), ("udnie", "style/picabia_udnie.jpg", PAINTING_WH)):
+    for key, name, wh in (("photo", "content/chelsea_cat.png", PHOTO_WH),
+                          ("wave", "style/hokusai_great_wave.jpg", PAINTING_WH),
+                          ("scream", "style/munch_the_scream.jpg", PAINTING_WH),
+                          ("udnie", "style/picabia_udnie.jpg", PAINTING_WH)):
         with Image.open(shared_images / name) as im:
             im.convert("RGB").resize(wh, Image.Resampling.LANCZOS).save(d / f"{key}.png")
         out[key] = d / f"{key}.png"

@@ -17,7 +17,6 @@ signature per size and aspect for the transformer and a second model per site (d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..config import ExportConfig, WebConfig
@@ -27,7 +26,8 @@ ANY_DIR = "models/anystyle"
 STYLES_DIR = "models/styles"
 
 
-def write_arbitrary(model_dir: Path, site: Path, config: WebConfig, style_images, names, thumbnail) -> tuple[dict, list[dict], list[str]]:
+def write_arbitrary(model_dir: Path, site: Path, config: WebConfig, style_images, names,
+                    thumbnail) -> tuple[dict, list[dict], list[str]]:
     """Export ``model_dir``'s two models into ``site`` and compute the built-in styles' vectors.
 
     Args:
@@ -66,11 +66,4 @@ def write_arbitrary(model_dir: Path, site: Path, config: WebConfig, style_images
     return doc, entries, notes
 
 
-def painting_names(paths) -> list[str]:
-    """One unique, URL- and file-safe name per painting: its file name without the suffix."""
-    from .site import style_names
-
-    return style_names([Path(os.path.splitext(str(p))[0]) for p in paths])
-
-
-__all__ = ["ANY_DIR", "STYLES_DIR", "write_arbitrary", "painting_names"]
+__all__ = ["ANY_DIR", "STYLES_DIR", "write_arbitrary"]

@@ -154,6 +154,11 @@ def style_names(model_dirs) -> list[str]:
     return names
 
 
+def painting_names(paths) -> list[str]:
+    """One unique, URL- and file-safe name per painting: its file name without the suffix."""
+    return style_names([Path(os.path.splitext(str(p))[0]) for p in paths])
+
+
 def check_site_output(out: str | os.PathLike, overwrite: bool) -> Path:
     """Fail early, before any model is exported, if the site cannot be written at ``out``."""
     return check_output(out, overwrite, SiteError, folder=True)
@@ -202,7 +207,7 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
             (staging / site_path).parent.mkdir(exist_ok=True)
             shutil.copyfile(runtimes / rel, staging / site_path)
         if arbitrary:
-            from .anystyle import painting_names, write_arbitrary
+            from .anystyle import write_arbitrary
 
             if progress is not None:
                 progress(Path(os.path.abspath(model_dirs[0])).name)
