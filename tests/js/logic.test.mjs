@@ -7,12 +7,12 @@ import {
   AppError, BACKENDS, DEFAULT_SIZE, FpsMeter, SIZES, backendCandidates, cameraErrorMessage, checkProcessingSize,
   downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
   isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads, RUNTIMES, litertPlan, litertSignatureProblem,
-  litertThreads, litertUnsupportedReason, runtimeCandidates, splitRuntime,
+  litertThreads, litertUnsupportedReason, runtimeCandidates, splitRuntime, mixVectors, withStrength,
 } from "../../src/tfstyle/web/app/logic.js";
 
 test("test-mode URL: defaults", () => {
   const none = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null,
-    runtime: null };
+    runtime: null, styleImage: null };
   assert.deepEqual(parseParams(""), none);
   assert.deepEqual(parseParams("?image=cat.png"), { ...none, image: "cat.png" });
 });
@@ -20,7 +20,7 @@ test("test-mode URL: defaults", () => {
 test("test-mode URL: every setting", () => {
   const p = parseParams("?image=photos%2Fa%20b.png&style=udnie&size=320&backend=wasm&frames=12&threads=3");
   assert.deepEqual(p, { image: "photos/a b.png", style: "udnie", size: 320, backend: "wasm", frames: 12, webcam: false,
-    threads: 3, runtime: null });
+    threads: 3, runtime: null, styleImage: null });
   assert.equal(parseParams("?webcam=1").webcam, true);
   assert.equal(parseParams("?webcam=0").webcam, false);
   assert.equal(parseParams("?style=").style, null);
@@ -257,4 +257,37 @@ test("models.json: a bad LiteRT.js entry is refused", () => {
   assert.throws(() => validateIndex({ styles: [{ ...ok, litert: { 256: { file: "a.tflite", shapes: [] } } }] }),
     /bad LiteRT.js entry for size 256/);
   assert.throws(() => validateIndex({ styles: [{ ...ok, litert: { 256: { shapes: [[256, 256]] } } }] }), AppError);
+});
+
+test("arbitrary style: mixing two paintings is the weighted mean of their vectors", () => {
+  const a = [1, 0, 2];
+  const b = [3, 4, -2];
+  assert.deepEqual([...mixVectors(a, b, 0)], a);
+  assert.deepEqual([...mixVectors(a, b, 1)], b);
+  const m = mixVectors(a, b, 0.25);
+  [0.75 * 1 + 0.25 * 3, 0.25 * 4, 0.75 * 2 - 0.25 * 2].forEach((x, i) => assert.ok(Math.abs(m[i] - x) < 1e-6, `${m}`));
+  assert.deepEqual([...mixVectors(a, null, 0.7)], a);
+  assert.throws(() => mixVectors(a, [1, 2], 0.5), (e) => e instanceof AppError && /cannot be mixed/.test(e.message));
+  assert.throws(() => mixVectors(a, b, 1.5), (e) => e instanceof AppError && /\[0, 1\]/.test(e.message));
+});
+
+test("arbitrary style: strength interpolates the style vector with the photo's own", () => {
+  const style = [2, -2, 4];
+  const photo = [0, 2, 0];
+  assert.deepEqual([...withStrength(style, photo, 1)], style);
+  assert.deepEqual([...withStrength(style, photo, 0)], photo);
+  const h = withStrength(style, photo, 0.5);
+  [1, 0, 2].forEach((x, i) => assert.ok(Math.abs(h[i] - x) < 1e-6, `${h}`));
+  assert.throws(() => withStrength(style, photo, -0.1), AppError);
+});
+
+test("arbitrary style: the index needs each style's vector of the model's size", () => {
+  const arbitrary = { predictor: "p/model.json", transformer: "t/model.json", style_dim: 2, style_image_size: 64 };
+  const styles = [{ name: "wave", vector: [0.5, -1] }];
+  assert.deepEqual(validateIndex({ arbitrary, styles }), styles);
+  assert.deepEqual(validateIndex({ arbitrary, styles: [] }), []);
+  assert.throws(() => validateIndex({ arbitrary, styles: [{ name: "x", vector: [1] }] }), /needs a vector of 2/);
+  assert.throws(() => validateIndex({ arbitrary: { ...arbitrary, style_dim: 0 }, styles }), /bad arbitrary-style/);
+  assert.equal(parseParams("?image=a.png&style_image=p%20q.jpg").styleImage, "p q.jpg");
+  assert.throws(() => parseParams("?style_image="), /style_image= needs/);
 });

@@ -15,6 +15,9 @@ def add_parser(sub) -> None:
     w.add_argument("models", nargs="*", metavar="MODEL_DIR",
                    help="model folders written by tfstyle train (the first is the default style)")
     w.add_argument("-o", "--output", required=True, metavar="SITE_DIR", help="the site folder to write")
+    w.add_argument("--style", action="append", default=[], metavar="PAINTING",
+                   help="an arbitrary-style model: a painting the page offers as a built-in style (repeat for "
+                        "more); the page also takes the user's own")
     add_config_flags(w, WebConfig)
     w.add_argument("--overwrite", action="store_true", help="replace an existing site folder")
     w.add_argument("--serve", action="store_true", help=f"then serve the site on {WEB_HOST} until Ctrl-C")
@@ -40,7 +43,7 @@ def run(args) -> int:
     from ..web.site import build_site
 
     result = build_site(args.models, args.output, config, overwrite=args.overwrite,
-                        progress=lambda name: say(f"exporting {name}"))
+                        progress=lambda name: say(f"exporting {name}"), style_images=args.style)
     for line in result.notes:
         note(line)
     say(f"wrote {result.path} ({len(result.models)} style(s), {result.bytes / 1e6:.1f} MB, "

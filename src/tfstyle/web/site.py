@@ -154,6 +154,11 @@ def style_names(model_dirs) -> list[str]:
     return names
 
 
+def painting_names(paths) -> list[str]:
+    """One unique, URL- and file-safe name per painting: its file name without the suffix."""
+    return style_names([Path(os.path.splitext(str(p))[0]) for p in paths])
+
+
 def check_site_output(out: str | os.PathLike, overwrite: bool) -> Path:
     """Fail early, before any model is exported, if the site cannot be written at ``out``."""
     return check_output(out, overwrite, SiteError, folder=True)
@@ -161,7 +166,7 @@ def check_site_output(out: str | os.PathLike, overwrite: bool) -> Path:
 
 def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = None, overwrite: bool = False,
                node_modules: str | os.PathLike | None = None,
-               progress: Callable[[str], None] | None = None) -> SiteResult:
+               progress: Callable[[str], None] | None = None, style_images=()) -> SiteResult:
     """Write the static site for ``model_dirs`` into the folder ``out``.
 
     Args:
@@ -171,6 +176,8 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
         config: quantisation of the models, LiteRT.js sizes, thumbnail size (default ``WebConfig()``).
         node_modules: where the runtimes are (default: see :func:`find_runtimes`).
         progress: called with the name of each style before it is exported.
+        style_images: an arbitrary-style model (alone in ``model_dirs``): the paintings the page offers
+            as built-in styles, their vectors computed here (``web/anystyle.py``).
 
     Returns:
         a :class:`SiteResult`.
@@ -188,6 +195,7 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
     runtimes = find_runtimes(node_modules)
     for d in model_dirs:  # every folder is checked before the first export starts
         read_model_json(d)
+    arbitrary = _check_arbitrary(model_dirs, style_images)
     parent = out.parent if str(out.parent) else Path(".")
     staging = parent / f".{out.name}.{os.getpid()}.staging"
     remove_path(staging)
@@ -198,16 +206,53 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
         for site_path, rel in RUNTIME_FILES.items():
             (staging / site_path).parent.mkdir(exist_ok=True)
             shutil.copyfile(runtimes / rel, staging / site_path)
-        models, entries, notes = _write_models(model_dirs, staging, config, progress)
+        if arbitrary:
+            from .anystyle import write_arbitrary
+
+            if progress is not None:
+                progress(Path(os.path.abspath(model_dirs[0])).name)
+            any_doc, entries, notes = write_arbitrary(model_dirs[0], staging, config, list(style_images),
+                                                      painting_names(style_images), _thumbnail)
+            models = [SiteModel(e["name"], model_dirs[0], "any style", 0, Path(p))
+                      for e, p in zip(entries, style_images)]
+        else:
+            models, entries, notes = _write_models(model_dirs, staging, config, progress)
         index = {"tfjs": tfjs_version(runtimes), "litert": runtime_version(runtimes, "litert"),
                  "scripts": [Path(s).name for s in TFJS_SCRIPTS], "quantize": config.quantize,
                  "styles": entries}
+        if arbitrary:
+            index["arbitrary"] = any_doc
         (staging / MODELS_INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
         total = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
         replace_path(staging, out)
     finally:
         remove_path(staging)
     return SiteResult(out, models, total, tfjs_version(runtimes), notes, runtime_version(runtimes, "litert"))
+
+
+def _check_arbitrary(model_dirs, style_images) -> bool:
+    """True for one arbitrary-style model; a one-line SiteError for a mix of kinds, or for paintings given
+    to per-style models."""
+    from ..feedforward.networks import model_kind
+
+    kinds = [model_kind(d) for d in model_dirs]
+    if "arbitrary" not in kinds:
+        if style_images:
+            raise SiteError("--style needs an arbitrary-style model (one trained with --styles); "
+                            f"{model_dirs[0]} is a per-style model")
+        return False
+    if len(model_dirs) > 1:
+        raise SiteError("an arbitrary-style model makes a site on its own: give it alone (its styles with --style)")
+    from ..io.images import ImageError, load_image
+
+    for p in style_images:  # read before anything is exported: a bad painting fails at once
+        if not Path(p).is_file():
+            raise SiteError(f"--style {p}: no such file")
+        try:
+            load_image(p)
+        except ImageError as e:
+            raise SiteError(f"--style {e}") from None
+    return True
 
 
 def _write_models(model_dirs, site: Path, config: WebConfig, progress

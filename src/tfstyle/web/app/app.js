@@ -13,10 +13,16 @@
 // document.body.dataset.runtime names what ran the last frame ("litert-wasm", "tfjs-webgl", ...),
 // dataset.failed the runtimes that could not start and why.
 // See logic.js parseParams for the other settings (runtime=, backend=, frames=, webcam=).
+//
+// An arbitrary-style site (models.json has "arbitrary"): one transformer for every style, fed the
+// photo and a style vector; the built-in styles carry their vectors, the user's own painting gets its
+// vector from the prediction network here. Mixing and strength are arithmetic on vectors (logic.js
+// mixVectors, withStrength). It runs on TF.js (web/anystyle.py says why); test mode takes
+// &style_image=URL, the painting whose vector is used.
 import {
   AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, RUNTIME_LABELS, SIZES, backendCandidates, cameraErrorMessage,
   checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, litertPlan,
-  litertSignatureProblem, parseParams, pickStyle, isWebGLSizeError, rate, runtimeCandidates, splitRuntime,
+  litertSignatureProblem, mixVectors, parseParams, withStrength, pickStyle, isWebGLSizeError, rate, runtimeCandidates, splitRuntime,
   strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
 } from "./logic.js";
 import { compile, probeWebGPU, startLiteRt } from "./litert.js";
@@ -26,7 +32,9 @@ const els = {
   backend: $("backend"), fps: $("fps"), dims: $("dims"), message: $("message"), pick: $("pick"),
   file: $("file"), webcam: $("webcam"), styleList: $("style-list"), size: $("size"), strength: $("strength"),
   strengthValue: $("strength-value"), download: $("download"), stage: $("stage"), output: $("output"),
-  empty: $("empty"), video: $("video"),
+  empty: $("empty"), video: $("video"), any: $("any"), painting: $("painting"), painting2: $("painting2"),
+  paintingFile: $("painting-file"), painting2File: $("painting2-file"), paintingName: $("painting-name"),
+  mix: $("mix"), mixValue: $("mix-value"),
 };
 const input = document.createElement("canvas"); // the source at the processing size
 const styled = document.createElement("canvas"); // the network's output
@@ -38,6 +46,9 @@ const app = {
   timing: { runtime: 0, pre: 0, post: 0, frames: 0 },
   photo: null, // ImageBitmap or HTMLImageElement of the chosen photo
   stream: null, webcamOn: false, meter: new FpsMeter(), busy: false, again: false, hasResult: false,
+  // Arbitrary-style sites: models.json's "arbitrary" (null: a per-style site), the two graph models,
+  // the chosen style's vector and the second painting's (null: none).
+  any: null, predictor: null, transformer: null, vector: null, vector2: null,
 };
 
 // ---- messages and state -------------------------------------------------------------------------
@@ -193,7 +204,7 @@ function showRuntime(id, why) {
   if (app.failed.length) document.body.dataset.failed = app.failed.join("; ");
 }
 
-async function loadStyles() {
+async function loadIndex() {
   let doc;
   try {
     const r = await fetch("models/models.json");
@@ -202,10 +213,17 @@ async function loadStyles() {
   } catch (e) {
     throw new AppError(`The list of styles (models/models.json) could not be loaded: ${e.message || e}`);
   }
-  return validateIndex(doc);
+  validateIndex(doc);
+  return doc;
 }
 
 async function selectStyle(style) {
+  if (app.any) {
+    app.style = style;
+    app.vector = Float32Array.from(style.vector);
+    els.styleList.querySelectorAll("input").forEach((r) => { r.checked = r.value === style.name; });
+    return;
+  }
   if (app.style === style && (app.model || !app.backend)) return;
   const previous = app.model;
   app.model = null;
@@ -401,6 +419,7 @@ async function stylise() {
 }
 
 async function styliseTfjs() {
+  if (app.any) return styliseAny();
   const { tf } = app;
   if (!app.backend) await ensureTfjs(null);
   if (!app.model && !app.loading && app.style) await loadTfjsModel(app.style);
@@ -438,6 +457,100 @@ function run(model) {
   });
 }
 
+// ---- arbitrary style ---------------------------------------------------------------------------
+
+const paintingCanvas = document.createElement("canvas"); // a painting as the prediction network sees it
+
+async function anyModels() {
+  if (!app.backend) await ensureTfjs(null);
+  const load = async (url, what) => {
+    try {
+      return await app.tf.loadGraphModel(url, { fetchFunc: fetchOrFail });
+    } catch (e) {
+      throw new AppError(`The ${what} could not be loaded (${url}): ${oneLine(e)}`);
+    }
+  };
+  if (!app.predictor) app.predictor = load(app.any.predictor, "style-prediction model");
+  if (!app.transformer) app.transformer = load(app.any.transformer, "style transformer");
+  app.predictor.catch(() => { app.predictor = null; });
+  app.transformer.catch(() => { app.transformer = null; });
+  return { predictor: await app.predictor, transformer: await app.transformer };
+}
+
+/** The style vector of `source` (a painting, or the photo for the strength): longest side
+ * style_image_size, as tfstyle's Keras model resizes it. */
+async function styleVector(source, width, height) {
+  const { tf } = app;
+  const { predictor } = await anyModels();
+  const size = fitSize(width, height, app.any.style_image_size);
+  paintingCanvas.width = size.width;
+  paintingCanvas.height = size.height;
+  const ctx = paintingCanvas.getContext("2d", { willReadFrequently: true });
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(source, 0, 0, size.width, size.height);
+  const v = tf.tidy(() => predictor.execute(
+    tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(paintingCanvas), "float32"), 255), 0)));
+  try {
+    return Float32Array.from(await v.data());
+  } finally {
+    v.dispose();
+  }
+}
+
+/** The vector the transformer gets now: the style (mixed with the second painting), at the strength. */
+async function currentVector() {
+  if (!app.vector) throw new AppError("Choose a painting first (a built-in style or your own).");
+  const style = mixVectors(app.vector, app.vector2, app.vector2 ? Number(els.mix.value) / 100 : 0);
+  const strength = Number(els.strength.value) / 100;
+  return withStrength(style, strength < 1 ? await styleVector(input, input.width, input.height) : null, strength);
+}
+
+async function styliseAny() {
+  const { tf } = app;
+  const { transformer } = await anyModels();
+  const vector = await currentVector();
+  const y = tf.tidy(() => {
+    const x = tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(input), "float32"), 255), 0);
+    const v = tf.tensor2d(vector, [1, vector.length]);
+    return tf.clipByValue(tf.squeeze(transformer.execute({ image: x, style: v }), [0]), 0, 1);
+  });
+  try {
+    styled.width = input.width;
+    styled.height = input.height;
+    await tf.browser.toPixels(y, styled);
+  } finally {
+    y.dispose();
+  }
+}
+
+/** A painting file (picker, drop) or URL (test mode) -> its vector; `second`: the one mixed in. */
+async function usePainting(blobOrUrl, second = false) {
+  clearError();
+  let image;
+  const name = typeof blobOrUrl === "string" ? blobOrUrl : (blobOrUrl.name || "That file");
+  if (typeof blobOrUrl === "string") {
+    image = await loadImageURL(blobOrUrl);
+  } else {
+    try {
+      image = await decodeImage(blobOrUrl);
+    } catch {
+      throw new AppError(`${name} is not an image this browser can decode.`);
+    }
+  }
+  const vector = await styleVector(image, image.width, image.height);
+  if (second) {
+    app.vector2 = vector;
+    els.mix.disabled = false;
+  } else {
+    app.vector = vector;
+    app.style = { name: name.replace(/^.*[\\/]/, "").replace(/\.[^.]*$/, "") || "painting" };
+    els.styleList.querySelectorAll("input").forEach((r) => { r.checked = false; });
+  }
+  els.paintingName.textContent = `${second ? "mixed in" : "painting"}: ${name.replace(/^.*[\\/]/, "")}`;
+  if (app.photo && !app.webcamOn) await runPhoto();
+}
+
 /** Move to another backend (the model's weights follow) and say why in the page. */
 async function switchBackend(name, why) {
   const { tf } = app;
@@ -459,7 +572,8 @@ function composite() {
     out.height = styled.height;
   }
   const ctx = out.getContext("2d");
-  const alpha = strengthToAlpha(els.strength.value);
+  // An arbitrary-style site applies the strength through the style vector, not the opacity.
+  const alpha = app.any ? 1 : strengthToAlpha(els.strength.value);
   ctx.globalAlpha = 1;
   if (alpha < 1) ctx.drawImage(input, 0, 0);
   ctx.globalAlpha = alpha;
@@ -652,7 +766,35 @@ function wireControls() {
   });
   els.strength.addEventListener("input", () => {
     els.strengthValue.textContent = `${els.strength.value}%`;
-    composite();
+    if (app.any && app.photo && !app.webcamOn) runPhoto().catch(showError);
+    else composite();
+  });
+  const pick = (button, file, second) => {
+    button.addEventListener("click", () => file.click());
+    file.addEventListener("change", () => {
+      const f = file.files && file.files[0];
+      if (f) usePainting(f, second).catch(showError);
+      file.value = "";
+    });
+  };
+  pick(els.painting, els.paintingFile, false);
+  pick(els.painting2, els.painting2File, true);
+  els.any.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    els.any.classList.add("drop");
+  });
+  els.any.addEventListener("dragleave", () => els.any.classList.remove("drop"));
+  els.any.addEventListener("drop", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    els.any.classList.remove("drop");
+    const f = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((x) => x.type.startsWith("image/"));
+    if (f) usePainting(f, false).catch(showError);
+    else showError(new AppError("Drop a painting as an image file (JPEG, PNG, WebP…)."));
+  });
+  els.mix.addEventListener("input", () => {
+    els.mixValue.textContent = `${els.mix.value}%`;
+    if (app.photo && !app.webcamOn) runPhoto().catch(showError);
   });
   els.download.addEventListener("click", () => {
     els.output.toBlob((blob) => {
@@ -671,6 +813,10 @@ function wireControls() {
 // ---- start -------------------------------------------------------------------------------------
 
 async function testMode(params) {
+  if (params.styleImage) {
+    if (!app.any) throw new AppError("style_image= needs an arbitrary-style site");
+    await usePainting(params.styleImage);
+  }
   const image = await loadImageURL(params.image);
   app.photo = image;
   drawInput(image, image.width, image.height);
@@ -701,11 +847,22 @@ async function main() {
   const params = parseParams(window.location.search);
   app.params = params;
   wireControls();
-  const [first, styles] = await Promise.all([startRuntime(params, webgl), loadStyles()]);
+  const index = await loadIndex();
+  app.any = index.arbitrary || null;
+  if (app.any) {
+    // Two graph models with a vector input, any photo size: TF.js runs them (web/anystyle.py).
+    if (params.runtime && params.runtime !== "tfjs" && !params.runtime.startsWith("tfjs-")) {
+      throw new AppError(`runtime=${params.runtime}: an arbitrary-style site runs on TensorFlow.js only`);
+    }
+    params.runtime = params.runtime || "tfjs";
+    els.any.hidden = false;
+  }
+  const styles = index.styles;
+  const first = await startRuntime(params, webgl);
   app.styles = styles;
   showRuntime(first);
   renderControls(styles, params.size === null && params.image ? 0 : params.size);
-  await selectStyle(pickStyle(styles, params.style));
+  if (!app.any || styles.length || params.style) await selectStyle(pickStyle(styles, params.style));
   if (params.image) {
     document.body.dataset.state = "running";
     await testMode(params);

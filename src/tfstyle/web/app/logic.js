@@ -60,12 +60,16 @@ function positiveInt(text, what, min, max) {
 export function parseParams(search) {
   const q = new URLSearchParams(search || "");
   const out = { image: null, style: null, size: null, backend: null, frames: 5, webcam: false, threads: null,
-    runtime: null };
+    runtime: null, styleImage: null };
   if (q.has("image")) {
     out.image = q.get("image");
     if (!out.image) throw new AppError("image= needs the URL of an image");
   }
   if (q.has("style") && q.get("style")) out.style = q.get("style");
+  if (q.has("style_image")) {
+    out.styleImage = q.get("style_image");
+    if (!out.styleImage) throw new AppError("style_image= needs the URL of a painting");
+  }
   if (q.has("size") && q.get("size") !== "") out.size = positiveInt(q.get("size"), "size", MIN_SIDE, MAX_SIZE);
   if (q.has("backend") && q.get("backend") !== "") {
     const b = q.get("backend");
@@ -258,6 +262,7 @@ export function pickStyle(styles, name) {
 /** Check the parsed models/models.json and return its styles. */
 export function validateIndex(doc) {
   if (!doc || !Array.isArray(doc.styles)) throw new AppError("models/models.json has no list of styles");
+  if (doc.arbitrary !== undefined) return validateArbitrary(doc);
   for (const s of doc.styles) {
     if (!s || typeof s.name !== "string" || typeof s.model !== "string") {
       throw new AppError("models/models.json lists a style without a name or a model");
@@ -368,4 +373,36 @@ export function unsupportedReason({ tf, webgl, wasm, modules = true }) {
   if (!tf) return "TensorFlow.js did not load (tfjs/ is missing from the site?). Rebuild the site with tfstyle web.";
   if (!webgl && !wasm) return "This browser supports neither WebGL nor WebAssembly, which the style networks need. Use a current Chrome, Edge, Firefox or Safari.";
   return null;
+}
+
+// ---- arbitrary-style models (docs/anystyle.md) -------------------------------------------------
+
+/** An arbitrary-style site's styles: each a name and a precomputed vector of the model's size. */
+function validateArbitrary(doc) {
+  const a = doc.arbitrary;
+  const ok = a && typeof a.predictor === "string" && typeof a.transformer === "string"
+    && Number.isInteger(a.style_dim) && a.style_dim > 0 && Number.isInteger(a.style_image_size) && a.style_image_size > 0;
+  if (!ok) throw new AppError("models/models.json has a bad arbitrary-style entry");
+  for (const s of doc.styles) {
+    const good = s && typeof s.name === "string" && Array.isArray(s.vector) && s.vector.length === a.style_dim
+      && s.vector.every((x) => Number.isFinite(x));
+    if (!good) throw new AppError(`models/models.json: style "${(s && s.name) || "?"}" needs a vector of ${a.style_dim} numbers`);
+  }
+  return doc.styles;
+}
+
+/** Two styles mixed: (1 - mix) * a + mix * b, the weighted mean of their vectors (b null: a). */
+export function mixVectors(a, b, mix) {
+  if (!(mix >= 0 && mix <= 1)) throw new AppError(`the mix must be in [0, 1], got ${mix}`);
+  if (!b) return Float32Array.from(a);
+  if (b.length !== a.length) throw new AppError(`style vectors of ${a.length} and ${b.length} numbers cannot be mixed`);
+  return Float32Array.from(a, (x, i) => (1 - mix) * x + mix * b[i]);
+}
+
+/** A style's strength through its vector: strength * style + (1 - strength) * the photo's own vector
+ * (1: the painting's style, 0: the photo's own; photo unused at 1). */
+export function withStrength(style, photo, strength) {
+  if (!(strength >= 0 && strength <= 1)) throw new AppError(`the strength must be in [0, 1], got ${strength}`);
+  if (strength === 1 || !photo) return Float32Array.from(style);
+  return Float32Array.from(style, (x, i) => strength * x + (1 - strength) * photo[i]);
 }
