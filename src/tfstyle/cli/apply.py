@@ -66,10 +66,7 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    for path, why in result.skipped[:3]:
-        say(f"skipped {why}")
-    if len(result.skipped) > 3:
-        say(f"skipped {len(result.skipped) - 3} more unreadable image(s)")
+    _say_skipped(result.skipped)
     if not args.quiet:
         say(f"wrote {len(result.written)} image(s) to {args.output}")
     return 0
@@ -117,10 +114,7 @@ def run_cluster(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    for source, why in result.skipped[:3]:
-        say(f"skipped {why}")
-    if len(result.skipped) > 3:
-        say(f"skipped {len(result.skipped) - 3} more unreadable image(s)")
+    _say_skipped(result.skipped)
     done = f"wrote {result.written} image(s) to {args.output}"
     if result.already:
         done += f", {result.already} already done"
@@ -132,3 +126,11 @@ def run_cluster(args) -> int:
     if not args.quiet:
         say(f"{done} ({result.actors} actor(s) on {result.nodes} node(s)); manifest: {result.manifest}")
     return 0
+
+
+def _say_skipped(skipped) -> None:
+    """The first three unreadable images by name, the rest counted."""
+    for _, why in skipped[:3]:
+        say(f"skipped {why}")
+    if len(skipped) > 3:
+        say(f"skipped {len(skipped) - 3} more unreadable image(s)")

@@ -55,15 +55,23 @@ def run(args) -> int:
 
     quiet_tensorflow()
     signals.start_polling()
-    from ..backbones.weights import resolve_weights
     from ..feedforward.train import Trainer
+
+    weights = _loss_weights(config)
+    trainer = Trainer(style, args.data, out, config, weights=weights, resume=args.resume)
+    return _train(args, config, trainer, out, weights)
+
+
+def _loss_weights(config):
+    """The loss network's weights, the weight-free fallback said in one line, and the native build's
+    note (TensorFlow is loaded by then)."""
+    from ..backbones.weights import resolve_weights
 
     weights = resolve_weights(config.backbone, config.weights, config.network)
     if weights.is_random:
         note(weights.notice)
     note_native_build(config)
-    trainer = Trainer(style, args.data, out, config, weights=weights, resume=args.resume)
-    return _train(args, config, trainer, out, weights)
+    return weights
 
 
 def _run_arbitrary(args, config, arbitrary) -> int:
@@ -77,13 +85,9 @@ def _run_arbitrary(args, config, arbitrary) -> int:
     out = prepare_arbitrary_dir(args.output, resume=args.resume, overwrite=args.overwrite)
     quiet_tensorflow()
     signals.start_polling()
-    from ..backbones.weights import resolve_weights
     from ..feedforward.arbitrary_train import ArbitraryTrainer
 
-    weights = resolve_weights(config.backbone, config.weights, config.network)
-    if weights.is_random:
-        note(weights.notice)
-    note_native_build(config)
+    weights = _loss_weights(config)
     trainer = ArbitraryTrainer(args.styles, args.data, out, config, arbitrary, weights=weights, resume=args.resume)
     if trainer.predictor_weights.is_random:
         note(trainer.predictor_weights.notice)

@@ -17,7 +17,7 @@ from ..config import ConfigError
 from ..io.images import MIN_SIDE, ImageError, fit_size, load_image, resize, save_image
 from ..io.outputs import refuse_existing
 from .data import find_images
-from .networks import load_model_dir
+from .networks import load_model_dir, photo_batch
 
 class StyleModel:
     """A loaded transform network.
@@ -39,16 +39,8 @@ class StyleModel:
         self._fn = tf.function(self.keras_model.__call__, reduce_retracing=True)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        a = np.asarray(images, np.float32)
-        single = a.ndim == 3
-        if single:
-            a = a[None]
-        if a.ndim != 4 or a.shape[-1] != 3:
-            raise ConfigError(f"images must be (H, W, 3) or (B, H, W, 3), got {a.shape}")
-        if min(a.shape[1:3]) < MIN_SIDE:
-            raise ConfigError(f"images must be at least {MIN_SIDE} px on each side, got "
-                              f"{a.shape[2]}x{a.shape[1]}")
-        out = np.asarray(self._fn(np.clip(a, 0, 1)))
+        a, single = photo_batch(images)
+        out = np.asarray(self._fn(a))
         return out[0] if single else out
 
 

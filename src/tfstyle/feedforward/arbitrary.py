@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RANDOM_BACKBONE_SEED, ArbitraryConfig, ConfigError, NetworkConfig
-from ..io.images import MIN_SIDE, fit_size, resize
-from .networks import (KIND_ARBITRARY, KIND_PER_STYLE, WEIGHTS_FILE, ModelError, load_weights, read_model_doc,
+from ..io.images import fit_size, resize
+from .networks import (photo_batch, KIND_ARBITRARY, KIND_PER_STYLE, WEIGHTS_FILE, ModelError, load_weights, read_model_doc,
                        save_model_dir, save_weights, transform_graph)
 
 PREDICTOR_WEIGHTS_FILE = "predictor.weights.h5"
@@ -323,15 +323,7 @@ class ArbitraryModel:
 
         Returns the input's shape, float32 RGB [0, 1].
         """
-        a = np.asarray(photos, np.float32)
-        single = a.ndim == 3
-        if single:
-            a = a[None]
-        if a.ndim != 4 or a.shape[-1] != 3:
-            raise ConfigError(f"images must be (H, W, 3) or (B, H, W, 3), got {a.shape}")
-        if min(a.shape[1:3]) < MIN_SIDE:
-            raise ConfigError(f"images must be at least {MIN_SIDE} px on each side, got {a.shape[2]}x{a.shape[1]}")
-        a = np.clip(a, 0, 1)
+        a, single = photo_batch(photos)
         v = np.asarray(vector, np.float32)
         if v.shape != (self.style_dim,):
             raise ConfigError(f"a style vector of this model has {self.style_dim} numbers, got shape {v.shape}")

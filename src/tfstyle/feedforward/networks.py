@@ -29,8 +29,10 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ..config import ConfigError, NetworkConfig
-from ..io.images import atomic_write
+from ..io.images import MIN_SIDE, atomic_write
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -42,6 +44,24 @@ KIND_ARBITRARY = "arbitrary"
 KINDS = (KIND_PER_STYLE, KIND_ARBITRARY)
 # Two stride-2 stages: sizes must be multiples of 4 inside the network.
 MULTIPLE = 4
+
+
+def photo_batch(images) -> tuple[np.ndarray, bool]:
+    """(H, W, 3) or (B, H, W, 3) float RGB -> ((B, H, W, 3) float32 clipped to [0, 1], whether one image
+    was given), as every model's call takes them.
+
+    Raises:
+        ConfigError: another shape, or a side under ``MIN_SIDE`` (one line).
+    """
+    a = np.asarray(images, np.float32)
+    single = a.ndim == 3
+    if single:
+        a = a[None]
+    if a.ndim != 4 or a.shape[-1] != 3:
+        raise ConfigError(f"images must be (H, W, 3) or (B, H, W, 3), got {a.shape}")
+    if min(a.shape[1:3]) < MIN_SIDE:
+        raise ConfigError(f"images must be at least {MIN_SIDE} px on each side, got {a.shape[2]}x{a.shape[1]}")
+    return np.clip(a, 0, 1), single
 
 
 class ModelError(ValueError):
