@@ -14,9 +14,9 @@ OpenCV.
 from .codecs import (INSTALL_HINT, Frame, FrameFolder, VideoError, VideoInfo, VideoWriter, check_output,
                      even_shape, is_frames_output, probe, read_frames, require_av, require_cv2)
 from .pipelines import (RUN_FILE, STORE_SUFFIX, FeedForwardFrames, OptimisedFrames, VideoProgress, VideoResult,
-                        frame_shape, prepare_store, store_path, stylize_video, video_fingerprint)
+                        frame_shape, frame_size, prepare_store, store_path, stylize_video, video_fingerprint)
 
 __all__ = ["FeedForwardFrames", "OptimisedFrames", "VideoProgress", "VideoResult", "stylize_video", "store_path",
-           "prepare_store", "video_fingerprint", "frame_shape", "RUN_FILE", "STORE_SUFFIX",
+           "prepare_store", "video_fingerprint", "frame_shape", "frame_size", "RUN_FILE", "STORE_SUFFIX",
            "VideoError", "VideoInfo", "Frame", "FrameFolder", "VideoWriter", "probe", "read_frames",
            "check_output", "even_shape", "is_frames_output", "require_av", "require_cv2", "INSTALL_HINT"]
