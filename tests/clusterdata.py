@@ -14,17 +14,11 @@ SHAPES = ((32, 32), (48, 32), (40, 56))
 def tiny_model(folder: Path, seed: int = 3, style: str = "/paintings/starry_night.jpg") -> Path:
     """The tiny transform network with random weights, instance-norm scales and shifts included (so
     that every weight matters), as a model folder whose style is ``style``."""
-    from ffdata import TINY_NET
+    from ffdata import TINY_NET, randomize_norms
 
     from tfstyle.feedforward.networks import build_transform_net, save_model_dir
 
-    model = build_transform_net(TINY_NET, seed=seed)
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.path.endswith("gamma"):
-            w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
-        elif w.path.endswith("beta"):
-            w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
+    model = randomize_norms(build_transform_net(TINY_NET, seed=seed), seed)
     return save_model_dir(model, TINY_NET, folder, {"style": style})
 
 

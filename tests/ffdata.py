@@ -44,3 +44,15 @@ def make_photos(folder: Path, shared: Path, n: int = 12, seed: int = 0, corrupt:
     for j in range(corrupt):
         (folder / f"broken{j}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     return folder
+
+
+def randomize_norms(model, seed: int):
+    """Give the instance norms random scales and shifts (so that every weight of a random network
+    matters to a parity test); returns the model."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.path.endswith("gamma"):
+            w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+        elif w.path.endswith("beta"):
+            w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
+    return model

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from ffdata import TINY_TRAIN, make_photos
+from ffdata import TINY_TRAIN, make_photos, randomize_norms
 
 from tfstyle.io.images import load_image, resize
 
@@ -53,13 +53,7 @@ def random_standard(folder: Path, shared: Path, seed: int = 7) -> Path:
     from tfstyle.feedforward.networks import build_transform_net, save_model_dir
 
     net = NETWORK_PRESETS["standard"]
-    model = build_transform_net(net, seed=seed)
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if w.path.endswith("gamma"):
-            w.assign(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
-        elif w.path.endswith("beta"):
-            w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
+    model = randomize_norms(build_transform_net(net, seed=seed), seed)
     d = folder / "wave"
     save_model_dir(model, net, d, {"style": str(shared / "style" / "hokusai_great_wave.jpg"), "arch": "standard"})
     return d

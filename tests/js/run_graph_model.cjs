@@ -8,22 +8,12 @@
 // {"backend": ..., "ms": [milliseconds of each item]}. Any failure: exit 1, "error: ..." on stderr.
 "use strict";
 const fs = require("fs");
-const path = require("path");
-const { createRequire } = require("module");
 
-const { loadModel } = require("./load_graph_model.cjs");
+const { loadModel, startTf } = require("./load_graph_model.cjs");
 
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const req = createRequire(path.join(path.resolve(job.node_modules), "noop.js"));
-  const tf = req("@tensorflow/tfjs");
-  if (job.backend === "wasm") {
-    req("@tensorflow/tfjs-backend-wasm");
-    // Node's worker threads are not the browser's: run the single-threaded SIMD build here.
-    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-  }
-  if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} did not start`);
-  await tf.ready();
+  const tf = await startTf(job);
 
   const models = new Map();
   const ms = [];

@@ -9,10 +9,8 @@
 // Raw little-endian float32 in and out. The last line of stdout is JSON: {"backend": ..., "shapes": [...]}.
 "use strict";
 const fs = require("fs");
-const path = require("path");
-const { createRequire } = require("module");
 
-const { loadModel } = require("./load_graph_model.cjs");
+const { loadModel, startTf } = require("./load_graph_model.cjs");
 
 function readTensor(tf, spec) {
   const raw = fs.readFileSync(spec.path);
@@ -22,14 +20,7 @@ function readTensor(tf, spec) {
 
 async function main() {
   const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  const req = createRequire(path.join(path.resolve(job.node_modules), "noop.js"));
-  const tf = req("@tensorflow/tfjs");
-  if (job.backend === "wasm") {
-    req("@tensorflow/tfjs-backend-wasm");
-    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
-  }
-  if (!(await tf.setBackend(job.backend))) throw new Error(`backend ${job.backend} did not start`);
-  await tf.ready();
+  const tf = await startTf(job);
   const shapes = [];
   for (const item of job.items) {
     const model = await loadModel(tf, item.model);

@@ -749,18 +749,23 @@ function wireControls() {
       els.file.click();
     }
   });
-  els.stage.addEventListener("dragover", (e) => {
-    e.preventDefault();
-    els.stage.classList.add("drop");
-  });
-  els.stage.addEventListener("dragleave", () => els.stage.classList.remove("drop"));
-  els.stage.addEventListener("drop", (e) => {
-    e.preventDefault();
-    els.stage.classList.remove("drop");
-    const f = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((x) => x.type.startsWith("image/"));
-    if (f) usePhoto(f).catch(showError);
-    else showError(new AppError("Drop an image file (JPEG, PNG, WebP…)."));
-  });
+  // An element that takes a dropped image file: `use` gets it, anything else is a one-line error.
+  const dropTarget = (el, use, message) => {
+    el.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      el.classList.add("drop");
+    });
+    el.addEventListener("dragleave", () => el.classList.remove("drop"));
+    el.addEventListener("drop", (e) => {
+      e.preventDefault();
+      e.stopPropagation(); // a painting dropped on its panel is not also a photo for the stage
+      el.classList.remove("drop");
+      const f = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((x) => x.type.startsWith("image/"));
+      if (f) use(f).catch(showError);
+      else showError(new AppError(message));
+    });
+  };
+  dropTarget(els.stage, usePhoto, "Drop an image file (JPEG, PNG, WebP…).");
   els.size.addEventListener("change", () => {
     if (app.photo && !app.webcamOn) runPhoto().catch(showError);
   });
@@ -779,19 +784,7 @@ function wireControls() {
   };
   pick(els.painting, els.paintingFile, false);
   pick(els.painting2, els.painting2File, true);
-  els.any.addEventListener("dragover", (e) => {
-    e.preventDefault();
-    els.any.classList.add("drop");
-  });
-  els.any.addEventListener("dragleave", () => els.any.classList.remove("drop"));
-  els.any.addEventListener("drop", (e) => {
-    e.preventDefault();
-    e.stopPropagation();
-    els.any.classList.remove("drop");
-    const f = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((x) => x.type.startsWith("image/"));
-    if (f) usePainting(f, false).catch(showError);
-    else showError(new AppError("Drop a painting as an image file (JPEG, PNG, WebP…)."));
-  });
+  dropTarget(els.any, (f) => usePainting(f, false), "Drop a painting as an image file (JPEG, PNG, WebP…).");
   els.mix.addEventListener("input", () => {
     els.mixValue.textContent = `${els.mix.value}%`;
     if (app.photo && !app.webcamOn) runPhoto().catch(showError);
