@@ -564,6 +564,30 @@ def test_phone_screen_keyboard_strength_and_download(chromium, base, artifacts, 
         page.close()
 
 
+@pytest.mark.slow
+def test_a_photo_dropped_on_the_stage_is_stylised_and_a_text_file_is_one_line(chromium, base, site):
+    """Drag and drop as the browser delivers it: a DataTransfer holding a File, dropped on the stage."""
+    page = webpage.Page(chromium, base)
+    try:
+        page.open("?size=128", wait="() => document.body.dataset.state === 'ready'")
+        drop = """async ([url, name, type]) => {
+            const blob = url ? await (await fetch(url)).blob() : new Blob(["not a picture"]);
+            const dt = new DataTransfer();
+            dt.items.add(new File([blob], name, {type: type || blob.type}));
+            document.getElementById("stage").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
+                                                                                   cancelable: true}));
+        }"""
+        page.page.evaluate(drop, [PHOTO, "photo.jpg", ""])
+        page.page.wait_for_function("() => document.body.dataset.state === 'done'", timeout=120_000)
+        assert page.canvas().shape[:2] == (96, 128)
+        page.page.evaluate(drop, ["", "notes.txt", "text/plain"])
+        page.page.wait_for_function("() => (document.body.dataset.state || '').startsWith('error')")
+        state = page.page.evaluate("() => document.body.dataset.state")
+        assert "Drop an image file" in state and "\n" not in state, state
+    finally:
+        page.close()
+
+
 # A browser without WebAssembly SIMD, as the page sees it: validation refuses every small module that
 # holds a SIMD instruction (prefix 0xFD), as such a browser's does (feature probes are small modules).
 NO_SIMD = """
