@@ -258,7 +258,7 @@ def main(argv=None) -> int:
     results = {k: median_cell(v) for k, v in cells.items()}
     load1 = os.getloadavg()
     runtimes = find_runtimes()
-    header = (f"CPU: {cpu_model()}, {os.cpu_count()} logical cores (shared with other jobs); Chromium "
+    header = (f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; Chromium "
               f"{facts.get('chromium')}, LiteRT.js {runtime_version(runtimes, 'litert')}, TF.js "
               f"{runtime_version(runtimes, 'tfjs')}; load average {load0[0]:.2f} at the start, {load1[0]:.2f} at "
               f"the end; {args.repeats} interleaved rounds, medians; {time.time() - started:.0f} s")
