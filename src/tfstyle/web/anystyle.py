@@ -21,18 +21,18 @@ from pathlib import Path
 
 from ..config import ExportConfig, WebConfig
 from . import SiteError
+from .assets import thumbnail
 
 ANY_DIR = "models/anystyle"
 STYLES_DIR = "models/styles"
 
 
-def write_arbitrary(model_dir: Path, site: Path, config: WebConfig, style_images, names,
-                    thumbnail) -> tuple[dict, list[dict], list[str]]:
+def write_arbitrary(model_dir: Path, site: Path, config: WebConfig, style_images, names
+                    ) -> tuple[dict, list[dict], list[str]]:
     """Export ``model_dir``'s two models into ``site`` and compute the built-in styles' vectors.
 
     Args:
         style_images: paths of the built-in paintings. names: one unique name per painting.
-        thumbnail: ``site._thumbnail`` (style path, out path, side) -> path or None.
 
     Returns:
         (the "arbitrary" object of models.json, its style entries, notes).
