@@ -330,9 +330,9 @@ def main(argv=None) -> int:
 
 
 def _endpoint(transformer, style_dim):
-    from tfstyle.export.arbitrary import _transformer_endpoint
+    from tfstyle.export.arbitrary import transformer_endpoint
 
-    return _transformer_endpoint(transformer, style_dim)
+    return transformer_endpoint(transformer, style_dim)
 
 
 def contact_sheet(photos, paintings, outputs, cell: int = 160) -> np.ndarray:

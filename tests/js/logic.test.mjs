@@ -8,6 +8,7 @@ import {
   downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, parseParams, pickStyle, rate, strengthToAlpha,
   isWebGLSizeError, unsupportedReason, validateIndex, wasmThreads, RUNTIMES, litertPlan, litertSignatureProblem,
   litertThreads, litertUnsupportedReason, runtimeCandidates, splitRuntime, mixVectors, withStrength,
+  styleSignature, transformerSignature, predictorSignature, squareCrop,
 } from "../../src/tfstyle/web/app/logic.js";
 
 test("test-mode URL: defaults", () => {
@@ -241,14 +242,42 @@ test("fixed shapes: the nearest exported aspect, a centred crop, none for sizes 
 
 test("a signature the page cannot feed is named, with what it takes and what the page gives", () => {
   const t = (shape, dtype = "float32") => ({ dtype, shape });
-  assert.equal(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 192, 256, 3])], [192, 256]), null);
-  assert.match(litertSignatureProblem("s192x256", undefined, undefined, [192, 256]), /no signature s192x256/);
-  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 1])], [t([1, 192, 256, 3])], [192, 256]),
-    /takes float32\[1, 192, 256, 1\], the page expects float32\[1, 192, 256, 3\]/);
-  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3], "int8")], [t([1, 192, 256, 3])], [192, 256]),
+  const want = styleSignature(192, 256);
+  assert.equal(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 192, 256, 3])], want), null);
+  assert.match(litertSignatureProblem("s192x256", undefined, undefined, want), /no signature s192x256/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 1])], [t([1, 192, 256, 3])], want),
+    /takes float32\[1, 192, 256, 1\], the page expects float32\[1, 192, 256, 3\] \(RGB in \[0, 1\]\)/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3], "int8")], [t([1, 192, 256, 3])], want),
     /takes int8/);
-  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 10])], [192, 256]), /returns float32\[1, 10\]/);
-  assert.match(litertSignatureProblem("s1x1", [t([1, 1, 1, 3]), t([1])], [t([1, 1, 1, 3])], [1, 1]), /2 inputs/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 192, 256, 3])], [t([1, 10])], want), /returns float32\[1, 10\]/);
+  assert.match(litertSignatureProblem("s1x1", [t([1, 1, 1, 3]), t([1])], [t([1, 1, 1, 3])], styleSignature(1, 1)),
+    /takes 2 inputs, the page gives one RGB image$/);
+});
+
+test("arbitrary style: the transformer's signature takes the picture and a vector in either order", () => {
+  const t = (shape, dtype = "float32") => ({ dtype, shape });
+  const want = transformerSignature(192, 256, 8);
+  const image = t([1, 192, 256, 3]);
+  assert.equal(litertSignatureProblem("s192x256", [image, t([1, 8])], [image], want), null);
+  assert.equal(litertSignatureProblem("s192x256", [t([1, 8]), image], [image], want), null);
+  assert.match(litertSignatureProblem("s192x256", [image], [image], want),
+    /takes 1 inputs, the page gives an RGB image and a style vector/);
+  assert.match(litertSignatureProblem("s192x256", [t([1, 100]), image], [image], want),
+    /takes float32\[1, 100\], the page expects float32\[1, 8\] \(a style vector\)/);
+  // The prediction network: a square painting in, a vector out.
+  const pred = predictorSignature(64, 8);
+  assert.equal(litertSignatureProblem("s64x64", [t([1, 64, 64, 3])], [t([1, 8])], pred), null);
+  assert.match(litertSignatureProblem("s64x64", [t([1, 64, 64, 3])], [t([1, 64, 64, 3])], pred),
+    /returns float32\[1, 64, 64, 3\], the page expects float32\[1, 8\]/);
+  assert.match(litertSignatureProblem("s64x64", [t([1, 64, 64, 3])], [t([1, 8]), t([1, 8])], pred),
+    /returns 2 outputs, the page expects one style vector/);
+});
+
+test("arbitrary style: the LiteRT.js prediction network sees a painting's centre square", () => {
+  assert.deepEqual(squareCrop(64, 64), { sx: 0, sy: 0, sw: 64, sh: 64 });
+  assert.deepEqual(squareCrop(100, 60), { sx: 20, sy: 0, sw: 60, sh: 60 });
+  assert.deepEqual(squareCrop(30, 41), { sx: 0, sy: 5.5, sw: 30, sh: 30 });
+  assert.throws(() => squareCrop(0, 5), AppError);
 });
 
 test("models.json: a bad LiteRT.js entry is refused", () => {
@@ -288,6 +317,16 @@ test("arbitrary style: the index needs each style's vector of the model's size",
   assert.deepEqual(validateIndex({ arbitrary, styles: [] }), []);
   assert.throws(() => validateIndex({ arbitrary, styles: [{ name: "x", vector: [1] }] }), /needs a vector of 2/);
   assert.throws(() => validateIndex({ arbitrary: { ...arbitrary, style_dim: 0 }, styles }), /bad arbitrary-style/);
+  // LiteRT.js files: none, or the prediction network's (one square shape) and the transformer's per size.
+  const litert = { predictor: { file: "p_64.tflite", shapes: [[64, 64]] },
+    transformer: { 256: { file: "t_256.tflite", shapes: [[192, 256], [256, 256]] } } };
+  assert.deepEqual(validateIndex({ arbitrary: { ...arbitrary, litert }, styles }), styles);
+  assert.deepEqual(validateIndex({ arbitrary: { ...arbitrary, litert: {} }, styles }), styles);
+  for (const bad of [{ ...litert, predictor: { file: "p.tflite", shapes: [[48, 64]] } }, { predictor: litert.predictor },
+    { ...litert, transformer: { 256: { file: "t.tflite", shapes: [] } } }]) {
+    assert.throws(() => validateIndex({ arbitrary: { ...arbitrary, litert: bad }, styles }),
+      /bad LiteRT.js entry for the arbitrary-style model/);
+  }
   assert.equal(parseParams("?image=a.png&style_image=p%20q.jpg").styleImage, "p q.jpg");
   assert.throws(() => parseParams("?style_image="), /style_image= needs/);
 });

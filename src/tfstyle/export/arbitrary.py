@@ -42,7 +42,9 @@ def default_name(config) -> str:
     return f"anystyle_{config.format}_{config.quantize}"
 
 
-def _transformer_endpoint(transformer, style_dim: int):
+def transformer_endpoint(transformer, style_dim: int):
+    """The transformer's export function ``serve(image, style)`` and its input signature: ``image``
+    (any batch, height and width of float32 RGB) and ``style`` (batch, style_dim)."""
     import tensorflow as tf
 
     def serve(image, style):
@@ -59,7 +61,7 @@ def write_pair(predictor, transformer, out: Path, config: ExportConfig, style_di
         paintings, photos: int8 calibration: (S, S, 3) style crops and photo crops in [0, 1].
     """
     out.mkdir()
-    endpoint, signature = _transformer_endpoint(transformer, style_dim)
+    endpoint, signature = transformer_endpoint(transformer, style_dim)
     fmt, q = config.format, config.quantize
     if fmt == "savedmodel":
         from .savedmodel import export_savedmodel
@@ -138,4 +140,4 @@ def export_arbitrary(model_dir: str | os.PathLike, config: ExportConfig, output:
     return out
 
 
-__all__ = ["STYLES_FILE", "default_name", "export_arbitrary", "write_pair"]
+__all__ = ["STYLES_FILE", "default_name", "export_arbitrary", "transformer_endpoint", "write_pair"]

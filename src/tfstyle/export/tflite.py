@@ -56,7 +56,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list | Non
         shapes: None: one signature ``serve`` of any input size. A list of (height, width): one
             signature per shape, batch 1, named ``s<H>x<W>`` (``savedmodel.fixed_endpoint``); the
             signatures share the weights, stored once. For runtimes that take fixed shapes only
-            (LiteRT.js).
+            (LiteRT.js). Every input is fixed at batch 1 (``savedmodel.fixed_signature``).
         endpoint, input_signature: see :func:`tfstyle.export.savedmodel.export_savedmodel`.
     """
     import tensorflow as tf
@@ -73,7 +73,7 @@ def tflite_bytes(keras_model, quantize: str = "none", representative: list | Non
             from ..feedforward.networks import fixed_shape_ops
 
             with fixed_shape_ops():  # ops XNNPACK runs itself, possible now that the shapes are fixed
-                export_savedmodel(keras_model, sm, shapes)
+                export_savedmodel(keras_model, sm, shapes, endpoint=endpoint, input_signature=input_signature)
         keys = ["serve"] if shapes is None else [fixed_endpoint(h, w) for h, w in shapes]
         converter = tf.lite.TFLiteConverter.from_saved_model(str(sm), signature_keys=keys)
         if quantize == "float16":

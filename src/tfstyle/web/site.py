@@ -34,6 +34,7 @@ from ..config import TFJS_DIR_ENV, ExportConfig, WebConfig
 from ..export.base import remove_path, replace_path
 from ..io.outputs import check_output
 from . import SiteError
+from .assets import thumbnail, write_litert
 
 APP_DIR = Path(__file__).parent / "app"
 PACKAGE_DIR = Path(__file__).parent
@@ -212,7 +213,7 @@ def build_site(model_dirs, out: str | os.PathLike, config: WebConfig | None = No
             if progress is not None:
                 progress(Path(os.path.abspath(model_dirs[0])).name)
             any_doc, entries, notes = write_arbitrary(model_dirs[0], staging, config, list(style_images),
-                                                      painting_names(style_images), _thumbnail)
+                                                      painting_names(style_images))
             models = [SiteModel(e["name"], model_dirs[0], "any style", 0, Path(p))
                       for e, p in zip(entries, style_images)]
         else:
@@ -261,8 +262,8 @@ def _write_models(model_dirs, site: Path, config: WebConfig, progress
 
     An entry names each runtime's model separately ("model": the TF.js graph model; "litert": per
     size its .tflite and the (height, width) of its signatures), so that the page's loading code
-    knows nothing of what the model is for: a second network per style (a style-prediction model)
-    would be one more such field.
+    knows nothing of what the model is for: an arbitrary-style site's "arbitrary" object names its
+    two networks' files the same way (``web/anystyle.py``).
     """
     from ..config import NETWORK_PRESETS, litert_shapes
     from ..export import tfjs
@@ -279,9 +280,9 @@ def _write_models(model_dirs, site: Path, config: WebConfig, progress
         folder = site / "models" / name
         tfjs.write(keras_model, folder, export_config)
         size = sum(p.stat().st_size for p in folder.iterdir())
-        litert = _write_litert(keras_model, folder, shapes)
+        litert = write_litert(keras_model, folder, shapes)
         litert_bytes = sum(v["bytes"] for v in litert.values())
-        thumb = _thumbnail(meta.get("style"), folder / THUMBNAIL, config.thumbnail_size)
+        thumb = thumbnail(meta.get("style"), folder / THUMBNAIL, config.thumbnail_size)
         if thumb is None:
             notes.append(f"{name}: style image {meta.get('style') or '(not recorded)'} not found; the page shows "
                          f"a placeholder thumbnail")
@@ -291,42 +292,6 @@ def _write_models(model_dirs, site: Path, config: WebConfig, progress
                         "litert": {str(k): {**v, "file": f"models/{name}/{v['file']}"} for k, v in litert.items()},
                         "thumbnail": f"models/{name}/{THUMBNAIL}" if thumb else "placeholder.svg"})
     return models, entries, notes
-
-
-def _write_litert(keras_model, folder: Path, shapes: dict[int, list[tuple[int, int]]]) -> dict:
-    """One .tflite per size into ``folder`` with one signature per shape; {size: {file, bytes, shapes}}.
-
-    Weights in float32 whatever the TF.js models' quantisation: LiteRT.js's WebAssembly builds
-    dequantise float16 weights at every run instead of once, which cost more than the smaller
-    download saves (docs/browser-litert.md); TFLite's int8 forms change the arithmetic.
-    """
-    from ..export.tflite import tflite_bytes
-
-    out = {}
-    for size, sizes_shapes in shapes.items():
-        blob = tflite_bytes(keras_model, "none", shapes=sizes_shapes)
-        file = f"litert_{size}.tflite"
-        (folder / file).write_bytes(blob)
-        out[size] = {"file": file, "bytes": len(blob), "shapes": [list(s) for s in sizes_shapes]}
-    return out
-
-
-def _thumbnail(style, out: Path, side: int) -> Path | None:
-    """Write a JPEG thumbnail of the style image ``style`` (longest side ``side``); None if it cannot
-    be read."""
-    from PIL import Image
-
-    from ..io.images import ImageError, fit_size, load_image, resize, to_uint8
-
-    if not isinstance(style, str) or not style:
-        return None
-    try:
-        image = load_image(style)
-    except ImageError:
-        return None
-    small = resize(image, fit_size(image.shape[:2], side))
-    Image.fromarray(to_uint8(small), mode="RGB").save(out, format="JPEG", quality=85)
-    return Path(style)
 
 
 __all__ = ["build_site", "find_tfjs", "find_runtimes", "runtime_version", "install_command", "style_names",

@@ -17,13 +17,16 @@
 // An arbitrary-style site (models.json has "arbitrary"): one transformer for every style, fed the
 // photo and a style vector; the built-in styles carry their vectors, the user's own painting gets its
 // vector from the prediction network here. Mixing and strength are arithmetic on vectors (logic.js
-// mixVectors, withStrength). It runs on TF.js (web/anystyle.py says why); test mode takes
-// &style_image=URL, the painting whose vector is used.
+// mixVectors, withStrength). Both networks run on LiteRT.js where it started and the site has their
+// files (the transformer's per size, as a per-style network's; the prediction network's of one square
+// shape, fed the painting's centre square), else on TF.js; dataset.predictor names what computed the
+// last vector. Test mode takes &style_image=URL, the painting whose vector is used.
 import {
   AppError, BACKEND_LABELS, DEFAULT_SIZE, FpsMeter, RUNTIME_LABELS, SIZES, backendCandidates, cameraErrorMessage,
   checkProcessingSize, downloadName, errorState, fitSize, formatBytes, isSoftwareRenderer, litertPlan,
-  litertSignatureProblem, mixVectors, parseParams, withStrength, pickStyle, isWebGLSizeError, rate, runtimeCandidates, splitRuntime,
-  strengthToAlpha, unsupportedReason, validateIndex, wasmThreads,
+  litertSignatureProblem, mixVectors, parseParams, predictorSignature, withStrength, pickStyle, isWebGLSizeError, rate,
+  runtimeCandidates, splitRuntime, squareCrop, strengthToAlpha, styleSignature, transformerSignature, unsupportedReason,
+  validateIndex, wasmThreads,
 } from "./logic.js";
 import { compile, probeWebGPU, startLiteRt } from "./litert.js";
 
@@ -46,9 +49,10 @@ const app = {
   timing: { runtime: 0, pre: 0, post: 0, frames: 0 },
   photo: null, // ImageBitmap or HTMLImageElement of the chosen photo
   stream: null, webcamOn: false, meter: new FpsMeter(), busy: false, again: false, hasResult: false,
-  // Arbitrary-style sites: models.json's "arbitrary" (null: a per-style site), the two graph models,
-  // the chosen style's vector and the second painting's (null: none).
-  any: null, predictor: null, transformer: null, vector: null, vector2: null,
+  // Arbitrary-style sites: models.json's "arbitrary" (null: a per-style site), the two graph models
+  // (promises), the compiled LiteRT.js prediction network (a promise; the transformer's files go in
+  // app.litert), the chosen style's vector and the second painting's (null: none).
+  any: null, predictor: null, transformer: null, lrtPredictor: null, vector: null, vector2: null,
 };
 
 // ---- messages and state -------------------------------------------------------------------------
@@ -255,33 +259,38 @@ async function loadTfjsModel(style) {
   app.loading = null;
 }
 
-/** The current style's .tflite for `plan` (compiled once per style and size), checked. */
+/** The .tflite for `plan` (compiled once per file): the current style's, or an arbitrary-style
+ * site's transformer; checked. */
 function litertModel(plan) {
-  const style = app.style;
   let job = app.litert.get(plan.file);
   if (!job) {
-    job = (async () => {
-      let model;
-      try {
-        model = await compile(app.lrt, plan.file, fetchOrFail);
-      } catch (e) {
-        throw new AppError(`The style "${style.name}" could not be loaded (${plan.file}): ${oneLine(e)}`);
-      }
-      // Every shape the site lists for this size must be a signature the page can feed.
-      for (const [h, w] of plan.shapes) {
-        const sig = model.signatures[`s${h}x${w}`];
-        const problem = litertSignatureProblem(`s${h}x${w}`, sig && sig.inputs, sig && sig.outputs, [h, w]);
-        if (problem) {
-          model.delete();
-          throw new AppError(`The style "${style.name}" cannot run (${plan.file}): ${problem}`);
-        }
-      }
-      return model;
-    })();
+    const dim = app.any && app.any.style_dim;
+    job = compileChecked(plan.file, app.any ? "style transformer" : `style "${app.style.name}"`,
+      plan.shapes.map(([h, w]) => [`s${h}x${w}`, dim ? transformerSignature(h, w, dim) : styleSignature(h, w)]));
     job.catch(() => app.litert.delete(plan.file));
     app.litert.set(plan.file, job);
   }
   return job;
+}
+
+/** Compile `file` and check that each of `signatures` ([name, what the page feeds]) is one the page
+ * can run; a one-line AppError naming `what` ("style \"starry\"", "style transformer") if not. */
+async function compileChecked(file, what, signatures) {
+  let model;
+  try {
+    model = await compile(app.lrt, file, fetchOrFail);
+  } catch (e) {
+    throw new AppError(`The ${what} could not be loaded (${file}): ${oneLine(e)}`);
+  }
+  for (const [name, want] of signatures) {
+    const sig = model.signatures[name];
+    const problem = litertSignatureProblem(name, sig && sig.inputs, sig && sig.outputs, want);
+    if (problem) {
+      model.delete();
+      throw new AppError(`The ${what} cannot run (${file}): ${problem}`);
+    }
+  }
+  return model;
 }
 
 function dropLiteRtModels() {
@@ -333,7 +342,8 @@ function processingSize() {
 /** Draw `source` (photo, video) into the input canvas at the processing size: for LiteRT.js the
  * centre crop of the nearest exported shape (app.plan), else the whole source. */
 function drawInput(source, width, height) {
-  app.plan = app.lrt && app.style ? litertPlan(width, height, processingSize(), app.style.litert) : null;
+  const files = app.any ? app.any.litert && app.any.litert.transformer : app.style && app.style.litert;
+  app.plan = app.lrt ? litertPlan(width, height, processingSize(), files) : null;
   const size = app.plan ? { width: app.plan.shape[1], height: app.plan.shape[0] } : fitSize(width, height, processingSize());
   checkProcessingSize(size);
   if (input.width !== size.width || input.height !== size.height) {
@@ -356,9 +366,10 @@ function drawInput(source, width, height) {
 const buffers = { pixels: 0, rgb: null, image: null };
 
 /** The input canvas through LiteRT.js into the styled canvas: RGBA bytes -> float32 RGB [0, 1] ->
- * the signature -> clipped back to RGBA bytes. */
+ * the signature (with the style vector on an arbitrary-style site) -> clipped back to RGBA bytes. */
 async function styliseLiteRt(plan) {
   const model = await litertModel(plan);
+  const vector = app.any ? await currentVector() : null;
   const [h, w] = plan.shape;
   const n = h * w;
   const t0 = performance.now();
@@ -369,18 +380,13 @@ async function styliseLiteRt(plan) {
   } else if (buffers.image.width !== w) {
     buffers.image = new ImageData(w, h);
   }
-  const rgba = input.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, w, h).data;
-  const rgb = buffers.rgb;
-  const scale = 1 / 255;
-  for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
-    rgb[j] = rgba[i] * scale;
-    rgb[j + 1] = rgba[i + 1] * scale;
-    rgb[j + 2] = rgba[i + 2] * scale;
-  }
+  const rgb = toRgb(input, w, h, buffers.rgb);
   const t1 = performance.now();
   let t2 = t1;
   const out = buffers.image.data;
-  await model.run(plan.signature, rgb, [1, h, w, 3], (y) => {
+  const feeds = [{ data: rgb, shape: [1, h, w, 3] }];
+  if (vector) feeds.push({ data: vector, shape: [1, vector.length] });
+  await model.run(plan.signature, feeds, (y) => {
     t2 = performance.now();
     // Uint8ClampedArray clips to 0..255 and rounds half to even, as TF.js's toPixels does.
     for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
@@ -401,6 +407,18 @@ async function styliseLiteRt(plan) {
   tm.runtime += t2 - t1;
   tm.post += t3 - t2;
   tm.frames += 1;
+}
+
+/** The w x h pixels of `canvas` as float32 RGB in [0, 1] (into `rgb` if given). */
+function toRgb(canvas, w, h, rgb = new Float32Array(w * h * 3)) {
+  const rgba = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, w, h).data;
+  const scale = 1 / 255;
+  for (let i = 0, j = 0; i < w * h * 4; i += 4, j += 3) {
+    rgb[j] = rgba[i] * scale;
+    rgb[j + 1] = rgba[i + 1] * scale;
+    rgb[j + 2] = rgba[i + 2] * scale;
+  }
+  return rgb;
 }
 
 /** Run the network on the input canvas into the styled canvas, then composite. */
@@ -461,34 +479,39 @@ function run(model) {
 
 const paintingCanvas = document.createElement("canvas"); // a painting as the prediction network sees it
 
-async function anyModels() {
+/** An arbitrary-style site's TF.js graph model `key` ("predictor" or "transformer"), loaded once. */
+async function anyModel(key) {
   if (!app.backend) await ensureTfjs(null);
-  const load = async (url, what) => {
-    try {
-      return await app.tf.loadGraphModel(url, { fetchFunc: fetchOrFail });
-    } catch (e) {
-      throw new AppError(`The ${what} could not be loaded (${url}): ${oneLine(e)}`);
-    }
-  };
-  if (!app.predictor) app.predictor = load(app.any.predictor, "style-prediction model");
-  if (!app.transformer) app.transformer = load(app.any.transformer, "style transformer");
-  app.predictor.catch(() => { app.predictor = null; });
-  app.transformer.catch(() => { app.transformer = null; });
-  return { predictor: await app.predictor, transformer: await app.transformer };
+  if (!app[key]) {
+    const url = app.any[key];
+    const what = key === "predictor" ? "style-prediction model" : "style transformer";
+    app[key] = (async () => {
+      try {
+        return await app.tf.loadGraphModel(url, { fetchFunc: fetchOrFail });
+      } catch (e) {
+        throw new AppError(`The ${what} could not be loaded (${url}): ${oneLine(e)}`);
+      }
+    })();
+    app[key].catch(() => { app[key] = null; });
+  }
+  return app[key];
 }
 
-/** The style vector of `source` (a painting, or the photo for the strength): longest side
- * style_image_size, as tfstyle's Keras model resizes it. */
+/** The style vector of `source` (a painting, or the photo for the strength): on LiteRT.js where it
+ * runs and the site has the prediction network's file, else on TF.js. */
 async function styleVector(source, width, height) {
+  const lrt = app.lrt && app.any.litert && app.any.litert.predictor;
+  const vector = await (lrt ? styleVectorLiteRt(source, width, height, lrt) : styleVectorTfjs(source, width, height));
+  document.body.dataset.predictor = lrt ? `litert-${app.lrt.accelerator}` : `tfjs-${app.backend}`;
+  return vector;
+}
+
+/** On TF.js: longest side style_image_size, as tfstyle's Keras model resizes it. */
+async function styleVectorTfjs(source, width, height) {
   const { tf } = app;
-  const { predictor } = await anyModels();
+  const predictor = await anyModel("predictor");
   const size = fitSize(width, height, app.any.style_image_size);
-  paintingCanvas.width = size.width;
-  paintingCanvas.height = size.height;
-  const ctx = paintingCanvas.getContext("2d", { willReadFrequently: true });
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = "high";
-  ctx.drawImage(source, 0, 0, size.width, size.height);
+  drawPainting(source, { sx: 0, sy: 0, sw: width, sh: height }, size.width, size.height);
   const v = tf.tidy(() => predictor.execute(
     tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(paintingCanvas), "float32"), 255), 0)));
   try {
@@ -496,6 +519,32 @@ async function styleVector(source, width, height) {
   } finally {
     v.dispose();
   }
+}
+
+/** On LiteRT.js: the file takes one square shape, so the painting's centre square at that side
+ * (logic.js squareCrop). */
+async function styleVectorLiteRt(source, width, height, entry) {
+  const [side] = entry.shapes[0];
+  const name = `s${side}x${side}`;
+  if (!app.lrtPredictor) {
+    app.lrtPredictor = compileChecked(entry.file, "style-prediction model",
+      [[name, predictorSignature(side, app.any.style_dim)]]);
+    app.lrtPredictor.catch(() => { app.lrtPredictor = null; });
+  }
+  const model = await app.lrtPredictor;
+  drawPainting(source, squareCrop(width, height), side, side);
+  const data = toRgb(paintingCanvas, side, side);
+  return model.run(name, [{ data, shape: [1, side, side, 3] }], (v) => Float32Array.from(v));
+}
+
+/** Draw the `crop` of `source` into the painting canvas at width x height. */
+function drawPainting(source, crop, width, height) {
+  paintingCanvas.width = width;
+  paintingCanvas.height = height;
+  const ctx = paintingCanvas.getContext("2d", { willReadFrequently: true });
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(source, crop.sx, crop.sy, crop.sw, crop.sh, 0, 0, width, height);
 }
 
 /** The vector the transformer gets now: the style (mixed with the second painting), at the strength. */
@@ -508,7 +557,7 @@ async function currentVector() {
 
 async function styliseAny() {
   const { tf } = app;
-  const { transformer } = await anyModels();
+  const transformer = await anyModel("transformer");
   const vector = await currentVector();
   const y = tf.tidy(() => {
     const x = tf.expandDims(tf.div(tf.cast(tf.browser.fromPixels(input), "float32"), 255), 0);
@@ -842,14 +891,7 @@ async function main() {
   wireControls();
   const index = await loadIndex();
   app.any = index.arbitrary || null;
-  if (app.any) {
-    // Two graph models with a vector input, any photo size: TF.js runs them (web/anystyle.py).
-    if (params.runtime && params.runtime !== "tfjs" && !params.runtime.startsWith("tfjs-")) {
-      throw new AppError(`runtime=${params.runtime}: an arbitrary-style site runs on TensorFlow.js only`);
-    }
-    params.runtime = params.runtime || "tfjs";
-    els.any.hidden = false;
-  }
+  if (app.any) els.any.hidden = false;
   const styles = index.styles;
   const first = await startRuntime(params, webgl);
   app.styles = styles;

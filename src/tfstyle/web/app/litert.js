@@ -1,6 +1,6 @@
-// LiteRT.js for the app: start the runtime once, compile .tflite files, run one signature on a
-// float32 array. Nothing here knows what a model is for (a style network, a style-prediction
-// network): app.js decides what goes in and comes out.
+// LiteRT.js for the app: start the runtime once, compile .tflite files, run one signature on
+// float32 arrays. Nothing here knows what a model is for (a style network, the arbitrary-style
+// transformer, a style-prediction network): app.js decides what goes in and comes out.
 //
 // The runtime's files sit in litert/ (copied from npm by tfstyle web): the module, its helper
 // (index.html's import map resolves the bare name "@litertjs/wasm-utils") and two of LiteRT.js's
@@ -99,16 +99,25 @@ export async function compile(rt, url, fetchOrFail) {
   return {
     signatures,
     /**
-     * One input, one output: `data` (float32, `shape`) in; `read` gets the first output's float32
-     * data, which is LiteRT.js's memory and valid only during the call; resolves to what it returns.
+     * `feeds`: [{data: Float32Array, shape}], one per input of the signature, each given to the input
+     * of its shape (so in any order). `read` gets the first output's float32 data, which is
+     * LiteRT.js's memory and valid only during the call; resolves to what it returns.
      */
-    async run(signature, data, shape, read) {
-      const input = new rt.lib.Tensor(data, shape, rt.env);
+    async run(signature, feeds, read) {
+      const show = (shape) => `[${Array.from(shape).join(", ")}]`;
+      const wanted = signatures[signature].inputs;
+      const ordered = wanted.map((t) => feeds.find((f) => show(f.shape) === show(t.shape)));
+      if (feeds.length !== wanted.length || ordered.some((f) => !f)) {
+        const list = (xs) => xs.map((x) => show(x.shape)).join(" and ");
+        throw new Error(`signature ${signature} takes ${list(wanted)}, given ${list(feeds)}`);
+      }
+      const inputs = [];
       let outputs;
       try {
-        outputs = await model.signatures[signature].run([input]);
+        for (const f of ordered) inputs.push(new rt.lib.Tensor(f.data, f.shape, rt.env));
+        outputs = await model.signatures[signature].run(inputs);
       } finally {
-        input.delete();
+        inputs.forEach((t) => t.delete());
       }
       try {
         let out = outputs[0];

@@ -186,23 +186,62 @@ export function litertPlan(width, height, size, litert) {
   };
 }
 
+// What the page feeds LiteRT.js and reads back: an RGB image or a style vector, batch 1.
+const rgbTensor = (h, w) => ({ shape: [1, h, w, 3], noun: "an RGB image", note: "RGB in [0, 1]" });
+const vectorTensor = (dim) => ({ shape: [1, dim], noun: "a style vector", note: "a style vector" });
+
+/** A per-style network's signature at (h, w): the picture in, the stylised picture out. */
+export function styleSignature(h, w) {
+  return { inputs: [rgbTensor(h, w)], outputs: [rgbTensor(h, w)] };
+}
+
+/** The arbitrary-style transformer's signature at (h, w): the picture and a style vector of `dim`
+ * numbers in (in either order), the stylised picture out. */
+export function transformerSignature(h, w, dim) {
+  return { inputs: [rgbTensor(h, w), vectorTensor(dim)], outputs: [rgbTensor(h, w)] };
+}
+
+/** The style-prediction network's signature: a painting of side x side in, a vector of `dim` out. */
+export function predictorSignature(side, dim) {
+  return { inputs: [rgbTensor(side, side)], outputs: [vectorTensor(dim)] };
+}
+
 /**
- * Check a compiled signature's tensors against what the page feeds: one float32 input of shape
- * [1, h, w, 3] and one float32 output of the same shape. Returns null or the reason (one line).
+ * Check a compiled signature's tensors against what the page feeds and reads (`want`: one of
+ * styleSignature, transformerSignature, predictorSignature): every tensor float32 of exactly the
+ * shape wanted; inputs are matched by rank, so their order does not matter. Returns null or the
+ * reason (one line).
  */
-export function litertSignatureProblem(name, inputs, outputs, shape) {
-  const want = [1, shape[0], shape[1], 3];
+export function litertSignatureProblem(name, inputs, outputs, want) {
   const show = (t) => `${t.dtype}[${Array.from(t.shape).join(", ")}]`;
+  const nouns = (list) => (list.length === 1 ? list[0].noun.replace(/^an? /, "one ") : list.map((t) => t.noun).join(" and "));
   if (!inputs) return `it has no signature ${name}`;
-  if (inputs.length !== 1) return `signature ${name} takes ${inputs.length} inputs, the page gives one RGB image`;
-  for (const [what, list] of [["takes", inputs], ["returns", outputs]]) {
-    if (list.length !== 1) return `signature ${name} returns ${list.length} outputs, the page expects one RGB image`;
-    const t = list[0];
-    if (t.dtype !== "float32" || Array.from(t.shape).join(",") !== want.join(",")) {
-      return `signature ${name} ${what} ${show(t)}, the page expects float32[${want.join(", ")}] (RGB in [0, 1])`;
+  if (inputs.length !== want.inputs.length) {
+    return `signature ${name} takes ${inputs.length} inputs, the page gives ${nouns(want.inputs)}`;
+  }
+  if (outputs.length !== want.outputs.length) {
+    return `signature ${name} returns ${outputs.length} outputs, the page expects ${nouns(want.outputs)}`;
+  }
+  for (const [verb, got, wanted] of [["takes", inputs, want.inputs], ["returns", outputs, want.outputs]]) {
+    const left = wanted.slice();
+    for (const t of got) {
+      const rank = Array.from(t.shape).length;
+      const i = Math.max(0, left.findIndex((w) => w.shape.length === rank));
+      const w = left.splice(i, 1)[0];
+      if (t.dtype !== "float32" || Array.from(t.shape).join(",") !== w.shape.join(",")) {
+        return `signature ${name} ${verb} ${show(t)}, the page expects float32[${w.shape.join(", ")}] (${w.note})`;
+      }
     }
   }
   return null;
+}
+
+/** The centred square of a width x height picture: what the LiteRT.js prediction network (one fixed
+ * square shape) sees of a painting, as the square crops it was trained on. */
+export function squareCrop(width, height) {
+  if (!(width > 0 && height > 0)) throw new AppError(`the image has no pixels (${width}x${height})`);
+  const side = Math.min(width, height);
+  return { sx: (width - side) / 2, sy: (height - side) / 2, sw: side, sh: side };
 }
 
 /**
@@ -268,12 +307,16 @@ export function validateIndex(doc) {
       throw new AppError("models/models.json lists a style without a name or a model");
     }
     for (const [size, e] of Object.entries(s.litert || {})) {
-      const ok = e && typeof e.file === "string" && Array.isArray(e.shapes) && e.shapes.length > 0
-        && e.shapes.every((x) => Array.isArray(x) && x.length === 2 && x.every((n) => Number.isInteger(n) && n > 0));
-      if (!ok) throw new AppError(`models/models.json: style "${s.name}" has a bad LiteRT.js entry for size ${size}`);
+      if (!litertEntryOk(e)) throw new AppError(`models/models.json: style "${s.name}" has a bad LiteRT.js entry for size ${size}`);
     }
   }
   return doc.styles;
+}
+
+/** A LiteRT.js file's entry in models.json: {file, shapes: [[h, w], ...]} with at least one shape. */
+function litertEntryOk(e) {
+  return Boolean(e && typeof e.file === "string" && Array.isArray(e.shapes) && e.shapes.length > 0
+    && e.shapes.every((x) => Array.isArray(x) && x.length === 2 && x.every((n) => Number.isInteger(n) && n > 0)));
 }
 
 /**
@@ -383,6 +426,17 @@ function validateArbitrary(doc) {
   const ok = a && typeof a.predictor === "string" && typeof a.transformer === "string"
     && Number.isInteger(a.style_dim) && a.style_dim > 0 && Number.isInteger(a.style_image_size) && a.style_image_size > 0;
   if (!ok) throw new AppError("models/models.json has a bad arbitrary-style entry");
+  // LiteRT.js: none (a site written for TF.js only), or the prediction network's file of one square
+  // shape and the transformer's files per size.
+  const lrt = a.litert || {};
+  if (Object.keys(lrt).length) {
+    const p = lrt.predictor;
+    const square = litertEntryOk(p) && p.shapes.length === 1 && p.shapes[0][0] === p.shapes[0][1];
+    const sizes = lrt.transformer && typeof lrt.transformer === "object" ? Object.entries(lrt.transformer) : [];
+    if (!square || !sizes.length || !sizes.every(([, e]) => litertEntryOk(e))) {
+      throw new AppError("models/models.json has a bad LiteRT.js entry for the arbitrary-style model");
+    }
+  }
   for (const s of doc.styles) {
     const good = s && typeof s.name === "string" && Array.isArray(s.vector) && s.vector.length === a.style_dim
       && s.vector.every((x) => Number.isFinite(x));
