@@ -56,11 +56,12 @@ ROWS: dict[str, list[str]] = {
     "tfstyle default": [],
     "tfstyle --lr-schedule cosine": ["--lr-schedule", "cosine"],
     "tfstyle --lr-schedule exponential": ["--lr-schedule", "exponential"],
+    "tfstyle --lr-schedule wsd": ["--lr-schedule", "wsd"],
     "tfstyle --steps auto": ["--steps", "auto"],
 }
 
-# First budget tried per row where the default --start would cost extra probes (a schedule that
-# decays over its budget needs more steps).
+# First budget tried per row (256 px) where the default --start would cost extra probes (a schedule
+# that decays over its budget needs more steps); a --start given on the command line wins.
 ROW_START = {"tfstyle default": 90, "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
 
 PRESETS = {  # size, tutorial steps, grid, first budget tried, largest budget, interleaved rounds
@@ -190,7 +191,7 @@ class Bench:
             log(f"{name}: --steps {k}: {seconds:.1f} s, {value:.5g} ({'reached' if value <= target else 'not reached'})")
             return value <= target
 
-        start = a.start if a.smoke else ROW_START.get(name, a.start)
+        start = a.start if a.smoke or a.start_given else ROW_START.get(name, a.start)
         k = min(a.max_steps, max(a.grid, start - start % a.grid))
         if probe(k):
             while k - a.grid >= a.grid and probe(k - a.grid):
@@ -334,6 +335,7 @@ def main(argv=None) -> int:
     p.add_argument("--setup-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    a.start_given = a.start is not None
     for k, v in PRESETS["smoke" if a.smoke else "full"].items():
         if getattr(a, k) is None:
             setattr(a, k, v)
