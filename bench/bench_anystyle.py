@@ -65,9 +65,15 @@ def timed(fn, seconds: float, min_runs: int = 3) -> float:
     return statistics.median(times)
 
 
-def make_data(tmp: Path, n_photos: int = 24, seed: int = 0):
+# A painting's channel orders: the first is the painting itself. Five paintings are too few palettes for
+# a prediction network to learn colour from; their permutations give six palettes each.
+PALETTES = ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (2, 1, 0), (1, 0, 2))
+
+
+def make_data(tmp: Path, n_photos: int = 24, seed: int = 0, palettes: int = len(PALETTES)):
     """Photos: random crops, flips and colour changes of the sample photos (192 px); paintings: the
-    sample paintings but the held-out ones (in subfolders); returns (photos dir, styles dir)."""
+    sample paintings but the held-out ones (in subfolders), each with ``palettes - 1`` channel
+    permutations of it; returns (photos dir, styles dir)."""
     from PIL import Image, ImageEnhance
 
     rng = np.random.default_rng(seed)
@@ -92,7 +98,10 @@ def make_data(tmp: Path, n_photos: int = 24, seed: int = 0):
             im = im.convert("RGB")
             im.thumbnail((512, 512))
             (styles / p.stem).mkdir(parents=True, exist_ok=True)
-            im.save(styles / p.stem / p.name, quality=92)
+            bands = im.split()
+            for order in PALETTES[:palettes]:  # the painting, then its channel permutations
+                variant = Image.merge("RGB", [bands[i] for i in order])
+                variant.save(styles / p.stem / f"{p.stem}_{''.join('rgb'[i] for i in order)}.jpg", quality=92)
     return photos, styles
 
 
@@ -160,6 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="measuring time per speed cell")
     ap.add_argument("--sizes", default="256,512", help="speed: square input sides")
     ap.add_argument("--stylize-steps", type=int, default=200)
+    ap.add_argument("--palettes", type=int, default=len(PALETTES),
+                    help="training paintings: each sample painting in this many channel orders (1: as it is)")
     ap.add_argument("--no-sizes", action="store_true", help="skip the export sizes (the slowest part)")
     args = ap.parse_args(argv)
 
@@ -179,11 +190,11 @@ def main(argv=None) -> int:
     from tfstyle.optimize.multiscale import stylize
 
     report: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "tensorflow": tf.__version__,
-                    "steps": args.steps, "size": args.size, "batch": args.batch,
+                    "steps": args.steps, "size": args.size, "batch": args.batch, "palettes": args.palettes,
                     "note": "shared machine: other jobs ran on the same cores"}
     threads = os.cpu_count() or 2
     tmp = Path(tempfile.mkdtemp(prefix="bench-anystyle-"))
-    photos_dir, styles_dir = make_data(tmp)
+    photos_dir, styles_dir = make_data(tmp, palettes=args.palettes)
     held = [load_image(SHARED / "style" / n) for n in HELD_OUT]
     held_small = [resize(h, fit_size(h.shape[:2], 256)) for h in held]
     test_photos = [resize(load_image(p), (args.size * 2, args.size * 2)) for p in sorted((SHARED / "content").iterdir())]
@@ -358,7 +369,7 @@ def contact_sheet(photos, paintings, outputs, cell: int = 160) -> np.ndarray:
 def markdown(r: dict) -> str:
     lines = [f"# Arbitrary style: {r['cpu']}, {r['cores']} cores, TensorFlow {r['tensorflow']}", "",
              f"{r['note']}. Loss network: {r['loss_network']}.", "",
-             f"Training: light transformer, {r['steps']} steps, batch {r['batch']}, {r['size']} px crops.", "",
+             f"Training: light transformer, {r['steps']} steps, batch {r['batch']}, {r['size']} px crops, {r.get('palettes', 1)} channel orders of each of 5 training paintings.", "",
              "| training | seconds | images/s | final loss |", "|---|---|---|---|"]
     for k in ("train_arbitrary", "train_per_style"):
         t = r[k]
