@@ -267,8 +267,9 @@ def main(argv=None) -> int:
     net = NETWORK_PRESETS["light"]
     per_style = build_transform_net(net)
     speed = []
-    blobs = {"arbitrary": tflite_bytes(any_model.transformer, "none", None,
-                                       *_endpoint(any_model.transformer, any_model.style_dim)),
+    endpoint, signature = _endpoint(any_model.transformer, any_model.style_dim)
+    blobs = {"arbitrary": tflite_bytes(any_model.transformer, "none", None, endpoint=endpoint,
+                                       input_signature=signature),
              "per-style": tflite_bytes(per_style)}
     for side in [int(s) for s in args.sizes.split(",")]:
         x = np.random.default_rng(0).random((1, side, side, 3), dtype=np.float32)
