@@ -330,6 +330,8 @@ def main(argv=None) -> int:
     p.add_argument("--style", type=Path, default=IMAGES / "style" / "vangogh_starry_night.jpg")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for ttq_<size>.json and .md")
     p.add_argument("--rerun", type=Path, help="an earlier run's JSON: add --rounds interleaved re-runs to it")
+    p.add_argument("--only-new", action="store_true",
+                   help="with --rerun: report only the new rounds' times (an idle rerun of a loaded search)")
     p.add_argument("--table", type=Path, help="print the table of an earlier run's JSON, run nothing")
     p.add_argument("--tutorial-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--setup-worker", action="store_true", help=argparse.SUPPRESS)
@@ -364,6 +366,13 @@ def main(argv=None) -> int:
         res = json.loads(a.rerun.read_text())
         a.size, a.ref_steps = res["size"], res["ref_steps"]
         b = Bench(a)
+        if a.only_new:  # keep the budgets, report only this rerun's rounds (earlier times kept aside)
+            for r in res["rows"].values():
+                if r.get("seconds"):
+                    r["earlier_seconds"], r["seconds"] = r["seconds"], []
+                    r["earlier_cpu"], r["cpu"] = r.get("cpu", []), []
+                    r["values"] = []
+            res["command"] += " | rerun: python bench/ttq.py " + " ".join(argv if argv is not None else sys.argv[1:])
         rounds(a, b, res, [n for n in res["rows"] if n in ROWS], log)
         return finish(a, b, res, res["lscpu"])
     b = Bench(a)
@@ -413,7 +422,7 @@ def rounds(a, b: Bench, res: dict, names: list[str], log) -> None:
         log(f"round {i + 1}: {TUTORIAL}: {s:.1f} s, {whole.cpu:.1f} CPU s ({v:.5g})")
         for name in names:
             r = res["rows"][name]
-            if not r.get("seconds"):
+            if not r.get("seconds") and not r.get("earlier_seconds"):
                 continue
             flags = ROWS[name]
             s, v = b.stylize(flags, None if "--steps" in flags else int(r["steps"]))
@@ -429,10 +438,11 @@ def finish(a, b: Bench, res: dict, cpu: dict) -> int:
     if a.setup:
         res["setup"] = setup_breakdown(a, b)
     text = table(res)
+    runs = "this rerun's rounds" if getattr(a, "only_new", False) else "the search's, then interleaved rounds"
     header = (f"CPU: {res['cpu']}. Command: `{res['command'].strip()}`.\n"
               f"Target: the reference objective (bench/baselines.py) of the tutorial loop's output file after "
               f"{a.ref_steps} steps at {a.size} px: {target:.6g}. Times: whole commands, process start to file "
-              f"written, median of the runs listed (the search's, then interleaved rounds); budgets: the smallest multiple of {a.grid} "
+              f"written, median of the runs listed ({runs}); budgets: the smallest multiple of {res.get('args', {}).get('grid', a.grid)} "
               f"steps whose output file reaches the target.")
     setup = ""
     if "setup" in res:
