@@ -103,7 +103,8 @@ class StylizeConfig(_LossNetworkSettings):
     # --steps behind the same steps of a long run; wsd holds lr and decays over the last lr_cooldown of
     # the budget only, and reached a given quality with fewer steps in a whole command at 256 px
     # (docs/time-to-quality.md). So "auto" (resolved_lr_schedule) takes wsd for a single-scale run and
-    # keeps exponential for a coarse-to-fine one, where wsd has not been measured against it to the end.
+    # keeps exponential for a coarse-to-fine one, where wsd needed more steps to the same quality in a
+    # whole command at 512 px (docs/time-to-quality.md).
     lr_schedule: str = field(
         default="auto", metadata=_h("Adam: how the learning rate falls from lr to lr*lr_decay: exponential, "
                                     "cosine (half a cosine wave), wsd (held at lr, then half a cosine wave over "
