@@ -32,6 +32,7 @@ Needs Chromium (apt-get install chromium), Playwright's Python package and the r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -157,6 +158,61 @@ def build_site(folder: Path, networks, sizes) -> Path:
     return site
 
 
+ANY = "any-light"  # the arbitrary-style model (light transformer) as a network of the table
+
+
+class AnyRows:
+    """Keras and native LiteRT on the arbitrary-style site's transformer file, with a built-in style's
+    vector (the per-frame work: the prediction network runs once per painting)."""
+
+    def __init__(self, model_dir: Path, site: Path, sizes, rows):
+        import tensorflow as tf
+        from ai_edge_litert.interpreter import Interpreter
+
+        from tfstyle.feedforward.arbitrary import ArbitraryModel
+
+        model = ArbitraryModel(model_dir)
+        index = json.loads((site / "models" / "models.json").read_text())
+        vector = np.asarray(index["styles"][0]["vector"], np.float32)[None]
+        fn = tf.function(lambda x, v: model.transformer([x, v]), reduce_retracing=True)
+        files = index["arbitrary"]["litert"]["transformer"]
+        self.calls = {}
+        for size in sizes:
+            x = square_photo(size)[None]
+            if "keras" in rows:
+                xt, vt = tf.constant(x), tf.constant(vector)
+                self.calls["keras", size] = lambda xt=xt, vt=vt: fn(xt, vt).numpy()
+            if "litert" in rows:
+                it = Interpreter(model_path=str(site / files[str(size)]["file"]), num_threads=2)
+                runner = it.get_signature_runner(f"s{size}x{size}")
+                self.calls["litert", size] = lambda r=runner, x=x, v=vector: r(image=x, style=v)
+
+    measure = PythonRows.measure
+
+
+def build_any_site(folder: Path, sizes) -> tuple[Path, Path, str]:
+    """An arbitrary-style model (light transformer, EfficientNetB0 prediction network, fixed-seed random
+    weights) and its site with one built-in painting: (model folder, site, the style's name)."""
+    from PIL import Image
+
+    from tfstyle.config import NETWORK_PRESETS, ArbitraryConfig, WebConfig
+    from tfstyle.feedforward.arbitrary import build_predictor, build_transformer, save_arbitrary_dir
+    from tfstyle.io.images import to_uint8
+    from tfstyle.web.site import build_site as write_site
+
+    config = ArbitraryConfig()
+    model_dir = save_arbitrary_dir(build_predictor(config, None, random_init=True),
+                                   build_transformer(NETWORK_PRESETS["light"], config.style_dim, seed=0),
+                                   NETWORK_PRESETS["light"], config, folder / "anystyle", {})
+    painting = SHARED.parent / "style" / "hokusai_great_wave.jpg"
+    site = write_site([model_dir], folder / "anysite", WebConfig(litert_sizes=tuple(sizes)),
+                      style_images=[painting]).path
+    for size in sizes:
+        Image.fromarray(to_uint8(square_photo(size))).save(site / f"photo{size}.png")
+    name = json.loads((site / "models" / "models.json").read_text())["styles"][0]["name"]
+    return Path(model_dir), site, name
+
+
 def page_cell(browser, base, net, size, row, seconds, timeout_s):
     """One page of the app: its test mode, then frames timed by window.tfstyleBench."""
     import webpage
@@ -204,6 +260,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="256,512")
     ap.add_argument("--networks", default="light,standard")
     ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--anystyle", action="store_true",
+                    help=f"also the arbitrary-style site (network {ANY!r}: its transformer, a built-in painting)")
     ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per cell")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median counts")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds one page may take")
@@ -235,7 +293,14 @@ def main(argv=None) -> int:
 
         styles = dict(zip(networks, style_names([Path(tmp) / n for n in networks])))
         python = {n: PythonRows(n, site, styles[n], sizes, rows) for n in networks}
-        with sync_playwright() as p, webpage.served(site) as base:
+        sites = dict.fromkeys(networks, site)
+        if args.anystyle:
+            any_dir, sites[ANY], styles[ANY] = build_any_site(Path(tmp), sizes)
+            python[ANY] = AnyRows(any_dir, sites[ANY], sizes, rows)
+            networks = [*networks, ANY]
+        with contextlib.ExitStack() as stack, sync_playwright() as p:
+            served = {s: stack.enter_context(webpage.served(s)) for s in dict.fromkeys(sites.values())}
+            bases = {n: served[sites[n]] for n in networks}
             browser = webpage.launch(p, webgl=True, camera=None, webgpu=True)
             facts["chromium"] = browser.version
             try:
@@ -244,7 +309,8 @@ def main(argv=None) -> int:
                         for size in sizes:
                             for row in rows:
                                 if row in PAGE_ROWS:
-                                    v = page_cell(browser, base, styles[net], size, row, args.seconds, args.timeout)
+                                    v = page_cell(browser, bases[net], styles[net], size, row, args.seconds,
+                                                  args.timeout)
                                 else:
                                     v = python[net].measure(row, size, args.seconds)
                                 if v is None:
