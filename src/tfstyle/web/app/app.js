@@ -438,22 +438,12 @@ async function stylise() {
 
 async function styliseTfjs() {
   if (app.any) return styliseAny();
-  const { tf } = app;
   if (!app.backend) await ensureTfjs(null);
   if (!app.model && !app.loading && app.style) await loadTfjsModel(app.style);
   if (!app.model && app.loading) await app.loading;
   const model = app.model;
   if (!model) throw new AppError("No style is loaded; pick a style.");
-  const attempt = async () => {
-    const y = run(model);
-    try {
-      styled.width = input.width;
-      styled.height = input.height;
-      await tf.browser.toPixels(y, styled);
-    } finally {
-      y.dispose();
-    }
-  };
+  const attempt = () => drawStyled(run(model));
   try {
     await attempt();
   } catch (e) {
@@ -564,10 +554,15 @@ async function styliseAny() {
     const v = tf.tensor2d(vector, [1, vector.length]);
     return tf.clipByValue(tf.squeeze(transformer.execute({ image: x, style: v }), [0]), 0, 1);
   });
+  await drawStyled(y);
+}
+
+/** Draw a TF.js picture (H, W, 3) in [0, 1] on the styled canvas at the input's size, then free it. */
+async function drawStyled(y) {
   try {
     styled.width = input.width;
     styled.height = input.height;
-    await tf.browser.toPixels(y, styled);
+    await app.tf.browser.toPixels(y, styled);
   } finally {
     y.dispose();
   }
