@@ -2,7 +2,7 @@
 
 One run, on this machine's sample images (``../shared/images``: 4 photos and 8 paintings):
 
-1. trains a small arbitrary-style model (light transformer, EfficientNetB0 predictor) on transforms of
+1. trains a small arbitrary-style model (light transformer, ``--predictor auto``) on transforms of
    the photos and 5 of the paintings (3 held out), and a per-style light network on held-out painting 0
    for the same number of steps (the baseline); training images/s of both, and the photo pipeline's
    decode rate with 1 thread against all cores (interleaved);
@@ -11,7 +11,8 @@ One run, on this machine's sample images (``../shared/images``: 4 photos and 8 p
 3. style and content losses on painting 0: arbitrary model vs the per-style network vs ``stylize``;
 4. speed: transformer fps at 256 and 512 px (Keras and LiteRT float32) beside the per-style network of
    the same architecture (the baseline, interleaved), and the prediction network's ms per style image;
-   EfficientNetB0 against MobileNetV2 as the predictor's backbone (time and parameters);
+   EfficientNetB0, MobileNetV2 and VGG19 to block3_conv1 as the predictor's backbone (time, parameters,
+   and how well their features tell styles apart);
 5. export sizes of both models per TFLite quantisation beside the TFLite example's (2.8 MB + 0.2 MB int8);
 6. a contact sheet (photos x held-out paintings) written to ``docs/anystyle_contact_sheet.jpg``.
 
@@ -153,6 +154,30 @@ def scorer(weights):
     return grams, style_loss, content_loss
 
 
+def style_separation(fns: dict, grams, style_loss) -> dict:
+    """For each ``name: image batch -> features`` in ``fns``, the rank correlation between distances of
+    its spatial-mean features and the style loss's, over every pair of the sample paintings in 3 channel
+    orders (how well the features tell styles apart, as the loss network sees them)."""
+    from scipy.stats import spearmanr
+
+    from tfstyle.io.images import load_image, resize
+
+    imgs = [resize(load_image(p), (256, 256))[..., list(o)] for p in sorted((SHARED / "style").iterdir())
+            for o in PALETTES[:3]]
+    g = [grams(i) for i in imgs]
+    n = len(imgs)
+    d = np.array([[style_loss(imgs[i], g[j]) if i != j else 0.0 for j in range(n)] for i in range(n)])
+    pairs = np.triu_indices(n, 1)
+    target = (d + d.T)[pairs]
+    out = {}
+    for name, f in fns.items():
+        feats = np.stack([np.asarray(f(i[None]), np.float32).mean(axis=(0, 1, 2)) for i in imgs])
+        feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-6)
+        e = np.linalg.norm(feats[:, None] - feats[None], axis=-1)[pairs]
+        out[name] = round(float(spearmanr(e, target)[0]), 3)
+    return out
+
+
 def litert_runner(blob: bytes, feeds: dict, threads: int):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -171,6 +196,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stylize-steps", type=int, default=200)
     ap.add_argument("--palettes", type=int, default=len(PALETTES),
                     help="training paintings: each sample painting in this many channel orders (1: as it is)")
+    ap.add_argument("--predictor", default="auto", help="the prediction network trained (ArbitraryConfig.predictor)")
     ap.add_argument("--no-sizes", action="store_true", help="skip the export sizes (the slowest part)")
     args = ap.parse_args(argv)
 
@@ -178,6 +204,7 @@ def main(argv=None) -> int:
     import keras
     import tensorflow as tf
 
+    from tfstyle.backbones import get
     from tfstyle.backbones.weights import resolve_weights
     from tfstyle.config import NETWORK_PRESETS, ArbitraryConfig, StylizeConfig, TrainConfig
     from tfstyle.export.tflite import tflite_bytes
@@ -191,7 +218,7 @@ def main(argv=None) -> int:
 
     report: dict = {"cpu": cpu_name(), "cores": os.cpu_count(), "tensorflow": tf.__version__,
                     "steps": args.steps, "size": args.size, "batch": args.batch, "palettes": args.palettes,
-                    "note": "shared machine: other jobs ran on the same cores"}
+                    "note": f"load average {os.getloadavg()[0]:.2f} at the start"}
     threads = os.cpu_count() or 2
     tmp = Path(tempfile.mkdtemp(prefix="bench-anystyle-"))
     photos_dir, styles_dir = make_data(tmp, palettes=args.palettes)
@@ -208,7 +235,7 @@ def main(argv=None) -> int:
     config = TrainConfig(arch="light", steps=args.steps, batch_size=args.batch, image_size=args.size, style_size=256,
                          checkpoint_every=10_000, strategy="default")
     t = time.perf_counter()
-    r = train_arbitrary(styles_dir, photos_dir, tmp / "any", config, ArbitraryConfig(),
+    r = train_arbitrary(styles_dir, photos_dir, tmp / "any", config, ArbitraryConfig(predictor=args.predictor),
                         callback=lambda p: print(f"\rarbitrary {p.step}/{p.total_steps} {p.loss:.3f}", end="",
                                                  flush=True) if p.step % 10 == 0 else None)
     print()
@@ -222,6 +249,8 @@ def main(argv=None) -> int:
     report["train_per_style"] = {"seconds": round(time.perf_counter() - t, 1), "images_per_s": round(r1.images_per_second, 2),
                                  "final_loss": round(float(np.mean(r1.history["total"][-20:])), 4)}
     any_model, one_model = ArbitraryModel(tmp / "any"), StyleModel(tmp / "one")
+    report["predictor"] = (f"{any_model.config.predictor} to {any_model.config.cut}, "
+                           f"{any_model.meta.get('predictor_weights', '?')} weights")
 
     # 2. obedience ---------------------------------------------------------------------------
     grams, style_loss, content_loss = scorer(weights)
@@ -292,20 +321,29 @@ def main(argv=None) -> int:
     style_in = held_small[0][None]
     pf = tf.function(lambda s: any_model.predictor(s))
     report["prediction_ms"] = round(1000 * timed(lambda: pf(style_in).numpy(), args.seconds), 1)
-    # The predictor's backbone: EfficientNetB0 (cut at block5c_add) vs MobileNetV2 (cut at
-    # block_13_expand_relu, its first layer at 1/16 resolution), weight-free builds (speed and size do not
-    # depend on the weights).
+    # The predictor's backbone: EfficientNetB0 (cut at block5c_add), MobileNetV2 (cut at
+    # block_13_expand_relu, its first layer at 1/16 resolution) and VGG19 to block3_conv1 (the fallback of
+    # --predictor auto); time and parameters do not depend on the weights. With this machine's weights
+    # (fixed-seed random ones where no ImageNet weights are found) each is also asked how well its
+    # features tell styles apart: the rank correlation between the distances of its spatial-mean features
+    # (each standardised over the images) and the style loss's (symmetrised) over 8 paintings x 3 palettes.
     choice = {}
     mnv2 = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(None, None, 3))
     mnv2 = keras.Model(mnv2.input, mnv2.get_layer("block_13_expand_relu").output)
-    eff = build_predictor(ArbitraryConfig(), None, random_init=False).get_layer("predictor_trunk")
-    fns = {name: tf.function(lambda s, m=m: m(s * 255.0)) for name, m in (("efficientnetb0", eff), ("mobilenetv2", mnv2))}
+    trunks = {"efficientnetb0": build_predictor(ArbitraryConfig(predictor="efficientnetb0"), None),
+              "vgg19 to block3_conv1": build_predictor(ArbitraryConfig().resolved(False), None)}
+    trunks = {k: m.get_layer("predictor_trunk") for k, m in trunks.items()}
+    prep = {"efficientnetb0": lambda s: s * 255.0, "mobilenetv2": lambda s: s * 2.0 - 1.0,
+            "vgg19 to block3_conv1": lambda s: get("vgg19").preprocess(s, True)}
+    trunks["mobilenetv2"] = mnv2
+    fns = {name: tf.function(lambda s, m=m, f=prep[name]: m(f(s))) for name, m in trunks.items()}
     for _ in range(2):  # interleaved
         for name, f in fns.items():
             ms = 1000 * timed(lambda f=f: f(style_in).numpy(), args.seconds)
-            choice.setdefault(name, {"params": int({"efficientnetb0": eff, "mobilenetv2": mnv2}[name].count_params()),
-                                     "ms_256": ms})
+            choice.setdefault(name, {"params": int(trunks[name].count_params()), "ms_256": ms})
             choice[name]["ms_256"] = round(min(choice[name]["ms_256"], ms), 1)
+    for name, rho in style_separation(fns, grams, style_loss).items():
+        choice[name]["style_rank_correlation"] = rho
     report["predictor_backbones"] = choice
     print("prediction", report["prediction_ms"], "ms;", choice, flush=True)
 
@@ -334,6 +372,7 @@ def main(argv=None) -> int:
     save_image(sheet, sheet_path)
     report["contact_sheet"] = str(sheet_path.relative_to(ROOT))
 
+    report["note"] += f", {os.getloadavg()[0]:.2f} at the end (2 cores; above 2, other work shared them)"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "anystyle.json").write_text(json.dumps(report, indent=1))
     (RESULTS / "anystyle.md").write_text(markdown(report))
@@ -370,7 +409,7 @@ def contact_sheet(photos, paintings, outputs, cell: int = 160) -> np.ndarray:
 def markdown(r: dict) -> str:
     lines = [f"# Arbitrary style: {r['cpu']}, {r['cores']} cores, TensorFlow {r['tensorflow']}", "",
              f"{r['note']}. Loss network: {r['loss_network']}.", "",
-             f"Training: light transformer, {r['steps']} steps, batch {r['batch']}, {r['size']} px crops, {r.get('palettes', 1)} channel orders of each of 5 training paintings.", "",
+             f"Training: light transformer, {r['steps']} steps, batch {r['batch']}, {r['size']} px crops, {r.get('palettes', 1)} channel orders of each of 5 training paintings; prediction network: {r.get('predictor', 'efficientnetb0')}.", "",
              "| training | seconds | images/s | final loss |", "|---|---|---|---|"]
     for k in ("train_arbitrary", "train_per_style"):
         t = r[k]
@@ -401,9 +440,12 @@ def markdown(r: dict) -> str:
         lines.append(f"| {s['size']} | {s['keras arbitrary']} | {s['keras per-style']} | {s['keras ratio']} | "
                      f"{s['litert arbitrary']} | {s['litert per-style']} | {s['litert ratio']} |")
     lines += ["", f"Prediction network: {r['prediction_ms']} ms per 256 px style image (Keras).", "",
-              "| predictor backbone (to 1/16) | parameters | ms at 256 px |", "|---|---|---|"]
+              "| predictor backbone | parameters | ms at 256 px | rank correlation with the style loss's distances |",
+              "|---|---|---|---|"]
     for k, v in r["predictor_backbones"].items():
-        lines.append(f"| {k} | {v['params']:,} | {v['ms_256']} |")
+        lines.append(f"| {k} | {v['params']:,} | {v['ms_256']} | {v.get('style_rank_correlation', '')} |")
+    lines += ["", "The correlation: distances between the backbone's spatial-mean features of 8 paintings x 3 channel "
+              f"orders against their style loss's, with this run's weights ({r.get('predictor', '')})."]
     if "export_sizes" in r:
         lines += ["", "## TFLite sizes (MB)", "", "| quantisation | prediction | transformer | TFLite example |",
                   "|---|---|---|---|"]

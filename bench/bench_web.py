@@ -200,7 +200,7 @@ def build_any_site(folder: Path, sizes) -> tuple[Path, Path, str]:
     from tfstyle.io.images import to_uint8
     from tfstyle.web.site import build_site as write_site
 
-    config = ArbitraryConfig()
+    config = ArbitraryConfig(predictor="efficientnetb0")
     model_dir = save_arbitrary_dir(build_predictor(config, None, random_init=True),
                                    build_transformer(NETWORK_PRESETS["light"], config.style_dim, seed=0),
                                    NETWORK_PRESETS["light"], config, folder / "anystyle", {})

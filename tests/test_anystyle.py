@@ -1,6 +1,8 @@
 """Arbitrary style (one network for every painting): the model, its folder, training on a folder of
 paintings, apply/export with style images, TFLite and TF.js parity, and the bad inputs."""
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -12,7 +14,8 @@ from PIL import Image
 from webdata import node_modules, psnr
 
 from tfstyle.cli.main import main
-from tfstyle.config import NETWORK_PRESETS, ArbitraryConfig, ConfigError
+from tfstyle.config import (NETWORK_PRESETS, PREDICTOR_AUTO, PREDICTOR_FALLBACK, PREDICTOR_LAYERS, ArbitraryConfig,
+                            ConfigError)
 from tfstyle.feedforward.arbitrary import (ArbitraryModel, blend_vectors, build_predictor, build_transformer,
                                            save_arbitrary_dir, with_strength)
 from tfstyle.feedforward.networks import ModelError, build_transform_net, model_kind, save_model_dir
@@ -20,7 +23,7 @@ from tfstyle.io.images import load_image, resize
 
 # A shallow cut of the prediction network: the same code paths, seconds instead of a minute to convert.
 TINY_CUT = "block2b_add"
-TINY_ANY = ArbitraryConfig(style_dim=8, style_image_size=64, predictor_layer=TINY_CUT)
+TINY_ANY = ArbitraryConfig(style_dim=8, style_image_size=64, predictor="efficientnetb0", predictor_layer=TINY_CUT)
 PAINTINGS = ("hokusai_great_wave.jpg", "kandinsky_composition_vii.jpg", "munch_the_scream.jpg",
              "picabia_udnie.jpg", "vangogh_starry_night.jpg")
 
@@ -49,6 +52,9 @@ def photos(tmp_path_factory, shared_images):
     return make_photos(tmp_path_factory.mktemp("photos"), shared_images, n=6)
 
 
+TRAIN_SAID: list[str] = []  # what the `trained` fixture's command wrote to stderr
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, paintings, photos):
     """A light arbitrary-style model trained a few steps through the command line."""
@@ -57,8 +63,11 @@ def trained(tmp_path_factory, paintings, photos):
             "--batch-size", "2", "--image-size", "32", "--style-size", "64", "--lr", "0.01", "--checkpoint-every", "2",
             "--content-layers", "block2_conv2", "--style-layers", "block1_conv1,block2_conv1",
             "--backbone", "random", "--precision", "float32", "--strategy", "default", "--style-dim", "8",
-            "--style-image-size", "64", "--predictor-layer", TINY_CUT, "-q"]
-    assert main([str(a) for a in argv]) == 0
+            "--style-image-size", "64", "-q"]  # predictor auto: no EfficientNetB0 weights here
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main([str(a) for a in argv]) == 0
+    TRAIN_SAID.append(err.getvalue())
     return d
 
 
@@ -89,7 +98,7 @@ def test_blend_and_strength_are_the_vector_arithmetic():
 
 @pytest.mark.slow
 def test_shapes_any_size_and_the_folder_round_trip(tmp_path):
-    config = ArbitraryConfig(style_dim=6, predictor_layer=TINY_CUT)
+    config = ArbitraryConfig(style_dim=6, predictor="efficientnetb0", predictor_layer=TINY_CUT)
     predictor = build_predictor(config, None, random_init=False)
     transformer = build_transformer(TINY_NET, 6, seed=3)
     rng = np.random.default_rng(0)
@@ -112,7 +121,7 @@ def test_shapes_any_size_and_the_folder_round_trip(tmp_path):
 
 
 def test_a_folder_whose_style_vector_disagrees_is_one_line(tmp_path, capsys, content_path, style_path):
-    config = TINY_ANY.__class__(style_dim=5, predictor_layer=TINY_CUT)
+    config = TINY_ANY.__class__(style_dim=5, predictor="efficientnetb0", predictor_layer=TINY_CUT)
     predictor = build_predictor(config, None, random_init=False)
     transformer = build_transformer(TINY_LIGHT_NET, 7)
     d = save_arbitrary_dir(predictor, transformer, TINY_LIGHT_NET, config, tmp_path / "m")
@@ -184,6 +193,24 @@ def test_training_on_a_folder_of_paintings(trained, model, paintings, photos):
     assert doc["meta"]["styles"] == 3 and len(doc["meta"]["held_out_styles"]) == 2
     assert (trained / "checkpoints" / "checkpoint").is_file() and (trained / "logs").is_dir()
     assert model.style_dim == 8 and model.network == NETWORK_PRESETS["light"]
+    # --predictor auto without EfficientNetB0 ImageNet weights: the loss network's early layers
+    assert (doc["arbitrary"]["predictor"], doc["arbitrary"]["predictor_layer"]) == PREDICTOR_FALLBACK
+    assert model.predictor.get_layer("predictor_trunk").output.shape[-1] == 256  # block3_conv1
+    said = TRAIN_SAID[0]
+    assert "NOTE: prediction network vgg19 to block3_conv1" in said and "random" in said, said
+
+
+def test_auto_predictor_resolves_by_the_weights_found():
+    auto = ArbitraryConfig(style_dim=4)
+    assert auto.predictor == "auto"
+    assert auto.resolved(True).predictor == PREDICTOR_AUTO and auto.resolved(True).cut == PREDICTOR_LAYERS[PREDICTOR_AUTO]
+    assert (auto.resolved(False).predictor, auto.resolved(False).cut) == PREDICTOR_FALLBACK
+    named = ArbitraryConfig(predictor="vgg16")
+    assert named.resolved(False) is named
+    with pytest.raises(ConfigError, match="not resolved"):
+        auto.to_dict()
+    with pytest.raises(ConfigError, match="named predictor"):
+        ArbitraryConfig(predictor_layer="block2b_add").validate()
 
 
 @pytest.mark.slow
@@ -214,7 +241,7 @@ def test_resume_continues_the_arbitrary_run(tmp_path, trained, paintings, photos
     d = shutil.copytree(trained, tmp_path / "m")
     # The settings of the `trained` fixture's command, to two more steps.
     config = TINY_TRAIN.replace(arch="light", steps=6, batch_size=2, checkpoint_every=2)
-    r = train_arbitrary(paintings, photos, d, config, TINY_ANY, resume=True)
+    r = train_arbitrary(paintings, photos, d, config, ArbitraryConfig(style_dim=8, style_image_size=64), resume=True)
     assert r.stop_reason == "done" and r.steps == 6
     assert json.loads((d / "model.json").read_text())["meta"]["steps"] == 6
     # Skipped and counted: the broken photo, the corrupt painting and the 1 x 50000 strip.

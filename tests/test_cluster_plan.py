@@ -34,7 +34,7 @@ def anystyle_dir(tmp_path_factory):
     from tfstyle.config import ArbitraryConfig
     from tfstyle.feedforward.arbitrary import build_predictor, build_transformer, save_arbitrary_dir
 
-    config = ArbitraryConfig(style_dim=6, style_image_size=64, predictor_layer="block2b_add")
+    config = ArbitraryConfig(style_dim=6, style_image_size=64, predictor="efficientnetb0", predictor_layer="block2b_add")
     return save_arbitrary_dir(build_predictor(config, None, random_init=False), build_transformer(TINY_NET, 6, seed=3),
                               TINY_NET, config, tmp_path_factory.mktemp("anystyle") / "m", {})
 

@@ -24,8 +24,8 @@ from tfstyle.web.site import MODELS_INDEX, build_site
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import webpage  # noqa: E402
 
-TINY_CUT = "block2b_add"  # a shallow cut of the prediction network, as tests/test_anystyle.py
-CONFIG = ArbitraryConfig(style_dim=8, style_image_size=64, predictor_layer=TINY_CUT)
+# The prediction network of a machine without ImageNet weights (--predictor auto): VGG19 to block3_conv1.
+CONFIG = ArbitraryConfig(style_dim=8, style_image_size=64).resolved(imagenet_found=False)
 PHOTO_WH = (134, 101)
 # At the prediction network's side already: the page and Keras see the same pixels (no resampling).
 PAINTING_WH = (64, 48)

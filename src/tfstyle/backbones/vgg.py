@@ -27,7 +27,7 @@ def caffe_preprocess(rgb01):
     """RGB [0, 1] (B, H, W, 3) -> caffe BGR mean-subtracted 0..255 (B, H, W, 3)."""
     import tensorflow as tf
 
-    return tf.reverse(rgb01 * 255.0, axis=[-1]) - tf.constant(BGR_MEAN, tf.float32)
+    return tf.reverse(rgb01 * 255.0, axis=[-1]) - tf.constant(BGR_MEAN, rgb01.dtype)
 
 
 class VGG19(Backbone):

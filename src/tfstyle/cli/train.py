@@ -79,7 +79,8 @@ def _run_arbitrary(args, config, arbitrary) -> int:
     from ..feedforward.arbitrary_train import describe_run, find_styles, prepare_arbitrary_dir
     from ..feedforward.data import find_photos, scan_photos
 
-    get(arbitrary.predictor).check_layers([arbitrary.cut])
+    if arbitrary.predictor != "auto":
+        get(arbitrary.predictor).check_layers([arbitrary.cut])
     find_styles(args.styles)
     scan_photos(find_photos(args.data))
     out = prepare_arbitrary_dir(args.output, resume=args.resume, overwrite=args.overwrite)
@@ -89,8 +90,8 @@ def _run_arbitrary(args, config, arbitrary) -> int:
 
     weights = _loss_weights(config)
     trainer = ArbitraryTrainer(args.styles, args.data, out, config, arbitrary, weights=weights, resume=args.resume)
-    if trainer.predictor_weights.is_random:
-        note(trainer.predictor_weights.notice)
+    if trainer.predictor_weights.is_random or trainer.predictor_choice:
+        note(trainer.predictor_notice)
     if not args.quiet:
         say(describe_run(trainer))
     return _train(args, config, trainer, out, weights)

@@ -37,9 +37,9 @@ from .train import (PREVIEW_EVERY, TRANSFORM_ARCHS, STRATEGIES, NetworkConfig, N
 from .deploy import (ApplyConfig, WEB_HOST, TFJS_DIR_ENV, WebConfig, ExportConfig, LITERT_MIN_SIDE, LITERT_MAX_SIDE,
                      LITERT_MAX_SHAPES, parse_litert_sizes, parse_litert_aspects, litert_shapes)
 from .video import (FLOW_PRESETS, VideoConfig)
-from .anystyle import (PREDICTOR_LAYERS, PREDICTORS, STYLE_AUG_BRIGHTNESS, STYLE_AUG_SATURATION,
-                       STYLE_AUG_CONTRAST, STYLE_AUG_HUE, STYLE_DECODE_MAX, ANYSTYLE_HELD_OUT, ArbitraryConfig,
-                       AnyStyleApplyConfig)
+from .anystyle import (PREDICTOR_AUTO, PREDICTOR_FALLBACK, PREDICTOR_LAYERS, PREDICTORS, STYLE_AUG_BRIGHTNESS,
+                       STYLE_AUG_SATURATION, STYLE_AUG_CONTRAST, STYLE_AUG_HUE, STYLE_DECODE_MAX, ANYSTYLE_HELD_OUT,
+                       ArbitraryConfig, AnyStyleApplyConfig)
 from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MARKER, CLUSTER_CONNECT_TIMEOUT_S,
                       CLUSTER_MODES, ClusterConfig)
 
@@ -61,6 +61,7 @@ __all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_
            "WebConfig", "ExportConfig", "LITERT_MIN_SIDE", "LITERT_MAX_SIDE", "LITERT_MAX_SHAPES",
            "parse_litert_sizes", "parse_litert_aspects", "litert_shapes", "FLOW_PRESETS", "VideoConfig", "CLUSTER_MANIFEST",
            "CLUSTER_MANIFEST_FIELDS", "CLUSTER_RUN_MARKER", "CLUSTER_CONNECT_TIMEOUT_S", "CLUSTER_MODES",
-           "ClusterConfig", "PREDICTOR_LAYERS", "PREDICTORS", "STYLE_AUG_BRIGHTNESS", "STYLE_AUG_SATURATION",
+           "ClusterConfig", "PREDICTOR_AUTO", "PREDICTOR_FALLBACK", "PREDICTOR_LAYERS", "PREDICTORS",
+           "STYLE_AUG_BRIGHTNESS", "STYLE_AUG_SATURATION",
            "STYLE_AUG_CONTRAST", "STYLE_AUG_HUE", "STYLE_DECODE_MAX", "ANYSTYLE_HELD_OUT", "ArbitraryConfig",
            "AnyStyleApplyConfig"]

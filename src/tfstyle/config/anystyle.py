@@ -4,7 +4,7 @@ computes from the painting."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .parsers import ConfigError, _choice, _finite, _h, _positive_int, parse_floats
 
@@ -13,7 +13,13 @@ from .parsers import ConfigError, _choice, _finite, _h, _positive_int, parse_flo
 # measured in bench/bench_anystyle.py (docs/anystyle.md); both are keras.applications networks.
 PREDICTOR_LAYERS = {"efficientnetb0": "block5c_add", "vgg19": "block4_conv4", "vgg16": "block4_conv3",
                     "resnet50": "conv4_block6_out"}
-PREDICTORS = tuple(PREDICTOR_LAYERS)
+PREDICTORS = ("auto",) + tuple(PREDICTOR_LAYERS)
+# "auto": EfficientNetB0 where its ImageNet weights are found. Without them its fixed-seed random
+# features hardly tell paintings apart, while the loss network's own early layers do (the rank
+# correlation of distances between paintings with the style loss's, in bench/bench_anystyle.py): the
+# prediction network is then VGG19 cut at this layer, its weights resolved as the loss network's.
+PREDICTOR_AUTO = "efficientnetb0"
+PREDICTOR_FALLBACK = ("vgg19", "block3_conv1")
 # Style augmentation of training paintings (Ghiasi et al. 2017 section 3.4; Magenta's
 # image_utils.py): random flips, brightness shift up to this much (RGB in [0, 1]), saturation and
 # contrast factors in these ranges, hue shift up to this fraction of the colour wheel. Magenta's
@@ -45,8 +51,9 @@ class ArbitraryConfig:
     """
 
     style_dim: int = field(default=100, metadata=_h("arbitrary style: numbers in a style vector"))
-    predictor: str = field(default="efficientnetb0", metadata=_h(
-        "arbitrary style: the style-prediction network (its ImageNet weights found as the loss networks' are)",
+    predictor: str = field(default="auto", metadata=_h(
+        "arbitrary style: the style-prediction network, its ImageNet weights found as the loss networks' are "
+        "(auto: efficientnetb0 with its ImageNet weights, else VGG19 to block3_conv1)",
         choices=PREDICTORS))
     style_image_size: int = field(default=256, metadata=_h("arbitrary style: side of the style images given "
                                                            "to the prediction network"))
@@ -63,8 +70,18 @@ class ArbitraryConfig:
 
     @property
     def cut(self) -> str:
-        """The layer the prediction network is cut at."""
+        """The layer the prediction network is cut at (of a resolved predictor, not "auto")."""
+        if self.predictor == "auto":
+            raise ConfigError("the prediction network is not resolved yet (predictor auto)")
         return self.predictor_layer or PREDICTOR_LAYERS[self.predictor]
+
+    def resolved(self, imagenet_found: bool) -> "ArbitraryConfig":
+        """This config with ``predictor`` "auto" made concrete: ``PREDICTOR_AUTO`` where its ImageNet
+        weights were found (``imagenet_found``), else ``PREDICTOR_FALLBACK``."""
+        if self.predictor != "auto":
+            return self
+        name, layer = (PREDICTOR_AUTO, "") if imagenet_found else PREDICTOR_FALLBACK
+        return replace(self, predictor=name, predictor_layer=layer)
 
     def validate(self) -> "ArbitraryConfig":
         if not isinstance(self.style_dim, int) or isinstance(self.style_dim, bool) or not 1 <= self.style_dim <= 4096:
@@ -73,6 +90,8 @@ class ArbitraryConfig:
         _positive_int("style_image_size", self.style_image_size, minimum=32)
         if not isinstance(self.predictor_layer, str):
             raise ConfigError(f"predictor_layer must be a layer name, got {self.predictor_layer!r}")
+        if self.predictor == "auto" and self.predictor_layer:
+            raise ConfigError("predictor_layer needs a named predictor (not auto): the layer belongs to one network")
         return self
 
     def to_dict(self) -> dict:

@@ -151,7 +151,8 @@ def build_predictor(config: ArbitraryConfig, weights_path: str | None = None, ra
             bb.random_init(base, RANDOM_BACKBONE_SEED)
         trunk = keras.Model(base.input, base.get_layer(config.cut).output, name="predictor_trunk")
         inp = keras.Input((None, None, 3), name="style_image")
-        x = keras.layers.Lambda(lambda t: bb.preprocess(t, weights_path is None), name="preprocess")(inp)
+        x = keras.layers.Lambda(lambda t: bb.preprocess(t, weights_path is None), output_shape=lambda s: s,
+                                name="preprocess")(inp)
         x = trunk(x)
         x = keras.layers.GlobalAveragePooling2D(dtype="float32", name="spatial_mean")(x)
         # The trunk's feature scale differs by orders of magnitude between ImageNet and random weights

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import (ANYSTYLE_HELD_OUT, STYLE_AUG_BRIGHTNESS, STYLE_AUG_CONTRAST, STYLE_AUG_HUE,
+from ..config import (ANYSTYLE_HELD_OUT, PREDICTOR_AUTO, STYLE_AUG_BRIGHTNESS, STYLE_AUG_CONTRAST, STYLE_AUG_HUE,
                       STYLE_AUG_SATURATION, STYLE_DECODE_MAX, ArbitraryConfig, NetworkConfig, TrainConfig)
 from ..io import images
 from ..progress import TrainProgress, TrainResult
@@ -107,9 +107,16 @@ class ArbitraryTrainer(Trainer):
                  strategy=None):
         self.arbitrary = (arbitrary or ArbitraryConfig()).validate()
         self._given_predictor_weights = predictor_weights
+        self.predictor_choice = ""  # why "auto" chose another network than PREDICTOR_AUTO
         super().__init__(styles, data_dir, model_dir, config, network=network, weights=weights, resume=resume,
                          strategy=strategy)
         self.unreadable = self.unreadable + self.unreadable_styles  # skipped and counted as photos are
+
+    @property
+    def predictor_notice(self) -> str:
+        """One line on the prediction network and where its weights came from."""
+        w = self.predictor_weights.notice
+        return f"{self.predictor_choice}; {w}" if self.predictor_choice else w
 
     # -- the hooks of Trainer
     def _load_style(self, styles) -> None:
@@ -129,9 +136,21 @@ class ArbitraryTrainer(Trainer):
         from ..backbones.weights import resolve_weights
 
         c, a = self.config, self.arbitrary
+        backbone = "imagenet" if c.backbone == "vgg19" else c.backbone  # the older spelling names VGG19 only
         pw = self._given_predictor_weights
-        self.predictor_weights = pw or resolve_weights("random" if c.backbone == "random" else c.backbone, None,
-                                                       a.predictor)
+        if a.predictor == "auto":  # PREDICTOR_AUTO where its ImageNet weights are found, else PREDICTOR_FALLBACK
+            if pw is None or pw.network != PREDICTOR_AUTO:
+                found = resolve_weights(backbone, None, PREDICTOR_AUTO)
+            else:
+                found = pw
+            a = self.arbitrary = a.resolved(not found.is_random)
+            if a.predictor == PREDICTOR_AUTO:
+                pw = found
+            else:
+                pw = pw if pw is not None and pw.network == a.predictor else None
+                self.predictor_choice = (f"prediction network {a.predictor} to {a.cut} (without ImageNet weights "
+                                         f"{PREDICTOR_AUTO}'s features do not tell styles apart)")
+        self.predictor_weights = pw or resolve_weights(backbone, None, a.predictor)
         self.predictor = build_predictor(a, self.predictor_weights.path, policy=self.policy, seed=c.seed)
         self.predictor.get_layer("predictor_trunk").trainable = a.tune_predictor
         self.model = build_transformer(self.network, a.style_dim, self.policy, seed=c.seed)
@@ -231,7 +250,10 @@ def prepare_arbitrary_dir(model_dir, resume: bool = False, overwrite: bool = Fal
 def describe_run(trainer: ArbitraryTrainer) -> str:
     """One line about the paintings of a run (for the command line)."""
     held = f", {len(trainer.held_out)} held out for previews" if trainer.held_out else ""
-    return f"{len(trainer.style_files)} painting(s) for training{held}; {trainer.predictor_weights.notice}"
+    a, w = trainer.arbitrary, trainer.predictor_weights
+    kind = "fixed-seed random" if w.is_random else "ImageNet"
+    return (f"{len(trainer.style_files)} painting(s) for training{held}; prediction network {a.predictor} to {a.cut} "
+            f"({kind} weights)")
 
 
 __all__ = ["ArbitraryTrainer", "describe_run", "find_styles", "prepare_arbitrary_dir", "split_held_out",
