@@ -50,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 IMAGES = HERE.parent.parent / "shared" / "images"
 TUTORIAL = "tutorial loop"
 
+STYLE_COLOURED = "{style-coloured content}"  # replaced by that image's file in Bench.stylize
+
 # Rows: extra ``tfstyle stylize`` flags on top of the reference objective's. The first is the
 # defaults. A row whose flags hold "--steps" is not searched: it runs with its own budget.
 ROWS: dict[str, list[str]] = {
@@ -58,11 +60,14 @@ ROWS: dict[str, list[str]] = {
     "tfstyle --lr-schedule exponential": ["--lr-schedule", "exponential"],
     "tfstyle --lr-schedule wsd": ["--lr-schedule", "wsd"],
     "tfstyle --steps auto": ["--steps", "auto"],
+    # The start in the painting's colours (the content with the style's mean colour and colour
+    # covariance, objective/color.py): a lever on the steps, not a default.
+    "tfstyle --init (content in the painting's colours)": ["--init", STYLE_COLOURED],
 }
 
 # First budget tried per row (256 px) where the default --start would cost extra probes (a schedule
 # that decays over its budget needs more steps); a --start given on the command line wins.
-ROW_START = {"tfstyle default": 90, "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
+ROW_START = {"tfstyle default": 90, "tfstyle --init (content in the painting's colours)": 80, "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
 
 PRESETS = {  # size, tutorial steps, grid, first budget tried, largest budget, interleaved rounds
     "full": dict(size=256, ref_steps=400, grid=10, start=80, max_steps=400, rounds=1),
@@ -172,8 +177,20 @@ class Bench:
                "--size", str(self.a.size), "--backbone", "random", "-q", "--overwrite", *self.flags, *flags]
         if steps is not None:
             cmd += ["--steps", str(steps)]
+        if STYLE_COLOURED in cmd:
+            cmd[cmd.index(STYLE_COLOURED)] = str(self.style_coloured())
         seconds = whole(cmd, {**_env(False), **(env_extra or {})}, out)
         return seconds, self.score(out)
+
+    def style_coloured(self) -> Path:
+        """The content in the painting's colours, written once (an ``--init`` file)."""
+        from tfstyle.io.images import save_image
+        from tfstyle.objective.color import match_color
+
+        path = self.tmp / "style_coloured.png"
+        if not path.exists():
+            save_image(match_color(self.content, self.style), path)
+        return path
 
     def search(self, name: str, flags: list[str], target: float, log) -> dict:
         """The smallest budget on the grid whose output reaches ``target``; every probe kept.
