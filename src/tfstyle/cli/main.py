@@ -17,7 +17,7 @@ from .. import __version__
 from ..config import ConfigError
 from . import signals
 from .flags import Parser
-from .output import say
+from .output import exit_if_closed, say
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 COMMANDS = ("stylize", "train", "apply", "export", "video", "web")
@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfstyle`` command. Returns the exit code."""
     old_handlers = signals.install()  # first: imports below take a while
     try:
-        return _main(argv)
+        rc = _main(argv)
     finally:
         signals.restore(old_handlers, exiting=argv is None)
+    if argv is None:  # the program itself, not a caller in Python
+        exit_if_closed(rc)
+    return rc
 
 
 def _main(argv) -> int:

@@ -8,6 +8,32 @@ import sys
 from .signals import check_interrupt
 
 
+_CLOSED = {"outputs": False}
+
+
+def outputs_closed() -> None:
+    """Called by a command once every output is written and closed: the program may then end at once."""
+    _CLOSED["outputs"] = True
+
+
+def exit_if_closed(rc: int) -> None:
+    """End the process now with ``rc`` (0) when the command said its outputs are closed, skipping the
+    interpreter's teardown of TensorFlow (``FULL_EXIT_ENV`` keeps it)."""
+    import logging
+
+    from ..config import FULL_EXIT_ENV
+
+    if rc != 0 or not _CLOSED["outputs"] or os.environ.get(FULL_EXIT_ENV, "") not in ("", "0"):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return  # a stream that cannot flush: leave the ending to Python
+    logging.shutdown()
+    os._exit(rc)
+
+
 def say(msg: str) -> None:
     """One line on stderr, prefixed "tfstyle: ", whatever a file name holds."""
     msg = msg.replace("\r", "\\r").replace("\n", "\\n")

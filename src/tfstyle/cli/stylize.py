@@ -7,7 +7,8 @@ from pathlib import Path
 from ..config import INITS, PRESETS, SAVE_EVERY, ConfigError, StylizeConfig
 from . import signals
 from .flags import add_config_flags, config_from
-from .output import StepRenderer, note, note_native_build, quiet_tensorflow, say, short_parts
+from .output import (StepRenderer, note, note_native_build, outputs_closed, quiet_tensorflow, say,
+                     short_parts)
 
 EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -116,6 +117,7 @@ def _finish(args, result, render, out, spath, weights) -> int:
         facts = [f"{result.image.shape[1]}x{result.image.shape[0]}", f"{result.steps} steps",
                  f"{result.timings['per_step']:.2f} s/step", result.policy, result.convolutions, weights.notice]
         say(f"wrote {out} ({', '.join(f for f in facts if f)})")
+    outputs_closed()
     return EXIT_OK
 
 

@@ -23,7 +23,7 @@ from .registries import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, BackboneE
                          NETWORKS, WEIGHTS_ENV, weights_env, WEIGHTS_ENVS, OFFLINE_ENV, RANDOM_BACKBONE_SEED,
                          ExportFormat, EXPORT_FORMATS_REGISTRY, EXPORT_FORMATS, QUANTIZATIONS, OptimizerEntry,
                          OPTIMIZERS_REGISTRY, OPTIMIZERS)
-from .tuning import (PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN,
+from .tuning import (FULL_EXIT_ENV, PREFER_ONEDNN, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS_ONEDNN,
                      WINOGRAD_WORKSPACE_FACTOR, NATIVE_KERNELS, NATIVE_KERNELS_ENV, NATIVE_BUILD_TIMEOUT,
                      NATIVE_CACHE_ENV, default_cache_dir, ADAM_EPSILON, LBFGS_HISTORY, MIN_COARSE,
                      TWO_SCALE_SPLIT, MEMORY_BASE_GIB, MEMORY_BACKWARD_FACTOR, MEMORY_IMAGE_BUFFERS,
@@ -43,7 +43,7 @@ from .anystyle import (PREDICTOR_AUTO, PREDICTOR_FALLBACK, PREDICTOR_LAYERS, PRE
 from .cluster import (CLUSTER_MANIFEST, CLUSTER_MANIFEST_FIELDS, CLUSTER_RUN_MARKER, CLUSTER_CONNECT_TIMEOUT_S,
                       CLUSTER_MODES, ClusterConfig)
 
-__all__ = ["MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_floats", "parse_paths",
+__all__ = ["FULL_EXIT_ENV", "MAX_SIZE", "MAX_STEPS", "ConfigError", "parse_style_layers", "parse_floats", "parse_paths",
            "parse_scales", "parse_layers", "parse_ints", "parse_memory", "MEMORY_UNITS", "parse_steps", "AUTO_MAX_STEPS",
            "AUTO_WINDOW", "AUTO_STOP_MARGIN", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS",
            "BackboneEntry", "BACKBONES_REGISTRY", "NETWORKS", "WEIGHTS_ENV", "weights_env", "WEIGHTS_ENVS",

@@ -32,6 +32,10 @@ WINOGRAD_WORKSPACE_FACTOR = 18
 NATIVE_KERNELS = True
 NATIVE_KERNELS_ENV = "TFSTYLE_NATIVE_KERNELS"
 NATIVE_BUILD_TIMEOUT = 300
+# A command whose outputs are all written and closed ends without the interpreter's teardown of
+# TensorFlow (about a second of every command; bench/exit_cost.py). TFSTYLE_FULL_EXIT=1 keeps the
+# teardown, for tools that write at exit (coverage, profilers).
+FULL_EXIT_ENV = "TFSTYLE_FULL_EXIT"
 # tfstyle's cache (built kernels): $TFSTYLE_CACHE_DIR, else $XDG_CACHE_HOME/tfstyle, else ~/.cache/tfstyle.
 NATIVE_CACHE_ENV = "TFSTYLE_CACHE_DIR"
 
