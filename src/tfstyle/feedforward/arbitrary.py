@@ -4,7 +4,8 @@ Two networks, as in Magenta's arbitrary image stylisation and the TensorFlow Lit
 
 * the **style-prediction network** maps a style image (RGB [0, 1], any size) to a style vector of
   ``ArbitraryConfig.style_dim`` numbers: a ``keras.applications`` network cut at a block at 1/16
-  resolution (``PREDICTOR_LAYERS``), a spatial mean, a layer normalisation and a dense bottleneck
+  resolution (``PREDICTOR_LAYERS``; without ImageNet weights VGG19's early layers,
+  ``PREDICTOR_FALLBACK``), a spatial mean, a layer normalisation and a dense bottleneck
   (Ghiasi et al.: Inception-v3 to Mixed_6e, mean, a 1x1 convolution to 100 numbers);
 * the **transformer**, tfstyle's standard or light transform network
   (:func:`tfstyle.feedforward.networks.transform_graph`) in which every instance normalisation is
