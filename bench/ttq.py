@@ -67,7 +67,8 @@ ROWS: dict[str, list[str]] = {
 
 # First budget tried per row (256 px) where the default --start would cost extra probes (a schedule
 # that decays over its budget needs more steps); a --start given on the command line wins.
-ROW_START = {"tfstyle default": 90, "tfstyle --init (content in the painting's colours)": 80, "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
+ROW_START = {"tfstyle default": 90, "tfstyle --init (content in the painting's colours)": 80,
+             "tfstyle --lr-schedule cosine": 140, "tfstyle --lr-schedule exponential": 140}
 
 PRESETS = {  # size, tutorial steps, grid, first budget tried, largest budget, interleaved rounds
     "full": dict(size=256, ref_steps=400, grid=10, start=80, max_steps=400, rounds=1),
