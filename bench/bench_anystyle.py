@@ -144,7 +144,8 @@ def scorer(weights):
         return {n: gram(f[n]) for n, _ in style_layers}
 
     def style_loss(img, target_grams):
-        g = grams(img)
+        """``img``: an image, or its ``grams`` already computed."""
+        g = img if isinstance(img, dict) else grams(img)
         return float(np.mean([float(style_layer_loss(g[n], target_grams[n])) for n, _ in style_layers]))
 
     def content_loss(img, photo):
@@ -166,7 +167,7 @@ def style_separation(fns: dict, grams, style_loss) -> dict:
             for o in PALETTES[:3]]
     g = [grams(i) for i in imgs]
     n = len(imgs)
-    d = np.array([[style_loss(imgs[i], g[j]) if i != j else 0.0 for j in range(n)] for i in range(n)])
+    d = np.array([[style_loss(g[i], g[j]) if i != j else 0.0 for j in range(n)] for i in range(n)])
     pairs = np.triu_indices(n, 1)
     target = (d + d.T)[pairs]
     out = {}
