@@ -391,8 +391,13 @@ def main(argv=None) -> int:
                     r["earlier_cpu"], r["cpu"] = r.get("cpu", []), []
                     r["values"] = []
             res["command"] += " | rerun: python bench/ttq.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        cpu = lscpu()
+        if cpu_summary(cpu) != res["cpu"]:
+            # Another CPU: its rounds are timed here; the budgets (the outputs' values) came from the search there.
+            res.setdefault("search_cpu", res["cpu"])
+            res["lscpu"], res["cpu"] = cpu, cpu_summary(cpu)
         rounds(a, b, res, [n for n in res["rows"] if n in ROWS], log)
-        return finish(a, b, res, res["lscpu"])
+        return finish(a, b, res, cpu)
     b = Bench(a)
     cpu = lscpu()
     if a.setup_only:
@@ -457,7 +462,8 @@ def finish(a, b: Bench, res: dict, cpu: dict) -> int:
         res["setup"] = setup_breakdown(a, b)
     text = table(res)
     runs = "this rerun's rounds" if getattr(a, "only_new", False) else "the search's, then interleaved rounds"
-    header = (f"CPU: {res['cpu']}. Command: `{res['command'].strip()}`.\n"
+    searched = f" Budgets searched on another CPU: {res['search_cpu']}." if res.get("search_cpu") else ""
+    header = (f"CPU: {res['cpu']}.{searched} Command: `{res['command'].strip()}`.\n"
               f"Target: the reference objective (bench/baselines.py) of the tutorial loop's output file after "
               f"{a.ref_steps} steps at {a.size} px: {target:.6g}. Times: whole commands, process start to file "
               f"written, median of the runs listed ({runs}); budgets: the smallest multiple of {res.get('args', {}).get('grid', a.grid)} "
