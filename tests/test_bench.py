@@ -212,3 +212,40 @@ def test_ttq_smoke_times_whole_commands_and_writes_json_and_markdown(tmp_path):
     assert row["probes"] and all(s > 0 and np.isfinite(v) for s, v in row["probes"].values())
     assert "| tutorial loop (target) | 3 |" in r.stdout and "| tfstyle default |" in r.stdout
     assert "Model name" in data["lscpu"] and "`lscpu` flags:" in (tmp_path / "ttq_48.md").read_text()
+
+
+def test_ceiling_plan_and_ratios_follow_the_default_command():
+    """bench/ceiling.py: the default plan's scales and steps, and the ratios its table derives."""
+    import ceiling
+
+    assert ceiling.plan(256, 80) == [(256, 80)]
+    assert ceiling.plan(512, 120) == [(256, 40), (512, 80)]
+    m = {"size": 256, "ref_steps": 400, "budget": 80, "cpu": "x", "command": "c", "precision": "p",
+         "tutorial_command": 100.0, "tutorial_step": 0.2, "target": 1.0, "tfstyle_command": 20.0,
+         "tfstyle_value": 0.9, "import": 2.0,
+         "plan": [{"scale": 256, "steps": 80, "tfstyle_step": 0.135, "network_step": 0.1, "network_step_f4b": 0.05}],
+         "f4b": {"default": [10.0, 0.9], "probes": {80: [9.0, 1.1], 90: [8.0, 0.95]}, "steps": 90}}
+    text = ceiling.report(m)
+    assert "| tfstyle default, whole command (measured) | 5.0x |" in text
+    assert "| import + tfstyle's 80 steps (no set-up, tracing or writing) | 7.8x |" in text  # 100 / (2 + 10.8)
+    assert "| import + 80 steps of the loss network alone (the floor) | 10.0x |" in text
+    assert "| steps that 10x leaves at that floor (import included) | 80 |" in text  # (10 - 2) / 0.1
+    assert "| default (p, direct convolutions) | 80 | 10.0 | 0.9 | 1.00x |" in text
+    assert ("| Winograd F(4x4, 3x3), bfloat16 products (probes: 80: 1.1 in 9.0 s, 90: 0.95 in 8.0 s) | 90 | 8.0 | "
+            "0.95 | 1.25x |") in text
+
+
+@pytest.mark.slow
+def test_ceiling_smoke_measures_every_piece_and_writes_json_and_markdown(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH / "ceiling.py"), "--smoke", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((tmp_path / "ceiling_48.json").read_text())
+    assert min(data["tutorial_command"], data["tfstyle_command"], data["import"], data["tutorial_step"]) > 0
+    (row,) = data["plan"]
+    assert row["scale"] == 48 and row["steps"] == 2
+    assert min(row["tfstyle_step"], row["network_step"], row["network_step_f4b"]) > 0
+    assert data["f4b"]["probes"] and all(s > 0 and np.isfinite(v) for s, v in data["f4b"]["probes"].values())
+    assert data["f4b"]["default"][0] > 0 and "bfloat16 products" in r.stdout
+    assert "| the tutorial's whole command over | ratio |" in r.stdout
+    assert "`lscpu` flags:" in (tmp_path / "ceiling_48.md").read_text()
