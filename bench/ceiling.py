@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -96,11 +98,13 @@ class Pieces:
     def __init__(self, a, info, score):
         self.a, self.info, self.score = a, info, score
 
+    @functools.cache
     def images(self, size):
         from speed import _load_images
 
         return _load_images(self.a.content, self.a.style, size)
 
+    @functools.cache
     def fields(self, size):
         import baselines
 
@@ -224,8 +228,6 @@ def main(argv=None) -> int:
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    import os
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tfstyle.backbones.weights import resolve_weights
     from tfstyle.hardware import resolve_precision
@@ -251,8 +253,7 @@ def main(argv=None) -> int:
         if not a.no_winograd:
             row["network_step_f4b"] = pieces.network_step(scale, winograd_bf16=True)
         m["plan"].append(row)
-        log(f"{scale} px x {steps}: " + ", ".join(f"{k} {v:.4f} s" for k, v in row.items() if k.endswith("step")
-                                                  or k.endswith("f4b")))
+        log(f"{scale} px x {steps}: " + ", ".join(f"{k} {v:.4f} s" for k, v in row.items() if isinstance(v, float)))
     if not a.no_winograd:
         m["f4b"] = pieces.f4b_budget(a.size, a.budget, m["target"])
         log(f"Winograd bfloat16 products: {m['f4b']}")
